@@ -103,6 +103,8 @@ func TestSpecKey(t *testing.T) {
 		{wxqr.Spec{Kind: wxqr.KindOATemp, AppID: "wx1", SceneStr: "Promo"}, "wx1/oa_temp/s-%50romo.jpg"},
 		{wxqr.Spec{Kind: wxqr.KindWxaQRCode, AppID: "wxm", Path: "pages/a?id=1"}, "wxm/wxa_qrcode/pages%2Fa%3Fid%3D1_w430.jpg"},
 		{wxqr.Spec{Kind: wxqr.KindWxaUnlimited, AppID: "wxm", Path: "pages/a", SceneStr: "x@y"}, "wxm/wxa_unlimited/pages%2Fa@x%40y_w430.jpg"},
+		{wxqr.Spec{Kind: wxqr.KindWxaCode, AppID: "wxm", Path: strings.Repeat("p", 1024)},
+			"wxm/wxa_code/" + strings.Repeat("p", 147) + "~" + wxqr.Spec{Kind: wxqr.KindWxaCode, AppID: "wxm", Path: strings.Repeat("p", 1024)}.ID() + "_w430.jpg"},
 	}
 	for _, tt := range tests {
 		if got := tt.spec.Key(); got != tt.want {
@@ -134,6 +136,11 @@ func FuzzSpecKey(f *testing.F) {
 			}
 			if unescaped := escapes.ReplaceAllString(key, ""); strings.ToLower(unescaped) != unescaped {
 				t.Fatalf("%+v.Key() = %q has upper case outside escapes", s, key)
+			}
+		}
+		for _, s := range specs {
+			if name := s.Key()[strings.LastIndex(s.Key(), "/")+1:]; len(name) > 255 {
+				t.Fatalf("%+v.Key() has a %d-byte file name", s, len(name))
 			}
 		}
 		for i := 0; i < len(specs); i += 2 {

@@ -38,7 +38,8 @@ func (r *Record) Valid(t time.Time) bool {
 // `{app_id}/{kind}/{scene or path}.jpg`, with the scene or path escaped so
 // that any value is safe (no `/`, no `..`, no case folding surprises) and two
 // different codes never share a key. Mini Program keys carry the width, which
-// changes the image.
+// changes the image. A name that would be too long for a file system is cut
+// and ends in the code's id.
 func (s Spec) Key() string {
 	s = s.Normalize()
 	var name string
@@ -54,11 +55,25 @@ func (s Spec) Key() string {
 			name = "i-" + escapeKeySegment(s.Scene())
 		}
 	}
+	if len(name) > maxKeyName {
+		// Too long for a file name (and, escaped, for S3's 1,024-byte keys):
+		// keep a readable start and make it unique with the code's id. "~" never
+		// appears in an escaped name, so this cannot collide with a short one.
+		cut := maxKeyName - 33
+		if i := strings.LastIndexByte(name[cut-2:cut], '%'); i >= 0 {
+			cut -= 2 - i // do not split an escape
+		}
+		name = name[:cut] + "~" + s.ID()
+	}
 	if s.Width != 0 {
 		name += "_w" + strconv.Itoa(s.Width)
 	}
 	return escapeKeySegment(s.AppID) + "/" + string(s.Kind) + "/" + name + ".jpg"
 }
+
+// maxKeyName bounds the escaped file name of a key, well under the 255 bytes
+// most file systems allow.
+const maxKeyName = 180
 
 // escapeKeySegment percent-encodes every byte but lower-case letters, digits
 // and `-`. The encoding is injective, keeps common scenes readable, and
