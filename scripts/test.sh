@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# Runs wxqr's tests against real services, starting what is missing:
+#   - Redis: uses the one at WXQR_TEST_REDIS_URL (default redis://127.0.0.1:6379);
+#     if none answers there, starts redis-server on that port (installing it
+#     with apt-get when running as root) and leaves it running for later runs.
+#   - MinIO: starts a throwaway server on a free loopback port, with fresh
+#     credentials and a temporary data directory, both gone when the script
+#     exits. The pinned MinIO is built once into .cache/bin (several minutes
+#     the first time). To use another S3-compatible server instead, set
+#     WXQR_TEST_S3_ENDPOINT, WXQR_TEST_S3_ACCESS_KEY and WXQR_TEST_S3_SECRET_KEY.
+#   - Chromium, for the browser tests (skip with WXQR_TEST_BROWSER=0).
+# Then it runs go vet and go test -race, and exits with their status.
+#
+# Usage: ./scripts/test.sh [go test flags] [packages]
+#   ./scripts/test.sh                          # every package
+#   ./scripts/test.sh -run TestPut ./storage/  # packages as ./dir or ./dir/...
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+repo=$PWD
+
+readonly minio_module=github.com/minio/minio
+readonly minio_version=v0.0.0-20260212201848-7aac2a2c5b7c
+readonly cache_bin=$repo/.cache/bin
+
+log() { printf 'test.sh: %s\n' "$*" >&2; }
+die() {
+	log "error: $*"
+	exit 1
+}
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# wait_for SECONDS COMMAND...: runs COMMAND until it succeeds or time is up.
+wait_for() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.2
+	done
+}
+
+rand_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+
+apt_updated=
+# apt_install PACKAGE...: installs Debian packages; fails unless root with apt-get.
+apt_install() {
+	is_root && command -v apt-get >/dev/null || return 1
+	if [ -z "$apt_updated" ]; then
+		log "running apt-get update"
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || return 1
+		apt_updated=1
+	fi
+	log "installing $* (apt-get)"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+# ensure_cc: go test -race needs cgo, and so a C compiler.
+ensure_cc() {
+	if command -v gcc >/dev/null || command -v cc >/dev/null; then
+		return
+	fi
+	apt_install gcc libc6-dev ||
+		die "go test -race needs a C compiler: install gcc (as root, this script does it)"
+}
+
+# redis_answers HOST PORT: something at HOST:PORT replies to a Redis PING
+# (an error reply, e.g. NOAUTH, counts: that is a Redis too).
+redis_answers() {
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	timeout 3 bash -c '
+		exec 3<>"/dev/tcp/$0/$1" || exit 1
+		printf "PING\r\n" >&3
+		IFS= read -r reply <&3 || exit 1
+		[[ $reply == [+-]* ]]' "$1" "$2" 2>/dev/null
+}
+
+ensure_redis() {
+	export WXQR_TEST_REDIS_URL=${WXQR_TEST_REDIS_URL:-redis://127.0.0.1:6379}
+	local hostport=${WXQR_TEST_REDIS_URL#*://}
+	hostport=${hostport##*@}
+	hostport=${hostport%%/*}
+	hostport=${hostport%%\?*}
+	local host=${hostport%:*} port=6379
+	[[ $hostport == *:* ]] && port=${hostport##*:}
+
+	if redis_answers "$host" "$port"; then
+		log "Redis: using $host:$port"
+		return
+	fi
+	case $host in
+	127.0.0.1 | localhost) ;;
+	*) die "Redis at $host:$port does not answer (WXQR_TEST_REDIS_URL=$WXQR_TEST_REDIS_URL), and only a local one can be started" ;;
+	esac
+	if ! command -v redis-server >/dev/null; then
+		apt_install redis-server ||
+			die "no Redis at $host:$port and redis-server is not installed: install it (as root, this script does it) or set WXQR_TEST_REDIS_URL"
+		# The package may have started one already.
+		redis_answers "$host" "$port" && return
+	fi
+	log "Redis: starting redis-server on 127.0.0.1:$port (no persistence; left running for later runs)"
+	redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
+		--dir "${TMPDIR:-/tmp}" --daemonize yes >/dev/null
+	wait_for 10 redis_answers "$host" "$port" || die "redis-server on 127.0.0.1:$port did not start"
+}
+
+# ensure_chromium: the browser tests drive Chromium (chromedp).
+ensure_chromium() {
+	if [ "${WXQR_TEST_BROWSER:-}" = 0 ]; then
+		log "Chromium: not needed (WXQR_TEST_BROWSER=0)"
+		return
+	fi
+	local b
+	for b in chromium chromium-browser google-chrome google-chrome-stable; do
+		if command -v "$b" >/dev/null; then
+			log "Chromium: using $(command -v "$b")"
+			return
+		fi
+	done
+	apt_install chromium ||
+		log "Chromium: not found and not installed (needs root and apt-get); browser tests will not run"
+}
+
+# has_pinned_minio FILE: FILE is a MinIO built from the pinned version.
+has_pinned_minio() {
+	[ -x "$1" ] && go version -m "$1" 2>/dev/null |
+		awk -v m="$minio_module" -v v="$minio_version" '$1 == "mod" && $2 == m && $3 == v { ok = 1 } END { exit !ok }'
+}
+
+ensure_minio_binary() {
+	minio_bin=$cache_bin/minio
+	has_pinned_minio "$minio_bin" && return
+	mkdir -p "$cache_bin"
+	# A go install of the same version elsewhere saves the long build.
+	local gobin
+	gobin=$(go env GOBIN)
+	[ -n "$gobin" ] || gobin=$(go env GOPATH | cut -d: -f1)/bin
+	if has_pinned_minio "$gobin/minio"; then
+		log "MinIO: copying $gobin/minio ($minio_version) into $cache_bin"
+		cp "$gobin/minio" "$minio_bin.tmp" && mv "$minio_bin.tmp" "$minio_bin"
+		return
+	fi
+	log "MinIO: building $minio_module@$minio_version into $cache_bin (first run only: several minutes)"
+	GOBIN=$cache_bin go install "$minio_module@$minio_version"
+	has_pinned_minio "$minio_bin" || die "MinIO build did not produce $minio_bin"
+}
+
+# free_port: prints a loopback port that nothing listens on (yet).
+free_port() {
+	local port
+	for _ in $(seq 200); do
+		port=$((20000 + RANDOM % 30000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			echo "$port"
+			return
+		fi
+	done
+	return 1
+}
+
+# minio_live PORT: MinIO at PORT says it is healthy.
+minio_live() {
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	timeout 2 bash -c '
+		exec 3<>"/dev/tcp/127.0.0.1/$0" || exit 1
+		printf "GET /minio/health/live HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" >&3
+		IFS= read -r status <&3 || exit 1
+		[[ $status == "HTTP/1."?" 200"* ]]' "$1" 2>/dev/null
+}
+
+minio_pid=
+run_dir=
+stop_minio() {
+	if [ -n "$minio_pid" ]; then
+		kill "$minio_pid" 2>/dev/null || true
+		wait "$minio_pid" 2>/dev/null || true
+		minio_pid=
+	fi
+}
+cleanup() {
+	stop_minio
+	if [ -n "$run_dir" ]; then rm -rf "$run_dir"; fi
+}
+
+start_minio() {
+	if [ -n "${WXQR_TEST_S3_ENDPOINT:-}" ] && [ -n "${WXQR_TEST_S3_ACCESS_KEY:-}" ] && [ -n "${WXQR_TEST_S3_SECRET_KEY:-}" ]; then
+		log "S3: using $WXQR_TEST_S3_ENDPOINT (WXQR_TEST_S3_ENDPOINT is set)"
+		return
+	fi
+	ensure_minio_binary
+	run_dir=$(mktemp -d "${TMPDIR:-/tmp}/wxqr-test.XXXXXX")
+	local user password port attempt deadline
+	user=wxqr$(rand_hex 8)
+	password=$(rand_hex 24)
+	# Another process may take the port between free_port and MinIO's
+	# listen: then try another one.
+	for attempt in 1 2 3; do
+		port=$(free_port) || die "no free loopback port for MinIO"
+		log "MinIO: starting on 127.0.0.1:$port (data in $run_dir, removed on exit)"
+		MINIO_ROOT_USER=$user MINIO_ROOT_PASSWORD=$password MINIO_BROWSER=off MINIO_UPDATE=off \
+			"$minio_bin" server --quiet --address "127.0.0.1:$port" "$run_dir/data" >"$run_dir/minio.log" 2>&1 &
+		minio_pid=$!
+		deadline=$((SECONDS + 60))
+		until minio_live "$port"; do
+			# Stop waiting when MinIO has exited (e.g. the port was taken).
+			if ! kill -0 "$minio_pid" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
+				break
+			fi
+			sleep 0.2
+		done
+		minio_live "$port" && break
+		log "MinIO did not start (attempt $attempt); its log:"
+		tail -n 20 "$run_dir/minio.log" >&2 || true
+		stop_minio
+		[ "$attempt" -lt 3 ] || die "MinIO did not start"
+	done
+	export WXQR_TEST_S3_ENDPOINT=http://127.0.0.1:$port
+	export WXQR_TEST_S3_ACCESS_KEY=$user
+	export WXQR_TEST_S3_SECRET_KEY=$password
+}
+
+command -v go >/dev/null || die "Go is not installed (https://go.dev/doc/install)"
+
+# Package arguments are the ones written as ./dir, ../dir or module paths;
+# everything else goes to go test as it is.
+packages=()
+for arg in "$@"; do
+	case $arg in
+	. | ./* | ../* | github.com/wxqr/wxqr*) packages+=("$arg") ;;
+	esac
+done
+test_args=("$@")
+if [ ${#packages[@]} -eq 0 ]; then
+	packages=(./...)
+	test_args+=(./...)
+fi
+
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+ensure_cc
+ensure_redis
+ensure_chromium
+start_minio
+
+log "go vet ${packages[*]}"
+go vet "${packages[@]}"
+log "go test -race -count=1 ${test_args[*]}"
+go test -race -count=1 "${test_args[@]}"
