@@ -1,0 +1,120 @@
+package catalog_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/wxqr/wxqr/catalog"
+)
+
+func TestStaged(t *testing.T) {
+	allBytes := make([]byte, 0, 512)
+	for i := range 512 {
+		allBytes = append(allBytes, byte(i)) // every byte value, NUL and invalid UTF-8 included
+	}
+	tests := []struct {
+		name    string
+		cfg     catalog.Config
+		s       *catalog.Staged
+		wantTTL time.Duration
+	}{
+		{
+			name: "oa code, default ttl",
+			s: &catalog.Staged{Generation: 2, Ticket: "gQH47joAAAAAAAAAASxod+/=", URL: "http://weixin.qq.com/q/02abc",
+				ExpireSeconds: 2592000, Image: allBytes, ContentType: "image/jpeg", CreatedAt: base},
+			wantTTL: 7 * 24 * time.Hour,
+		},
+		{
+			name:    "mini program code, configured ttl",
+			cfg:     catalog.Config{StagedTTL: time.Hour},
+			s:       &catalog.Staged{Generation: 1, Image: []byte("\x89PNG\r\n\x1a\n\x00"), ContentType: "image/png", CreatedAt: base.Add(time.Nanosecond)},
+			wantTTL: time.Hour,
+		},
+		{
+			name:    "zero values",
+			s:       &catalog.Staged{},
+			wantTTL: 7 * 24 * time.Hour,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, rdb := newCatalog(t, tt.cfg)
+			ctx := t.Context()
+			const id = "0123456789abcdef0123456789abcdef"
+			if got, err := c.Staged(ctx, id); got != nil || err != nil {
+				t.Fatalf("Staged() before Stage = %+v, %v; want nil, nil", got, err)
+			}
+			// Staging over an earlier result replaces all of it.
+			if err := c.Stage(ctx, id, &catalog.Staged{Generation: 9, Ticket: "old", URL: "old", Image: []byte("old")}); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Stage(ctx, id, tt.s); err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.Staged(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got == nil {
+				t.Fatal("Staged() = nil after Stage")
+			}
+			if got.Generation != tt.s.Generation || got.Ticket != tt.s.Ticket || got.URL != tt.s.URL ||
+				got.ExpireSeconds != tt.s.ExpireSeconds || got.ContentType != tt.s.ContentType || !got.CreatedAt.Equal(tt.s.CreatedAt) {
+				t.Errorf("Staged() = %+v\nwant %+v", got, tt.s)
+			}
+			if !slices.Equal(got.Image, tt.s.Image) {
+				t.Errorf("image = %q, want %q", got.Image, tt.s.Image)
+			}
+			ttl, err := rdb.PTTL(ctx, "wxqr:staged:"+id).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ttl <= tt.wantTTL-time.Minute || ttl > tt.wantTTL {
+				t.Errorf("TTL = %s, want just under %s", ttl, tt.wantTTL)
+			}
+			if err := c.DropStaged(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := c.Staged(ctx, id); got != nil || err != nil {
+				t.Errorf("Staged() after DropStaged = %+v, %v; want nil, nil", got, err)
+			}
+			if err := c.DropStaged(ctx, id); err != nil {
+				t.Errorf("DropStaged() of nothing = %v, want nil", err)
+			}
+		})
+	}
+}
+
+func TestStagedCorrupt(t *testing.T) {
+	c, rdb := newCatalog(t, catalog.Config{})
+	tests := []struct {
+		name   string
+		fields []any
+	}{
+		{"missing fields", []any{"generation", "1"}},
+		{"bad generation", []any{"generation", "x", "ticket", "", "url", "", "expire_seconds", "0", "image", "", "content_type", "", "created_at", ""}},
+		{"bad time", []any{"generation", "1", "ticket", "", "url", "", "expire_seconds", "0", "image", "", "content_type", "", "created_at", "yesterday"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := tt.name
+			if err := rdb.HSet(t.Context(), "wxqr:staged:"+id, tt.fields...).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := c.Staged(t.Context(), id); err == nil {
+				t.Errorf("Staged() = %+v, want an error", got)
+			}
+		})
+	}
+}
+
+func TestStageRefusesNothing(t *testing.T) {
+	c, _ := newCatalog(t, catalog.Config{})
+	if err := c.Stage(t.Context(), "id", nil); err == nil {
+		t.Error("Stage(nil) succeeded, want an error")
+	}
+	if err := c.Stage(t.Context(), "", &catalog.Staged{}); err == nil {
+		t.Error("Stage(no id) succeeded, want an error")
+	}
+}
