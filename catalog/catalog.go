@@ -270,6 +270,7 @@ func (c *Catalog) index(ctx context.Context, p redis.Pipeliner, rec *wxqr.Record
 	if rec.Campaign != "" {
 		p.ZAdd(ctx, c.keys.campaign(rec.Campaign), member)
 		p.SAdd(ctx, c.keys.campaigns(), rec.Campaign)
+		p.HDel(ctx, c.keys.failed(rec.Campaign), rec.ID)
 	}
 	if expires(rec) {
 		p.ZAdd(ctx, c.keys.expiry(), redis.Z{Score: float64(rec.ExpiresAt.Unix()), Member: rec.ID})
@@ -578,17 +579,29 @@ func (c *Catalog) QuotaUsed(ctx context.Context, appID string, class wxqr.QuotaC
 
 // Stats summarises one campaign for its operators.
 type Stats struct {
+	Planned      int // codes the campaign asked for (see Plan); 0 for ""
+	Failed       int // codes that will not be made (see Fail)
 	Generated    int // codes in the catalog, retired ones included
 	Retired      int // codes that will never be regenerated
 	ExpiringSoon int // not retired, still valid, and expire within the window
 	Expired      int // not retired and already expired
 }
 
+// Queued is how many planned codes are neither made nor failed: still in the
+// queues (or paused there).
+func (s Stats) Queued() int { return max(s.Planned-s.Generated-s.Failed, 0) }
+
 // CampaignStats counts the codes of campaign ("" = every code) as seen at
 // now; ExpiringSoon counts codes that expire after now and at most soon after
 // it. It reads every record of the campaign, BatchSize at a time.
 func (c *Catalog) CampaignStats(ctx context.Context, campaign string, now time.Time, soon time.Duration) (Stats, error) {
 	var s Stats
+	if campaign != "" {
+		var err error
+		if s.Planned, s.Failed, err = c.planCounts(ctx, campaign); err != nil {
+			return s, err
+		}
+	}
 	horizon := now.Add(soon)
 	err := c.Each(ctx, campaign, func(rec *wxqr.Record) error {
 		s.Generated++

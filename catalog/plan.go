@@ -1,0 +1,73 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// A campaign's plan is the set of codes it asked for, and its failures the
+// codes that will not be made (WeChat refused them, or they ran out of
+// retries). With the generated codes they say how much is still queued
+// without reading the queues.
+//
+//	wxqr:planned:{campaign}  set: ids the campaign asked for
+//	wxqr:failed:{campaign}   hash: id -> why it failed; Put removes the id
+
+func (k keys) planned(campaign string) string { return k.prefix + "planned:" + campaign }
+func (k keys) failed(campaign string) string  { return k.prefix + "failed:" + campaign }
+
+// Plan records that campaign asked for the codes ids. Planning a code twice
+// counts it once.
+func (c *Catalog) Plan(ctx context.Context, campaign string, ids ...string) error {
+	if campaign == "" || len(ids) == 0 {
+		return nil
+	}
+	members := make([]any, len(ids))
+	for i, id := range ids {
+		members[i] = id
+	}
+	_, err := c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.SAdd(ctx, c.keys.planned(campaign), members...)
+		p.SAdd(ctx, c.keys.campaigns(), campaign)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("catalog: plan %d codes of %q: %w", len(ids), campaign, err)
+	}
+	return nil
+}
+
+// Fail records that the code id of campaign will not be made, and why.
+func (c *Catalog) Fail(ctx context.Context, campaign, id, reason string) error {
+	if campaign == "" {
+		return nil
+	}
+	if err := c.rdb.HSet(ctx, c.keys.failed(campaign), id, reason).Err(); err != nil {
+		return fmt.Errorf("catalog: record failure of %s: %w", id, err)
+	}
+	return nil
+}
+
+// Failures returns why each failed code of campaign failed, by id.
+func (c *Catalog) Failures(ctx context.Context, campaign string) (map[string]string, error) {
+	m, err := c.rdb.HGetAll(ctx, c.keys.failed(campaign)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("catalog: failures of %q: %w", campaign, err)
+	}
+	return m, nil
+}
+
+func (c *Catalog) planCounts(ctx context.Context, campaign string) (planned, failed int, err error) {
+	var p, f *redis.IntCmd
+	_, err = c.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		p = pipe.SCard(ctx, c.keys.planned(campaign))
+		f = pipe.HLen(ctx, c.keys.failed(campaign))
+		return nil
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("catalog: plan of %q: %w", campaign, err)
+	}
+	return int(p.Val()), int(f.Val()), nil
+}
