@@ -1,0 +1,298 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+
+	"github.com/wxqr/wxqr"
+)
+
+// App is one WeChat app wxqr makes codes for.
+//
+// Printing an App (any fmt verb), marshalling it to JSON or logging it never
+// shows Secret.
+type App struct {
+	// AppID is WeChat's appid. Letters, digits, '_' and '-' only: it names
+	// queues ("{app_id}.{class}") and storage keys.
+	AppID string
+	// Secret is the appsecret; required unless Token is external (redis or
+	// url), which wxqr never refreshes itself.
+	Secret string
+	// Type is the account type: wxqr.AppOA or wxqr.AppMP.
+	Type wxqr.AppType
+	// Token says where the app's access token comes from; default stable.
+	Token TokenSource
+}
+
+// TokenSourceKind names where an app's access token comes from.
+type TokenSourceKind string
+
+// The token sources.
+const (
+	// TokenStable: cgi-bin/stable_token in normal mode (the default).
+	TokenStable TokenSourceKind = "stable"
+	// TokenClassic: cgi-bin/token.
+	TokenClassic TokenSourceKind = "classic"
+	// TokenRedis: read from a Redis key that something else keeps fresh.
+	TokenRedis TokenSourceKind = "redis"
+	// TokenURL: fetched from a URL that something else serves.
+	TokenURL TokenSourceKind = "url"
+)
+
+// TokenSource is a parsed token_source: "stable" (default), "classic",
+// "redis:<key>" or "url:<url>".
+type TokenSource struct {
+	Kind TokenSourceKind
+	// Ref is the Redis key (TokenRedis) or the URL (TokenURL); empty
+	// otherwise.
+	Ref string
+}
+
+// External reports whether the token comes from outside wxqr, so that the
+// app needs no secret.
+func (t TokenSource) External() bool { return t.Kind == TokenRedis || t.Kind == TokenURL }
+
+// String returns the token source as written in configuration, except that a
+// URL shows no credentials and no query.
+func (t TokenSource) String() string {
+	switch t.Kind {
+	case TokenRedis:
+		return "redis:" + t.Ref
+	case TokenURL:
+		if u, err := url.Parse(t.Ref); err == nil {
+			return "url:" + displayURL(u)
+		}
+		return "url:(invalid)"
+	default:
+		return string(t.Kind)
+	}
+}
+
+// ParseTokenSource parses a token_source value; "" means stable.
+func ParseTokenSource(s string) (TokenSource, error) {
+	kind, ref, _ := strings.Cut(s, ":")
+	switch TokenSourceKind(kind) {
+	case "", TokenStable, TokenClassic:
+		if ref != "" {
+			return TokenSource{}, fmt.Errorf("%s takes no argument", kind)
+		}
+		if kind == "" {
+			kind = string(TokenStable)
+		}
+		return TokenSource{Kind: TokenSourceKind(kind)}, nil
+	case TokenRedis:
+		if ref == "" {
+			return TokenSource{}, errors.New(`want "redis:<key>"`)
+		}
+		return TokenSource{Kind: TokenRedis, Ref: ref}, nil
+	case TokenURL:
+		u, err := url.Parse(ref)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			// The URL is not quoted: it may carry a key.
+			return TokenSource{}, errors.New(`want "url:<http(s) URL>"`)
+		}
+		return TokenSource{Kind: TokenURL, Ref: ref}, nil
+	default:
+		return TokenSource{}, fmt.Errorf(`want stable, classic, redis:<key> or url:<url>, got %q`, kind)
+	}
+}
+
+const redacted = "[redacted]"
+
+// String describes the app without its secret: "wx123 (oa, token: stable)".
+func (a App) String() string {
+	return fmt.Sprintf("%s (%s, token: %s)", a.AppID, a.Type, a.Token)
+}
+
+// GoString is String: %#v must not print the secret either.
+func (a App) GoString() string { return "config.App{" + a.String() + "}" }
+
+// Format prints String for every verb, so that no verb (%d, %x, ...) falls
+// back to printing the struct's fields.
+func (a App) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		io.WriteString(f, a.GoString())
+		return
+	}
+	io.WriteString(f, a.String())
+}
+
+// MarshalJSON writes the app with its secret redacted.
+func (a App) MarshalJSON() ([]byte, error) {
+	secret := ""
+	if a.Secret != "" {
+		secret = redacted
+	}
+	return json.Marshal(appJSON{AppID: a.AppID, Secret: secret, Kind: string(a.Type), TokenSource: a.Token.String()})
+}
+
+// appJSON is an entry of a WXQR_APPS file.
+type appJSON struct {
+	AppID       string `json:"app_id"`
+	Secret      string `json:"secret,omitempty"`
+	Kind        string `json:"kind"`
+	TokenSource string `json:"token_source,omitempty"`
+}
+
+// Apps are the configured apps, in configuration order, each app id once.
+type Apps []App
+
+// Get returns the app with id appID.
+func (as Apps) Get(appID string) (App, bool) {
+	for _, a := range as {
+		if a.AppID == appID {
+			return a, true
+		}
+	}
+	return App{}, false
+}
+
+// LoadApps parses a WXQR_APPS value: "" (no apps), comma-separated
+// "appid:secret:kind" entries (kind oa or mp; the token source is stable), or
+// "@path" naming a JSON file holding an array of
+// {"app_id", "secret", "kind", "token_source"} objects. readFile reads that
+// file (os.ReadFile).
+//
+// Errors name the entry by position (1-based) and the field, and never quote
+// a secret or an entry that may contain one.
+func LoadApps(s string, readFile func(string) ([]byte, error)) (Apps, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "":
+		return nil, nil
+	case strings.HasPrefix(s, "@"):
+		path := s[1:]
+		data, err := readFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read apps file: %w", err)
+		}
+		apps, err := parseAppsJSON(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return apps, nil
+	default:
+		return parseAppsList(s)
+	}
+}
+
+func parseAppsList(s string) (Apps, error) {
+	var apps Apps
+	var positions []int
+	var errs []error
+	for i, entry := range strings.Split(s, ",") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue // a trailing or doubled comma
+		}
+		// appid:secret:kind, split at the first and last colon so that the
+		// secret is whatever lies between.
+		first, last := strings.Index(entry, ":"), strings.LastIndex(entry, ":")
+		if first < 0 || first == last {
+			errs = append(errs, fmt.Errorf("entry %d: want appid:secret:kind", i+1))
+			continue
+		}
+		app, err := newApp(entry[:first], entry[first+1:last], entry[last+1:], "")
+		if err != nil {
+			errs = append(errs, fmt.Errorf("entry %d: %w", i+1, err))
+			continue
+		}
+		apps = append(apps, app)
+		positions = append(positions, i+1)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return apps, duplicates(apps, positions)
+}
+
+func parseAppsJSON(data []byte) (Apps, error) {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, jsonError("want a JSON array of apps", err)
+	}
+	var apps Apps
+	var positions []int
+	var errs []error
+	for i, r := range raw {
+		var e appJSON
+		dec := json.NewDecoder(bytes.NewReader(r))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&e); err != nil {
+			errs = append(errs, fmt.Errorf("entry %d: %w", i+1, jsonError("want an object with app_id, secret, kind, token_source", err)))
+			continue
+		}
+		app, err := newApp(e.AppID, e.Secret, e.Kind, e.TokenSource)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("entry %d: %w", i+1, err))
+			continue
+		}
+		apps = append(apps, app)
+		positions = append(positions, i+1)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return apps, duplicates(apps, positions)
+}
+
+// jsonError keeps what encoding/json says about structure (unknown field,
+// wrong type) but drops syntax errors' text, which can quote the input.
+func jsonError(want string, err error) error {
+	var syntax *json.SyntaxError
+	if errors.As(err, &syntax) {
+		return fmt.Errorf("invalid JSON at byte %d: %s", syntax.Offset, want)
+	}
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) {
+		return fmt.Errorf("%s: wrong JSON type %s: %s", typ.Field, typ.Value, want)
+	}
+	if strings.HasPrefix(err.Error(), "json: unknown field ") {
+		return fmt.Errorf("%s: %s", strings.TrimPrefix(err.Error(), "json: "), want)
+	}
+	return fmt.Errorf("invalid JSON: %s", want)
+}
+
+func newApp(appID, secret, kind, tokenSource string) (App, error) {
+	app := App{AppID: strings.TrimSpace(appID), Secret: strings.TrimSpace(secret), Type: wxqr.AppType(strings.TrimSpace(kind))}
+	if app.AppID == "" {
+		return App{}, errors.New("app_id: is required")
+	}
+	if i := strings.IndexFunc(app.AppID, func(r rune) bool { return !isAppIDRune(r) }); i >= 0 {
+		// Not quoted: a misplaced secret must not end up in the error.
+		return App{}, errors.New("app_id: only letters, digits, '_' and '-' are allowed")
+	}
+	if app.Type != wxqr.AppOA && app.Type != wxqr.AppMP {
+		return App{}, fmt.Errorf("kind: app %s: want oa or mp, got %q", app.AppID, kind)
+	}
+	var err error
+	if app.Token, err = ParseTokenSource(strings.TrimSpace(tokenSource)); err != nil {
+		return App{}, fmt.Errorf("token_source: app %s: %w", app.AppID, err)
+	}
+	if app.Secret == "" && !app.Token.External() {
+		return App{}, fmt.Errorf("secret: app %s: is required with token source %s", app.AppID, app.Token.Kind)
+	}
+	return app, nil
+}
+
+func isAppIDRune(r rune) bool {
+	return r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '_' || r == '-'
+}
+
+// duplicates rejects an app id configured twice; positions[i] is the entry
+// number of apps[i].
+func duplicates(apps Apps, positions []int) error {
+	seen := make(map[string]int, len(apps))
+	for i, a := range apps {
+		if first, ok := seen[a.AppID]; ok {
+			return fmt.Errorf("entry %d: app_id: %s is already configured by entry %d", positions[i], a.AppID, first)
+		}
+		seen[a.AppID] = positions[i]
+	}
+	return nil
+}
