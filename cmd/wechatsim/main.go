@@ -1,0 +1,223 @@
+// Command wechatsim serves the WeChat API simulator (package wechatsim) over
+// HTTP, for demos and for running wxqr's workers against something that
+// behaves like WeChat without touching it.
+//
+//	wechatsim -addr 127.0.0.1:8090 -apps wx0123456789abcdef:s3cret:oa
+//
+// Point WECHAT_API_BASE_URL and WECHAT_MP_BASE_URL at the URL it prints.
+// Apps come from -apps or, failing that, WXQR_APPS, in the same form
+// ("appid:secret:kind,..." with kind oa or mp, or "@apps.json"); LOG_LEVEL
+// and LOG_FORMAT (json or console) set the request log, which goes to
+// stdout.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/wxqr/wxqr/internal/config"
+	"github.com/wxqr/wxqr/wechat/wechatsim"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "wechatsim:", err)
+		os.Exit(1)
+	}
+}
+
+// createAPIs are the APIs that -rate and -daily limit.
+var createAPIs = []string{
+	wechatsim.APICreateQRCode,
+	wechatsim.APICreateWxaQRCode,
+	wechatsim.APIGetWxaCode,
+	wechatsim.APIGetWxaCodeUnlimited,
+}
+
+// shutdownTimeout bounds how long requests in flight may finish after a
+// signal.
+const shutdownTimeout = 10 * time.Second
+
+// run serves the simulator until ctx ends, then shuts down gracefully.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("wechatsim", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	addr := fs.String("addr", "127.0.0.1:8090", "address to listen on")
+	appsFlag := fs.String("apps", "", `apps as "appid:secret:kind,..." (kind oa or mp) or "@apps.json"; default $`+config.EnvApps)
+	tokenTTL := fs.Duration("token-ttl", 7200*time.Second, "access token lifetime")
+	tokenGrace := fs.Duration("token-grace", 5*time.Minute, "how long a replaced token keeps working; negative: none")
+	permCap := fs.Int("perm-cap", 100000, "permanent OA codes per app, ever; negative: no cap")
+	wxaCap := fs.Int("wxa-cap", 100000, "createwxaqrcode + getwxacode codes per app, ever; negative: no cap")
+	rate := fs.Int("rate", 0, "calls per second per app to each code-making API; 0: no limit")
+	daily := fs.Int("daily", 0, "calls per day per app to each code-making API; 0: WeChat's quotas")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+
+	spec := *appsFlag
+	if spec == "" {
+		spec = getenv(config.EnvApps)
+	}
+	apps, err := simApps(spec)
+	if err != nil {
+		return err
+	}
+	logCfg, err := config.LoadLog(getenv)
+	if err != nil {
+		return err
+	}
+	log := logCfg.New(stdout).With().Str("component", "wechatsim").Logger()
+	limits := wechatsim.Limits{PermCap: *permCap, WxaCap: *wxaCap}
+	if *rate > 0 {
+		limits.PerSecond = perAPI(*rate)
+	}
+	if *daily > 0 {
+		limits.Daily = perAPI(*daily)
+	}
+	sim, err := wechatsim.New(wechatsim.Config{Apps: apps, TokenTTL: *tokenTTL, TokenGrace: *tokenGrace, Limits: limits})
+	if err != nil {
+		return err
+	}
+	defer sim.Close()
+
+	mux := http.NewServeMux()
+	mux.Handle("/", sim.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n") //nolint:errcheck // the prober hung up
+	})
+	srv := &http.Server{Handler: logRequests(log, mux), ReadHeaderTimeout: 10 * time.Second}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	fmt.Fprintf(stdout, "wechatsim listening on http://%s\n", ln.Addr())
+	log.Info().Str("addr", ln.Addr().String()).Int("apps", len(apps)).Msg("serving")
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	sim.Close() // ends injected latencies, so shutdown does not wait them out
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info().Msg("stopped")
+	return nil
+}
+
+func perAPI(n int) map[string]int {
+	m := make(map[string]int, len(createAPIs))
+	for _, api := range createAPIs {
+		m[api] = n
+	}
+	return m
+}
+
+// simApps reads apps as WXQR_APPS does ("appid:secret:kind,..." or
+// "@file.json"). Every app needs a secret: the simulator issues its tokens.
+func simApps(spec string) (map[string]wechatsim.App, error) {
+	loaded, err := config.LoadApps(spec, os.ReadFile)
+	if err != nil {
+		return nil, fmt.Errorf("apps: %w", err)
+	}
+	if len(loaded) == 0 {
+		return nil, errors.New("no apps: give -apps or set " + config.EnvApps + " (appid:secret:kind,...)")
+	}
+	apps := make(map[string]wechatsim.App, len(loaded))
+	for _, a := range loaded {
+		if a.Secret == "" {
+			return nil, fmt.Errorf("apps: app %s has no secret, which the simulator needs to issue its tokens", a.AppID)
+		}
+		apps[a.AppID] = wechatsim.App{Secret: a.Secret, Type: a.Type}
+	}
+	return apps, nil
+}
+
+// secretParams are query parameters never logged.
+var secretParams = []string{"access_token", "secret"}
+
+// redactedQuery is u's query with secrets replaced.
+func redactedQuery(u *url.URL) string {
+	q := u.Query()
+	for _, p := range secretParams {
+		if q.Has(p) {
+			q.Set(p, "REDACTED")
+		}
+	}
+	return q.Encode()
+}
+
+// statusRecorder remembers what a handler answered. Unwrap lets the
+// simulator's fault injection still hijack and flush the connection.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// logRequests logs one line per request, secrets redacted. Status 0 means
+// the connection was cut without a response (an injected fault).
+func logRequests(log zerolog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		// Deferred, so that aborted responses are logged too.
+		defer func() {
+			log.Info().
+				Str("method", r.Method).
+				Str("path", r.URL.Path).
+				Str("query", redactedQuery(r.URL)).
+				Int("status", rec.status).
+				Int("bytes", rec.bytes).
+				Float64("duration_ms", float64(time.Since(start).Microseconds())/1000).
+				Str("remote_addr", r.RemoteAddr).
+				Msg("request")
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}

@@ -1,0 +1,69 @@
+// Package wechatsim is an in-process fake of the WeChat HTTP APIs that wxqr
+// calls, for tests and demos. Start one in a line, point a client at URL(),
+// and inspect what it saw:
+//
+//	sim := wechatsim.NewServer(wechatsim.Config{Apps: map[string]wechatsim.App{
+//		"wx0123456789abcdef": {Secret: "s3cret", Type: wxqr.AppOA},
+//	}})
+//	defer sim.Close()
+//
+// It speaks the wire protocol only, so code that passes against it behaves
+// the same against WeChat.
+//
+// # What is modelled
+//
+//   - Access tokens. GET cgi-bin/token issues a new token on every call; the
+//     previous ones keep working for Config.TokenGrace and then fail with
+//     40001. POST cgi-bin/stable_token returns the same token while it has
+//     more than the renewal window left (TokenGrace, at most half of
+//     TokenTTL), then a new one that overlaps the old; expires_in is always
+//     the truthful remainder. force_refresh kills the old stable tokens at
+//     once and may be used 20 times a day, 30 s apart (45009, 45011). The two
+//     kinds are separate sets. Credential errors: 40002, 41002, 40013, 41004,
+//     40125. On API calls: 41001 (no token), 40014 (malformed), 40001
+//     (unknown, superseded or invalidated), 42001 (expired).
+//   - POST cgi-bin/qrcode/create: action names (40052), scenes (40053:
+//     temporary scene_id 1..4294967295, permanent 1..100000, scene_str 1..64
+//     characters), expire_seconds (omitted: 60; capped at 2,592,000),
+//     Official Accounts only (48001). Permanent codes are answered without
+//     expire_seconds, as WeChat does. Tickets are standard base64 with `+`, `/` and padding.
+//     A permanent scene created again returns its first ticket and url and
+//     does not spend another of the Limits.PermCap slots (45029 once they are
+//     spent).
+//   - GET cgi-bin/showqrcode: no token; the ticket is URL-decoded exactly
+//     once, so an unencoded or double-encoded ticket is unknown. Unknown and
+//     expired tickets get HTTP 404; known ones a JPEG served as `image/jpg`
+//     whose QR code holds the url returned at creation.
+//   - Mini Program codes (wxaapp/createwxaqrcode, wxa/getwxacode,
+//     wxa/getwxacodeunlimit): parameter validation (40097, 40129, 40159,
+//     40169, 41030, 85096), Mini Programs only (48001); JPEG bytes as
+//     `image/jpeg` on success, JSON errors with HTTP 200 and
+//     `application/json; encoding=utf-8`. Widths outside 280..1280 are
+//     clamped, 0 means 430. createwxaqrcode and getwxacode
+//     share Limits.WxaCap (45029); the same API, path and width again does
+//     not spend another slot. The used count is sent in a Num-Used header.
+//   - Every request body must be JSON that fits the documented fields
+//     (47001); wrong methods get 43001 / 43002.
+//   - Limits per app and API (SetLimits, at any time): daily quotas (45009)
+//     reset at 00:00 Asia/Shanghai; per-second and per-minute limits (45011)
+//     count calls in clock-aligned windows. Every call that passes the token
+//     and account-type checks counts, whatever its outcome.
+//   - Faults (InjectFault): errcode -1, HTTP 500, connection resets,
+//     truncated bodies, latency, JSON errors served as text/plain, any
+//     errcode.
+//   - Time comes from Config.Now, so tests can move a fake clock across
+//     token expiries, ticket expiries and midnights.
+//
+// # What is not emulated
+//
+//   - Mini Program codes are plain QR codes of WxaContent, not WeChat's round
+//     "sun" codes; auto_color, line_color and is_hyaline are validated but not
+//     drawn, and check_path never fails (every page exists).
+//   - Scanning: no events are pushed, no follow flow exists.
+//   - The quota tools (openapi/quota/get, clear_quota), third-party platform
+//     authorizer tokens, IP allow-lists (inject errcode 40164 instead), and
+//     every API wxqr does not call.
+//   - HTTPS and the two separate hosts: one plain-HTTP server answers both
+//     the API paths and showqrcode.
+//   - Persistence: state lives in memory and dies with the Server.
+package wechatsim

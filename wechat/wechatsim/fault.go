@@ -1,0 +1,225 @@
+package wechatsim
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+)
+
+// FaultKind is a way for a call to go wrong.
+type FaultKind int
+
+// The faults InjectFault can inject.
+const (
+	// FaultSystemBusy answers errcode -1 ("system error"), WeChat's
+	// transient failure, without processing the call.
+	FaultSystemBusy FaultKind = iota + 1
+	// FaultHTTP500 answers HTTP 500 with an HTML body, without processing.
+	FaultHTTP500
+	// FaultReset resets the connection (TCP RST) before processing: the
+	// client sees no response at all.
+	FaultReset
+	// FaultTruncate processes the call (quotas are spent), then declares the
+	// full Content-Length, sends half the body and closes the connection.
+	FaultTruncate
+	// FaultLatency waits Fault.Delay (real time) before processing; it gives
+	// up, answering nothing, when the request's context ends or the Server
+	// closes.
+	FaultLatency
+	// FaultJSONContentType answers a JSON error (Fault.Code, default -1) as
+	// text/plain, without processing: a client must not take it for an image.
+	FaultJSONContentType
+	// FaultErrcode answers errcode Fault.Code with WeChat's message, without
+	// processing; e.g. 40164 (IP not allow-listed) or 45011.
+	FaultErrcode
+)
+
+func (k FaultKind) String() string {
+	switch k {
+	case FaultSystemBusy:
+		return "system_busy"
+	case FaultHTTP500:
+		return "http_500"
+	case FaultReset:
+		return "reset"
+	case FaultTruncate:
+		return "truncate"
+	case FaultLatency:
+		return "latency"
+	case FaultJSONContentType:
+		return "json_content_type"
+	case FaultErrcode:
+		return "errcode"
+	}
+	return fmt.Sprintf("FaultKind(%d)", int(k))
+}
+
+// Fault is a failure to inject into the next calls of an API.
+type Fault struct {
+	Kind FaultKind
+	// Count is how many consecutive calls get the fault. Default: 1.
+	Count int
+	// Delay is FaultLatency's wait.
+	Delay time.Duration
+	// Code is the errcode of FaultErrcode and FaultJSONContentType
+	// (default -1 for the latter).
+	Code int
+}
+
+// InjectFault makes the next f.Count calls of api, from any app, fail as f
+// says. Faults injected for one API queue up in order. It panics on an
+// unknown kind.
+func (s *Server) InjectFault(api string, f Fault) {
+	if f.Kind < FaultSystemBusy || f.Kind > FaultErrcode {
+		panic(fmt.Sprintf("wechatsim: InjectFault: unknown %v", f.Kind))
+	}
+	if f.Count <= 0 {
+		f.Count = 1
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults[api] = append(s.faults[api], f)
+}
+
+// begin counts a call of api and takes the fault it should suffer, if any.
+func (s *Server) begin(api string) (Fault, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls[api]++
+	q := s.faults[api]
+	if len(q) == 0 {
+		return Fault{}, false
+	}
+	f := q[0]
+	if q[0].Count--; q[0].Count == 0 {
+		q = q[1:]
+	}
+	if len(q) == 0 {
+		delete(s.faults, api)
+	} else {
+		s.faults[api] = q
+	}
+	return f, true
+}
+
+// countErrcode records how a call of api was answered.
+func (s *Server) countErrcode(api string, code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.byCode[apiCode{api, code}]++
+}
+
+// resetConn drops the connection with a TCP RST (SO_LINGER 0), so the
+// client reads "connection reset by peer".
+func resetConn(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		// Not hijackable (a wrapper or HTTP/2): aborting still kills the
+		// response mid-flight.
+		panic(http.ErrAbortHandler)
+	}
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		tcp.SetLinger(0) //nolint:errcheck // a plain close is still a failure to the client
+	}
+	conn.Close()
+}
+
+// writeTruncated sends rep's headers with its full Content-Length and half
+// its body, then closes the connection.
+func writeTruncated(w http.ResponseWriter, rep reply) {
+	rep.writeHeader(w)
+	w.Write(rep.body[:len(rep.body)/2]) //nolint:errcheck // cut off anyway
+	rc := http.NewResponseController(w)
+	if err := rc.Flush(); err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := rc.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	conn.Close()
+}
+
+// http500 is the page a failing WeChat front end serves.
+var http500 = reply{
+	status:      http.StatusInternalServerError,
+	contentType: "text/html",
+	body:        []byte("<html>\r\n<head><title>500 Internal Server Error</title></head>\r\n<body>\r\n<center><h1>500 Internal Server Error</h1></center>\r\n</body>\r\n</html>\r\n"),
+}
+
+// route serves api at path: it counts the call, applies any injected fault,
+// checks the method and lets h answer.
+func (s *Server) route(mux *http.ServeMux, path, api, method string, h func(*http.Request) reply) {
+	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		f, faulted := s.begin(api)
+		if faulted {
+			switch f.Kind {
+			case FaultSystemBusy, FaultErrcode:
+				code := f.Code
+				if f.Kind == FaultSystemBusy {
+					code = errSystemBusy
+				}
+				rep := errReply(code)
+				s.countErrcode(api, code)
+				rep.write(w)
+				return
+			case FaultJSONContentType:
+				code := f.Code
+				if code == 0 {
+					code = errSystemBusy
+				}
+				rep := errReply(code)
+				rep.contentType = "text/plain"
+				s.countErrcode(api, code)
+				rep.write(w)
+				return
+			case FaultHTTP500:
+				http500.write(w)
+				return
+			case FaultReset:
+				resetConn(w)
+				return
+			case FaultLatency:
+				timer := time.NewTimer(f.Delay)
+				defer timer.Stop()
+				select {
+				case <-timer.C:
+				case <-r.Context().Done():
+					panic(http.ErrAbortHandler)
+				case <-s.closing:
+					panic(http.ErrAbortHandler)
+				}
+			}
+		}
+		var rep reply
+		switch {
+		case r.Method == method:
+			rep = h(r)
+		case api == APIShowQRCode:
+			rep = notFoundReply()
+		case method == http.MethodGet:
+			rep = errReply(errRequireGET)
+		default:
+			rep = errReply(errRequirePOST)
+		}
+		s.countErrcode(api, rep.errcode)
+		if faulted && f.Kind == FaultTruncate {
+			writeTruncated(w, rep)
+			return
+		}
+		rep.write(w)
+	})
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	s.route(mux, "/cgi-bin/token", APIToken, http.MethodGet, s.classicToken)
+	s.route(mux, "/cgi-bin/stable_token", APIStableToken, http.MethodPost, s.stableToken)
+	s.route(mux, "/cgi-bin/qrcode/create", APICreateQRCode, http.MethodPost, s.createQRCode)
+	s.route(mux, "/cgi-bin/showqrcode", APIShowQRCode, http.MethodGet, s.showQRCode)
+	s.route(mux, "/cgi-bin/wxaapp/createwxaqrcode", APICreateWxaQRCode, http.MethodPost, s.createWxaQRCode)
+	s.route(mux, "/wxa/getwxacode", APIGetWxaCode, http.MethodPost, s.getWxaCode)
+	s.route(mux, "/wxa/getwxacodeunlimit", APIGetWxaCodeUnlimited, http.MethodPost, s.getWxaCodeUnlimited)
+	return mux
+}

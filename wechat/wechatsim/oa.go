@@ -1,0 +1,191 @@
+package wechatsim
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/wxqr/wxqr"
+)
+
+// oaCode is an Official Account QR code, reachable by its ticket.
+type oaCode struct {
+	ticket  string
+	url     string
+	expires time.Time // zero for permanent codes
+}
+
+func (c *oaCode) expired(now time.Time) bool {
+	return !c.expires.IsZero() && !now.Before(c.expires)
+}
+
+// Temporary codes' expire_seconds.
+const (
+	defaultExpireSeconds = 60
+	maxExpireSeconds     = int64(wxqr.MaxTempExpire / time.Second)
+)
+
+// ticketHeader encodes as "gQ+/": every ticket holds both of base64's
+// URL-unsafe characters (and, by its length, padding), so a client that
+// escapes tickets wrongly fails every time rather than now and then.
+var ticketHeader = []byte{0x81, 0x0f, 0xbf}
+
+// newTicket returns a ticket shaped like WeChat's: 64 characters of
+// standard base64 ending in "==".
+func newTicket() string {
+	b := make([]byte, len(ticketHeader)+43)
+	copy(b, ticketHeader)
+	rand.Read(b[len(ticketHeader):])
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// newCodeURL returns a QR content url shaped like WeChat's.
+func newCodeURL() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return "http://weixin.qq.com/q/" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+type qrCreateRequest struct {
+	ExpireSeconds int64  `json:"expire_seconds"`
+	ActionName    string `json:"action_name"`
+	ActionInfo    struct {
+		Scene struct {
+			SceneID  int64  `json:"scene_id"`
+			SceneStr string `json:"scene_str"`
+		} `json:"scene"`
+	} `json:"action_info"`
+}
+
+// scene validates the request's scene. For a permanent code it returns the
+// key that identifies the scene; for a temporary one, "".
+func (req *qrCreateRequest) scene() (permKey string, code int) {
+	sc := req.ActionInfo.Scene
+	validStr := func() bool {
+		n := utf8.RuneCountInString(sc.SceneStr)
+		return n >= 1 && n <= wxqr.MaxSceneStrLen
+	}
+	switch req.ActionName {
+	case "QR_SCENE":
+		if sc.SceneID < 1 || sc.SceneID > math.MaxUint32 {
+			return "", errActionInfo
+		}
+		return "", 0
+	case "QR_STR_SCENE":
+		if !validStr() {
+			return "", errActionInfo
+		}
+		return "", 0
+	case "QR_LIMIT_SCENE":
+		if sc.SceneID < 1 || sc.SceneID > wxqr.MaxPermSceneID {
+			return "", errActionInfo
+		}
+		return "id:" + strconv.FormatInt(sc.SceneID, 10), 0
+	case "QR_LIMIT_STR_SCENE":
+		if !validStr() {
+			return "", errActionInfo
+		}
+		return "str:" + sc.SceneStr, 0
+	}
+	return "", errActionName
+}
+
+type qrCreateResponse struct {
+	Ticket        string `json:"ticket"`
+	ExpireSeconds int64  `json:"expire_seconds,omitempty"` // absent for permanent codes
+	URL           string `json:"url"`
+}
+
+// sweepEvery is how many temporary codes are made between sweeps of the
+// expired ones, which keeps a long-running simulator's memory bounded.
+const sweepEvery = 1024
+
+// createQRCode serves POST cgi-bin/qrcode/create.
+func (s *Server) createQRCode(r *http.Request) reply {
+	var req qrCreateRequest
+	parsed := readJSON(r, &req)
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, code := s.authorizeLocked(r, APICreateQRCode, wxqr.AppOA, now)
+	if code != 0 {
+		return errReply(code)
+	}
+	if !parsed {
+		return errReply(errDataFormat)
+	}
+	permKey, code := req.scene()
+	if code != 0 {
+		return errReply(code)
+	}
+	if permKey != "" {
+		c, ok := st.perm[permKey]
+		if !ok {
+			if limit := s.limitsLocked(st.appID).PermCap; limit >= 0 && len(st.perm) >= limit {
+				return errReply(errTotalQuota)
+			}
+			c = &oaCode{ticket: newTicket(), url: newCodeURL()}
+			st.perm[permKey] = c
+			s.tickets[c.ticket] = c
+		}
+		return jsonReply(qrCreateResponse{Ticket: c.ticket, URL: c.url})
+	}
+	expire := req.ExpireSeconds
+	switch {
+	case expire <= 0:
+		expire = defaultExpireSeconds
+	case expire > maxExpireSeconds:
+		expire = maxExpireSeconds
+	}
+	c := &oaCode{ticket: newTicket(), url: newCodeURL(), expires: now.Add(time.Duration(expire) * time.Second)}
+	s.tickets[c.ticket] = c
+	st.temps++
+	if s.sweep++; s.sweep >= sweepEvery {
+		s.sweep = 0
+		for t, c := range s.tickets {
+			if c.expired(now) {
+				delete(s.tickets, t)
+			}
+		}
+	}
+	return jsonReply(qrCreateResponse{Ticket: c.ticket, ExpireSeconds: expire, URL: c.url})
+}
+
+// showQRCodeWidth is the pixel width of showqrcode images, as WeChat's.
+const showQRCodeWidth = 430
+
+func notFoundReply() reply {
+	return reply{
+		status:      http.StatusNotFound,
+		contentType: "text/html",
+		body:        []byte("<html><head><title>404 Not Found</title></head><body><h1>404 Not Found</h1></body></html>"),
+		errcode:     notFound,
+	}
+}
+
+// showQRCode serves GET cgi-bin/showqrcode. The query is decoded once, as
+// any server does: a ticket sent unescaped ("+" reads as a space) or escaped
+// twice is not found.
+func (s *Server) showQRCode(r *http.Request) reply {
+	ticket := r.URL.Query().Get("ticket")
+	now := s.now()
+	s.mu.Lock()
+	c, ok := s.tickets[ticket]
+	s.mu.Unlock()
+	if !ok || c.expired(now) {
+		return notFoundReply()
+	}
+	img, err := renderJPEG(c.url, showQRCodeWidth)
+	if err != nil {
+		return errReply(errSystemBusy)
+	}
+	return reply{
+		contentType: "image/jpg", // sic: WeChat's
+		header:      map[string]string{"Cache-Control": "max-age=604800"},
+		body:        img,
+	}
+}

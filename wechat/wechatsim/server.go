@@ -1,0 +1,428 @@
+package wechatsim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/wxqr/wxqr"
+)
+
+// API names, as used by InjectFault, Calls, CallsByErrcode and the maps in
+// Limits. The code-making ones match wxqr.Kind.API.
+const (
+	APIToken               = "cgi-bin/token"
+	APIStableToken         = "cgi-bin/stable_token"
+	APICreateQRCode        = "qrcode/create"
+	APIShowQRCode          = "showqrcode"
+	APICreateWxaQRCode     = "wxaapp/createwxaqrcode"
+	APIGetWxaCode          = "wxa/getwxacode"
+	APIGetWxaCodeUnlimited = "wxa/getwxacodeunlimit"
+)
+
+// App is one WeChat account.
+type App struct {
+	// Secret is the appsecret that the token endpoints check. Required.
+	Secret string
+	// Type is wxqr.AppOA (may call qrcode/create) or wxqr.AppMP (may call the
+	// Mini Program code APIs); the others answer 48001. Required.
+	Type wxqr.AppType
+}
+
+func (a App) validate(appID string) error {
+	if appID == "" {
+		return errors.New("empty appid")
+	}
+	if a.Secret == "" {
+		return fmt.Errorf("app %s: empty secret", appID)
+	}
+	if a.Type != wxqr.AppOA && a.Type != wxqr.AppMP {
+		return fmt.Errorf("app %s: type %q is neither %q nor %q", appID, a.Type, wxqr.AppOA, wxqr.AppMP)
+	}
+	return nil
+}
+
+// Config configures a Server.
+type Config struct {
+	// Apps are the accounts that exist, by appid. More can be added with
+	// AddApp. Default: none.
+	Apps map[string]App
+	// TokenTTL is the lifetime of an access token, and so its expires_in.
+	// Default: 7200 s, WeChat's.
+	TokenTTL time.Duration
+	// TokenGrace is how long a cgi-bin/token token keeps working after its
+	// successor is issued, and how long before expiry stable_token renews its
+	// token (then at most half of TokenTTL, so that short test TTLs behave).
+	// Default: 5 min. Negative: no grace, no overlap.
+	TokenGrace time.Duration
+	// Now is the clock for token and ticket expiry, limit windows and day
+	// boundaries. Default: time.Now. Fault latency uses real time.
+	Now func() time.Time
+	// Limits are the limits of every app; zero fields take WeChat's values
+	// (see Limits). SetLimits overrides them per app.
+	Limits Limits
+}
+
+// Limits are an app's quotas. Zero values take the defaults stated here.
+type Limits struct {
+	// PermCap is how many distinct permanent OA scenes the app may ever
+	// create (45029 beyond). Default: 100,000. Negative: no cap.
+	PermCap int
+	// WxaCap is how many distinct (API, path, width) codes createwxaqrcode and
+	// getwxacode may ever make together (45029 beyond). Default: 100,000.
+	// Negative: no cap.
+	WxaCap int
+	// Daily is the number of calls per API per day (45009 beyond); days start
+	// at 00:00 Asia/Shanghai. An API missing from the map takes the default:
+	// qrcode/create 100,000, wxa/getwxacode 10,000, others unlimited. A value
+	// <= 0 means unlimited.
+	Daily map[string]int
+	// PerSecond is the number of calls per API per clock second (45011
+	// beyond). Missing or <= 0: unlimited, the default for every API.
+	PerSecond map[string]int
+	// PerMinute is the number of calls per API per clock minute (45011
+	// beyond). Missing: the default, 5,000 for wxa/getwxacodeunlimit and
+	// unlimited for the others. <= 0: unlimited.
+	PerMinute map[string]int
+}
+
+// wechatLimits are WeChat's documented limits: the defaults of Limits.
+func wechatLimits() Limits {
+	return Limits{
+		PermCap:   wxqr.MaxPermSceneID,
+		WxaCap:    100000,
+		Daily:     map[string]int{APICreateQRCode: 100000, APIGetWxaCode: 10000},
+		PerSecond: map[string]int{},
+		PerMinute: map[string]int{APIGetWxaCodeUnlimited: 5000},
+	}
+}
+
+// over returns l with its zero fields and missing map keys taken from d.
+// The result shares no map with l or d.
+func (l Limits) over(d Limits) Limits {
+	merge := func(m, dm map[string]int) map[string]int {
+		out := maps.Clone(dm)
+		if out == nil {
+			out = map[string]int{}
+		}
+		maps.Copy(out, m)
+		return out
+	}
+	out := Limits{PermCap: l.PermCap, WxaCap: l.WxaCap}
+	if out.PermCap == 0 {
+		out.PermCap = d.PermCap
+	}
+	if out.WxaCap == 0 {
+		out.WxaCap = d.WxaCap
+	}
+	out.Daily = merge(l.Daily, d.Daily)
+	out.PerSecond = merge(l.PerSecond, d.PerSecond)
+	out.PerMinute = merge(l.PerMinute, d.PerMinute)
+	return out
+}
+
+const (
+	defaultTokenTTL   = 7200 * time.Second
+	defaultTokenGrace = 5 * time.Minute
+)
+
+// Server is a running simulator. Its methods are safe for concurrent use.
+type Server struct {
+	ttl, grace time.Duration
+	now        func() time.Time
+	base       Limits // Config.Limits over WeChat's
+	handler    http.Handler
+
+	closing   chan struct{} // closed by Close: ends injected latency
+	closeOnce sync.Once
+	http      *http.Server // nil unless started by NewServer
+	url       string
+
+	mu      sync.Mutex
+	apps    map[string]*appState
+	limits  map[string]Limits // per-app overrides, already over base
+	tokens  map[string]*token
+	tickets map[string]*oaCode
+	sweep   int // temporary codes made since the last sweep of expired ones
+	faults  map[string][]Fault
+	calls   map[string]int
+	byCode  map[apiCode]int
+}
+
+type apiCode struct {
+	api  string
+	code int
+}
+
+// New returns a Server that is not listening: serve its Handler yourself.
+// URL returns "" for it. It fails on an invalid Config.
+func New(cfg Config) (*Server, error) {
+	if cfg.TokenTTL < 0 {
+		return nil, fmt.Errorf("wechatsim: negative TokenTTL %v", cfg.TokenTTL)
+	}
+	s := &Server{
+		ttl:     cfg.TokenTTL,
+		grace:   cfg.TokenGrace,
+		now:     cfg.Now,
+		base:    cfg.Limits.over(wechatLimits()),
+		closing: make(chan struct{}),
+		apps:    map[string]*appState{},
+		limits:  map[string]Limits{},
+		tokens:  map[string]*token{},
+		tickets: map[string]*oaCode{},
+		faults:  map[string][]Fault{},
+		calls:   map[string]int{},
+		byCode:  map[apiCode]int{},
+	}
+	if s.ttl == 0 {
+		s.ttl = defaultTokenTTL
+	}
+	switch {
+	case s.grace == 0:
+		s.grace = defaultTokenGrace
+	case s.grace < 0:
+		s.grace = 0
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	for id, app := range cfg.Apps {
+		if err := app.validate(id); err != nil {
+			return nil, fmt.Errorf("wechatsim: %w", err)
+		}
+		s.apps[id] = newAppState(id, app)
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// NewServer starts a Server listening on 127.0.0.1 at a free port, like
+// httptest.NewServer. It panics if cfg is invalid or it cannot listen.
+func NewServer(cfg Config) *Server {
+	s, err := New(cfg)
+	if err != nil {
+		panic(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(fmt.Sprintf("wechatsim: listen: %v", err))
+	}
+	s.url = "http://" + ln.Addr().String()
+	s.http = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	go s.http.Serve(ln) //nolint:errcheck // always ErrServerClosed after Close
+	return s
+}
+
+// Handler returns the HTTP handler that serves every simulated endpoint
+// under the paths WeChat uses (/cgi-bin/..., /wxa/...).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// URL is the base URL of a Server started by NewServer, serving both the API
+// host's paths and /cgi-bin/showqrcode: use it as both base URLs.
+func (s *Server) URL() string { return s.url }
+
+// Close ends injected latencies and, for a Server from NewServer, stops it,
+// waiting up to 5 s for requests in flight. It may be called more than once.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		if s.http == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.http.Shutdown(ctx); err != nil {
+			s.http.Close()
+		}
+	})
+}
+
+// AddApp adds an account, or replaces the secret and type of an existing one
+// (its tokens, codes and counters stay). It panics if app is invalid.
+func (s *Server) AddApp(appID string, app App) {
+	if err := app.validate(appID); err != nil {
+		panic(fmt.Sprintf("wechatsim: AddApp: %v", err))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.apps[appID]; ok {
+		st.app = app
+		return
+	}
+	s.apps[appID] = newAppState(appID, app)
+}
+
+// SetLimits replaces the limits of one app (known yet or not) from the next
+// call on. Zero fields and missing map keys take the Server's Config.Limits.
+// Counts already made stay: lowering a cap below the codes made refuses
+// every new one.
+func (s *Server) SetLimits(appID string, l Limits) {
+	resolved := l.over(s.base)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limits[appID] = resolved
+}
+
+// InvalidateTokens kills every token of the app now, as a password reset
+// or a force refresh elsewhere would: calls with them get 40001.
+func (s *Server) InvalidateTokens(appID string) {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.apps[appID]
+	if !ok {
+		return
+	}
+	for _, t := range st.classic {
+		t.endBy(now)
+	}
+	for _, t := range st.stable {
+		t.endBy(now)
+	}
+	st.classic, st.stable = nil, nil
+}
+
+// Calls returns how many requests the API received, from every app and
+// with any outcome, faults included.
+func (s *Server) Calls(api string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[api]
+}
+
+// CallsByErrcode returns how many calls of the API were answered with
+// errcode code; 0 counts successes. showqrcode answers with HTTP statuses: it
+// counts a 404 under 404. Injected HTTP 500s, resets and latency timeouts
+// count in Calls only.
+func (s *Server) CallsByErrcode(api string, code int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.byCode[apiCode{api, code}]
+}
+
+// TokensIssued returns how many access tokens the app was given, by both
+// token endpoints (a stable_token call that returns the current token
+// issues none).
+func (s *Server) TokensIssued(appID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.apps[appID]; ok {
+		return st.issued
+	}
+	return 0
+}
+
+// CodesGenerated returns how much of a quota class the app has spent: for
+// the lifetime classes, the distinct codes counted against PermCap and
+// WxaCap; for the others, the successful calls.
+func (s *Server) CodesGenerated(appID string, class wxqr.QuotaClass) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.apps[appID]
+	if !ok {
+		return 0
+	}
+	switch class {
+	case wxqr.ClassOATemp:
+		return st.temps
+	case wxqr.ClassOAPerm:
+		return len(st.perm)
+	case wxqr.ClassWxaLimited:
+		return len(st.wxa)
+	case wxqr.ClassWxaUnlimited:
+		return st.unlimited
+	}
+	return 0
+}
+
+// appState is everything the Server keeps about one app.
+type appState struct {
+	appID   string
+	app     App
+	classic []*token // cgi-bin/token tokens still alive, oldest first
+	stable  []*token // stable tokens still alive, the current one last
+	issued  int
+
+	forceDay   string // Shanghai day of forceCount
+	forceCount int
+	lastForce  time.Time
+
+	usage map[string]*usage // by API
+
+	perm      map[string]*oaCode  // permanent codes by scene key
+	wxa       map[wxaKey]struct{} // codes spending WxaCap
+	temps     int
+	unlimited int
+}
+
+func newAppState(appID string, app App) *appState {
+	return &appState{
+		appID: appID,
+		app:   app,
+		usage: map[string]*usage{},
+		perm:  map[string]*oaCode{},
+		wxa:   map[wxaKey]struct{}{},
+	}
+}
+
+// usage counts an app's calls of one API in the current day, second and
+// minute.
+type usage struct {
+	day            string
+	second, minute int64
+	daily, perSec  int
+	perMin         int
+}
+
+// shanghai is China Standard Time: UTC+8 all year, so a fixed zone is exact
+// and needs no tz database.
+var shanghai = time.FixedZone("CST", 8*60*60)
+
+// quotaDay names the quota day t falls in.
+func quotaDay(t time.Time) string { return t.In(shanghai).Format(time.DateOnly) }
+
+// limitsLocked returns the limits of the app.
+func (s *Server) limitsLocked(appID string) Limits {
+	if l, ok := s.limits[appID]; ok {
+		return l
+	}
+	return s.base
+}
+
+// admitLocked counts a call of api by the app against its limits, unless a
+// limit refuses it: then it returns that errcode and counts nothing.
+func (s *Server) admitLocked(st *appState, api string, now time.Time) int {
+	l := s.limitsLocked(st.appID)
+	u, ok := st.usage[api]
+	if !ok {
+		u = &usage{}
+		st.usage[api] = u
+	}
+	if day := quotaDay(now); u.day != day {
+		u.day, u.daily = day, 0
+	}
+	if sec := now.Unix(); u.second != sec {
+		u.second, u.perSec = sec, 0
+	}
+	if min := now.Truncate(time.Minute).Unix(); u.minute != min {
+		u.minute, u.perMin = min, 0
+	}
+	if max := l.Daily[api]; max > 0 && u.daily >= max {
+		return errDailyQuota
+	}
+	if max := l.PerSecond[api]; max > 0 && u.perSec >= max {
+		return errRateLimit
+	}
+	if max := l.PerMinute[api]; max > 0 && u.perMin >= max {
+		return errRateLimit
+	}
+	u.daily++
+	u.perSec++
+	u.perMin++
+	return 0
+}
