@@ -1,0 +1,291 @@
+// Package metrics exposes what wxqr does to Prometheus: asynq's queue
+// metrics, and wxqr's own (WeChat calls, codes generated, rate-limit waits,
+// token refreshes, daily budgets and paused queues).
+//
+// A Metrics owns its registry; nothing is registered with Prometheus's
+// global one, so two Metrics (in tests, say) never collide. Counters and
+// histograms are fed by the worker as things happen (Metrics is a
+// tasks.Observer); budgets and pauses live in Redis and are read when
+// Prometheus scrapes, so every worker of the fleet reports the same values.
+//
+// # Series
+//
+//	wxqr_wechat_requests_total{app_id,api,errcode}        counter
+//	wxqr_wechat_request_duration_seconds{app_id,api}      histogram
+//	wxqr_codes_generated_total{app_id,kind}               counter
+//	wxqr_limiter_wait_seconds{app_id,api}                 histogram
+//	wxqr_token_refreshes_total{app_id}                    counter
+//	wxqr_daily_budget_used{app_id,api}                    gauge, read on scrape
+//	wxqr_daily_budget_remaining{app_id,api}               gauge, read on scrape
+//	wxqr_queue_paused{queue,app_id,class,reason}          gauge, read on scrape: 1 per paused queue
+//	asynq_*                                               asynq's queue metrics (github.com/hibiken/asynq/x/metrics)
+//	go_*, process_*                                       the Go runtime and the process
+//
+// errcode is "0" for a call that succeeded, WeChat's errcode for a call it
+// refused (see ErrcodeLabel for the failures that have none). reason is
+// "total_quota" (45029), "daily_quota" (45009), "daily_budget" (wxqr's own
+// budget, paused before WeChat said no) or "errcode_<n>" for any other
+// recorded errcode.
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/hibiken/asynq"
+	asynqmetrics "github.com/hibiken/asynq/x/metrics"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/wxqr/wxqr"
+	"github.com/wxqr/wxqr/ratelimit"
+	"github.com/wxqr/wxqr/tasks"
+)
+
+// BudgetKey names one daily budget: one WeChat API of one app.
+type BudgetKey struct {
+	AppID string
+	API   string // e.g. "qrcode/create"
+}
+
+// Config configures a Metrics. The zero value is valid: it reports the
+// counters and histograms only.
+type Config struct {
+	// Inspector reads asynq's queues for the asynq_* series. Default nil:
+	// no asynq series.
+	Inspector *asynq.Inspector
+
+	// Pauses lists the queues wxqr paused, with why (tasks.Pauses.List).
+	// Default nil: no wxqr_queue_paused series.
+	Pauses func(ctx context.Context) ([]tasks.PauseState, error)
+
+	// Budgets lists the daily budgets to report. Default none.
+	Budgets []BudgetKey
+	// BudgetUsed reads how much of a budget is spent today, and its limit
+	// (ratelimit.Budget.Used under the key the worker spends it with). A
+	// budget that reports ratelimit.ErrNoBudget is left out. Required when
+	// Budgets is not empty.
+	BudgetUsed func(ctx context.Context, appID, api string) (used, limit int64, err error)
+
+	// ScrapeTimeout bounds the Redis reads of one scrape. Default 5 s.
+	ScrapeTimeout time.Duration
+
+	// Logger receives the errors met while serving a scrape. Default: a
+	// logger that discards everything.
+	Logger zerolog.Logger
+}
+
+// DefaultScrapeTimeout is the default Config.ScrapeTimeout.
+const DefaultScrapeTimeout = 5 * time.Second
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.ScrapeTimeout == 0 {
+		c.ScrapeTimeout = DefaultScrapeTimeout
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if c.ScrapeTimeout < 0 {
+		return fmt.Errorf("metrics: ScrapeTimeout must not be negative, got %s", c.ScrapeTimeout)
+	}
+	if len(c.Budgets) > 0 && c.BudgetUsed == nil {
+		return errors.New("metrics: BudgetUsed is required to report Budgets")
+	}
+	return nil
+}
+
+// Metrics is wxqr's Prometheus registry and the instruments that feed it.
+// It is safe for concurrent use.
+type Metrics struct {
+	registry       *prometheus.Registry
+	logger         zerolog.Logger
+	requests       *prometheus.CounterVec
+	requestSeconds *prometheus.HistogramVec
+	generated      *prometheus.CounterVec
+	limiterWait    *prometheus.HistogramVec
+	tokenRefreshes *prometheus.CounterVec
+}
+
+var _ tasks.Observer = (*Metrics)(nil)
+
+// New returns a Metrics with its own registry, configured by cfg after
+// applying its defaults. It fails if cfg is invalid.
+func New(cfg Config) (*Metrics, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		logger:   cfg.Logger,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wxqr_wechat_requests_total",
+			Help: `WeChat API calls by app, API and outcome: errcode "0" is a success, another number WeChat's errcode; "http_404", "http_5xx", "transport", "canceled" and "other" are failures without one.`,
+		}, []string{"app_id", "api", "errcode"}),
+		requestSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "wxqr_wechat_request_duration_seconds",
+			Help:    "How long WeChat API calls took, failed ones included, by app and API.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"app_id", "api"}),
+		generated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wxqr_codes_generated_total",
+			Help: "Codes generated (first generations and regenerations), stored and recorded, by app and kind.",
+		}, []string{"app_id", "kind"}),
+		limiterWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "wxqr_limiter_wait_seconds",
+			Help: "How long calls waited for the cluster-wide rate limiter, by app and API.",
+			// From "no wait" to the longest a limiter holds a task before
+			// sending it back to its queue.
+			Buckets: []float64{0, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"app_id", "api"}),
+		tokenRefreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wxqr_token_refreshes_total",
+			Help: "Access tokens fetched from WeChat by this process, by app.",
+		}, []string{"app_id"}),
+	}
+	m.registry.MustRegister(
+		m.requests, m.requestSeconds, m.generated, m.limiterWait, m.tokenRefreshes,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	if cfg.Inspector != nil {
+		m.registry.MustRegister(asynqmetrics.NewQueueMetricsCollector(cfg.Inspector))
+	}
+	if cfg.Pauses != nil {
+		m.registry.MustRegister(&pauseCollector{list: cfg.Pauses, timeout: cfg.ScrapeTimeout})
+	}
+	if len(cfg.Budgets) > 0 {
+		m.registry.MustRegister(&budgetCollector{keys: cfg.Budgets, used: cfg.BudgetUsed, timeout: cfg.ScrapeTimeout})
+	}
+	return m, nil
+}
+
+// Registry returns the registry that holds every series, for a caller that
+// wants to add its own.
+func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
+
+// Handler serves the registry in Prometheus's exposition format. A series
+// that cannot be read (Redis down) is left out of the scrape and logged;
+// the rest is served.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{
+		ErrorLog:      promLogger{m.logger},
+		ErrorHandling: promhttp.ContinueOnError,
+		Registry:      m.registry, // counts the handler's own errors
+	})
+}
+
+// WeChatCall counts one WeChat API call and its duration. err is what the
+// client returned; see ErrcodeLabel.
+func (m *Metrics) WeChatCall(appID, api string, err error, d time.Duration) {
+	m.requests.WithLabelValues(appID, api, ErrcodeLabel(err)).Inc()
+	m.requestSeconds.WithLabelValues(appID, api).Observe(d.Seconds())
+}
+
+// LimiterWait records how long a call waited for the rate limiter of an app
+// and API.
+func (m *Metrics) LimiterWait(appID, api string, d time.Duration) {
+	m.limiterWait.WithLabelValues(appID, api).Observe(d.Seconds())
+}
+
+// CodeGenerated counts one generated code.
+func (m *Metrics) CodeGenerated(appID string, kind wxqr.Kind) {
+	m.generated.WithLabelValues(appID, string(kind)).Inc()
+}
+
+// TokenRefreshed counts one access token fetched from WeChat for an app.
+func (m *Metrics) TokenRefreshed(appID string) {
+	m.tokenRefreshes.WithLabelValues(appID).Inc()
+}
+
+// pauseCollector reports the paused queues, read when Prometheus scrapes.
+type pauseCollector struct {
+	list    func(ctx context.Context) ([]tasks.PauseState, error)
+	timeout time.Duration
+}
+
+var pausedDesc = prometheus.NewDesc("wxqr_queue_paused",
+	`1 for each queue (one quota class of one app) that wxqr paused, with why: "total_quota" (45029), "daily_quota" (45009), "daily_budget" (wxqr's own daily budget) or "errcode_<n>".`,
+	[]string{"queue", "app_id", "class", "reason"}, nil)
+
+func (c *pauseCollector) Describe(ch chan<- *prometheus.Desc) { ch <- pausedDesc }
+
+func (c *pauseCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	states, err := c.list(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(pausedDesc, fmt.Errorf("list paused queues: %w", err))
+		return
+	}
+	for _, s := range states {
+		ch <- prometheus.MustNewConstMetric(pausedDesc, prometheus.GaugeValue, 1,
+			s.Queue, s.AppID, string(s.Class), pauseReason(s))
+	}
+}
+
+// pauseReason is a short, stable label for why a queue is paused; the
+// state's Reason is prose for people.
+func pauseReason(s tasks.PauseState) string {
+	switch s.Errcode {
+	case 45029:
+		return "total_quota"
+	case 45009:
+		return "daily_quota"
+	case 0:
+		return "daily_budget"
+	default:
+		return "errcode_" + strconv.Itoa(s.Errcode)
+	}
+}
+
+// budgetCollector reports the daily budgets, read when Prometheus scrapes.
+type budgetCollector struct {
+	keys    []BudgetKey
+	used    func(ctx context.Context, appID, api string) (used, limit int64, err error)
+	timeout time.Duration
+}
+
+var (
+	budgetUsedDesc = prometheus.NewDesc("wxqr_daily_budget_used",
+		"Calls spent today from wxqr's daily budget, by app and API (the day ends at 00:00 Asia/Shanghai).",
+		[]string{"app_id", "api"}, nil)
+	budgetRemainingDesc = prometheus.NewDesc("wxqr_daily_budget_remaining",
+		"Calls left today in wxqr's daily budget, by app and API.",
+		[]string{"app_id", "api"}, nil)
+)
+
+func (c *budgetCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- budgetUsedDesc
+	ch <- budgetRemainingDesc
+}
+
+func (c *budgetCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	for _, k := range c.keys {
+		used, limit, err := c.used(ctx, k.AppID, k.API)
+		if errors.Is(err, ratelimit.ErrNoBudget) {
+			continue
+		}
+		if err != nil {
+			ch <- prometheus.NewInvalidMetric(budgetUsedDesc, fmt.Errorf("read daily budget of %s %s: %w", k.AppID, k.API, err))
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(budgetUsedDesc, prometheus.GaugeValue, float64(used), k.AppID, k.API)
+		ch <- prometheus.MustNewConstMetric(budgetRemainingDesc, prometheus.GaugeValue, float64(max(limit-used, 0)), k.AppID, k.API)
+	}
+}
+
+// promLogger sends promhttp's errors to zerolog.
+type promLogger struct{ log zerolog.Logger }
+
+func (l promLogger) Println(v ...any) { l.log.Error().Msg(fmt.Sprint(v...)) }

@@ -1,0 +1,344 @@
+// Package monitor is the worker's web server for people and probes: the
+// asynq web UI, a campaigns page with downloads, Prometheus metrics and
+// health checks.
+//
+// # Routes
+//
+//	GET /healthz                          200 while the process runs (never behind auth)
+//	GET /readyz                           200 {"redis":"ok","storage":"ok"}, or 503 naming what failed
+//	GET /metrics                          Config.Metrics (when set)
+//	    /monitoring/                      the asynq web UI (asynqmon): queues, pauses, retries, archive
+//	GET /campaigns                        every campaign with its counts
+//	GET /campaigns/{name}                 one campaign: counts and its codes, 200 per page (?page=n)
+//	GET /campaigns/{name}/manifest.csv    the campaign's records as CSV, streamed
+//	GET /campaigns/{name}/images.zip      every image of the campaign, one zip, streamed
+//	GET /codes/{id}/image                 one code's image
+//
+// Everything is served from the binary: the pages load nothing from
+// elsewhere, so the server works offline.
+//
+// # Safety
+//
+// The server listens on 127.0.0.1:8080 unless told otherwise. On any
+// address that is not loopback, New refuses to build it without
+// credentials: then every route but /healthz needs HTTP basic auth. Writes
+// (pausing, resuming, deleting tasks in the asynq UI) are refused from other
+// sites (cross-origin protection), and refused altogether in read-only mode.
+package monitor
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/wxqr/wxqr"
+	"github.com/wxqr/wxqr/catalog"
+	"github.com/wxqr/wxqr/storage"
+)
+
+// Catalog is what the server reads from the code catalog (a
+// *catalog.Catalog).
+type Catalog interface {
+	Campaigns(ctx context.Context) ([]string, error)
+	Each(ctx context.Context, campaign string, fn func(*wxqr.Record) error) error
+	CampaignStats(ctx context.Context, campaign string, now time.Time, soon time.Duration) (catalog.Stats, error)
+	Get(ctx context.Context, id string) (*wxqr.Record, error)
+}
+
+var _ Catalog = (*catalog.Catalog)(nil)
+
+// Config configures a Server.
+type Config struct {
+	// Addr is the TCP address Start listens on. Default "127.0.0.1:8080".
+	// Any address whose host is not a loopback IP or "localhost" (":8080"
+	// included) requires Username and Password.
+	Addr string
+
+	// Username and Password, when set, protect every route but /healthz
+	// with HTTP basic auth. Give both or neither. Default: none, which is
+	// allowed only on a loopback Addr.
+	Username, Password string
+
+	// ReadOnly makes the asynq UI view-only and refuses every request that
+	// is not GET or HEAD with 403. Default false.
+	ReadOnly bool
+
+	// RedisConnOpt is the Redis of the asynq queues, for the asynq UI.
+	// Required.
+	RedisConnOpt asynq.RedisConnOpt
+
+	// Redis is pinged by /readyz. Required.
+	Redis redis.UniversalClient
+
+	// Store holds the images: served one by one and zipped per campaign;
+	// /readyz checks it. Required.
+	Store storage.Store
+
+	// Catalog lists the campaigns and their codes. Required.
+	Catalog Catalog
+
+	// Metrics serves /metrics (metrics.Metrics.Handler). Default nil: no
+	// /metrics route.
+	Metrics http.Handler
+
+	// Logger receives the server's errors and its start. Default: a logger
+	// that discards everything.
+	Logger zerolog.Logger
+
+	// ExpiringSoon is the window in which a temporary code counts as
+	// expiring soon on the campaign pages. Default 48 h.
+	ExpiringSoon time.Duration
+
+	// CheckTimeout bounds each readiness check (Redis, storage). Default
+	// 5 s.
+	CheckTimeout time.Duration
+}
+
+// Defaults for zero Config fields.
+const (
+	DefaultAddr         = "127.0.0.1:8080"
+	DefaultExpiringSoon = 48 * time.Hour
+	DefaultCheckTimeout = 5 * time.Second
+)
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.ExpiringSoon == 0 {
+		c.ExpiringSoon = DefaultExpiringSoon
+	}
+	if c.CheckTimeout == 0 {
+		c.CheckTimeout = DefaultCheckTimeout
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return fmt.Errorf("monitor: address %q: %w", c.Addr, err)
+	}
+	if (c.Username == "") != (c.Password == "") {
+		return errors.New("monitor: give both a username and a password for basic auth, or neither")
+	}
+	if c.Username == "" && !isLoopback(host) {
+		return fmt.Errorf("monitor: refusing to serve on %s without credentials: it is reachable from other machines; set a username and password for basic auth, or listen on 127.0.0.1", c.Addr)
+	}
+	switch {
+	case c.RedisConnOpt == nil:
+		return errors.New("monitor: RedisConnOpt is required")
+	case c.Redis == nil:
+		return errors.New("monitor: Redis is required")
+	case c.Store == nil:
+		return errors.New("monitor: Store is required")
+	case c.Catalog == nil:
+		return errors.New("monitor: Catalog is required")
+	case c.ExpiringSoon < 0:
+		return fmt.Errorf("monitor: ExpiringSoon must not be negative, got %s", c.ExpiringSoon)
+	case c.CheckTimeout < 0:
+		return fmt.Errorf("monitor: CheckTimeout must not be negative, got %s", c.CheckTimeout)
+	}
+	return nil
+}
+
+// isLoopback reports whether host (from host:port) only accepts
+// connections from this machine.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Server is the monitoring web server.
+type Server struct {
+	cfg     Config
+	log     zerolog.Logger
+	ui      *asynqmon.HTTPHandler
+	handler http.Handler
+	http    *http.Server
+
+	// basic auth credentials, hashed so that comparing them takes the
+	// same time whatever their lengths
+	userHash, passHash [sha256.Size]byte
+
+	mu       sync.Mutex
+	listener net.Listener // set by Start
+
+	closeUI func() error // closes the asynq UI's connections, once
+}
+
+// New returns a server configured by cfg, after applying its defaults. It
+// fails if cfg is invalid, and in particular if Addr is reachable from
+// other machines and no credentials are set.
+func New(cfg Config) (*Server, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		userHash: sha256.Sum256([]byte(cfg.Username)),
+		passHash: sha256.Sum256([]byte(cfg.Password)),
+	}
+	s.ui = asynqmon.New(asynqmon.Options{
+		RootPath:     asynqUIRoot,
+		RedisConnOpt: cfg.RedisConnOpt,
+		ReadOnly:     cfg.ReadOnly,
+	})
+	s.closeUI = sync.OnceValue(s.ui.Close)
+	s.handler = s.routes()
+	s.http = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		// No WriteTimeout: a campaign's zip may take minutes to stream.
+		ErrorLog: zerologStdLogger(s.log),
+	}
+	return s, nil
+}
+
+// Handler returns the server's handler, with authentication and the
+// read-only rule applied: what Start serves.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Start listens on Config.Addr and serves in the background until
+// Shutdown. ctx bounds only the start itself. It fails if the address
+// cannot be listened on, or if the server was started before.
+func (s *Server) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.listener != nil {
+		return errors.New("monitor: already started")
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("monitor: listen on %s: %w", s.cfg.Addr, err)
+	}
+	s.listener = ln
+	go func() {
+		if err := s.http.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error().Err(err).Msg("monitor server stopped")
+		}
+	}()
+	s.log.Info().Str("addr", ln.Addr().String()).Bool("basic_auth", s.cfg.Username != "").
+		Bool("read_only", s.cfg.ReadOnly).Msg("monitor listening")
+	return nil
+}
+
+// Addr returns the address the server listens on ("127.0.0.1:8080"; the
+// actual port when Config.Addr asked for port 0), or "" before Start.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.listener == nil {
+		return ""
+	}
+	return s.listener.Addr().String()
+}
+
+// Shutdown stops the server: it stops accepting connections, waits for the
+// requests in flight until ctx ends (then cuts them off), and closes the
+// asynq UI's Redis connections. It may be called whether or not the server
+// was started, and more than once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	if err != nil {
+		// Downloads still streaming when time ran out: cut them off.
+		err = errors.Join(err, s.http.Close())
+	}
+	if cerr := s.closeUI(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("close asynq UI: %w", cerr))
+	}
+	if err != nil {
+		return fmt.Errorf("monitor: shutdown: %w", err)
+	}
+	return nil
+}
+
+// routes builds the handler: the routes, behind the read-only rule, the
+// cross-origin protection and basic auth.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	if s.cfg.Metrics != nil {
+		mux.Handle("GET /metrics", s.cfg.Metrics)
+	}
+	mux.Handle(asynqUIRoot+"/", offlineUI(s.ui))
+	mux.Handle("GET /{$}", http.RedirectHandler("/campaigns", http.StatusFound))
+	mux.HandleFunc("GET /campaigns", s.campaigns)
+	mux.HandleFunc("GET /campaigns/{name}", s.campaign)
+	mux.HandleFunc("GET /campaigns/{name}/manifest.csv", s.manifest)
+	mux.HandleFunc("GET /campaigns/{name}/images.zip", s.images)
+	mux.HandleFunc("GET /codes/{id}/image", s.image)
+
+	var h http.Handler = mux
+	if s.cfg.ReadOnly {
+		h = readOnly(h)
+	}
+	// The asynq UI changes queues with POST and DELETE; a page on another
+	// site must not be able to make a logged-in browser send them.
+	h = http.NewCrossOriginProtection().Handler(h)
+	h = frameDenied(h)
+	if s.cfg.Username != "" {
+		h = s.basicAuth(h)
+	}
+	return h
+}
+
+// basicAuth requires the configured credentials on every route but
+// /healthz, which liveness probes call without them.
+func (s *Server) basicAuth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		user, pass, _ := r.BasicAuth()
+		u, p := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(pass))
+		if subtle.ConstantTimeCompare(u[:], s.userHash[:])&subtle.ConstantTimeCompare(p[:], s.passHash[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Basic realm="wxqr monitoring", charset="UTF-8"`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// readOnly refuses every request that could change something.
+func readOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			http.Error(w, "the monitor is read-only: "+r.Method+" is not allowed", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// frameDenied keeps every page out of other sites' frames, where its
+// buttons could be clicked by trickery.
+func frameDenied(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Frame-Options", "DENY")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
+}
