@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/hibiken/asynq"
+)
+
+// queueTotals adds up what the worker's queues hold.
+type queueTotals struct {
+	Runnable int // in running queues: pending, active, scheduled or waiting to retry
+	Paused   int // the same, in paused queues
+	Failed   int // archived: out of retries or refused by WeChat
+}
+
+// inspectQueues reads the totals of queues. A queue that never held a task
+// does not exist yet in asynq; it counts as empty.
+func inspectQueues(inspector *asynq.Inspector, queues []string) (queueTotals, error) {
+	var t queueTotals
+	existing, err := inspector.Queues()
+	if err != nil {
+		return t, fmt.Errorf("list queues: %w", err)
+	}
+	for _, q := range queues {
+		if !slices.Contains(existing, q) {
+			continue
+		}
+		info, err := inspector.GetQueueInfo(q)
+		if err != nil {
+			return t, fmt.Errorf("inspect queue %s: %w", q, err)
+		}
+		open := info.Pending + info.Active + info.Scheduled + info.Retry
+		if info.Paused {
+			t.Paused += open
+		} else {
+			t.Runnable += open
+		}
+		t.Failed += info.Archived
+	}
+	return t, nil
+}
+
+// waitIdle returns once queues hold nothing runnable, as seen by two reads in
+// a row a poll interval apart (a task moving between states is never missed
+// twice), or when ctx ends.
+func waitIdle(ctx context.Context, inspector *asynq.Inspector, queues []string, poll time.Duration) (queueTotals, error) {
+	ticker := time.NewTicker(poll)
+	defer ticker.Stop()
+	idleReads := 0
+	for {
+		t, err := inspectQueues(inspector, queues)
+		if err != nil {
+			return t, err
+		}
+		if t.Runnable == 0 {
+			idleReads++
+		} else {
+			idleReads = 0
+		}
+		if idleReads == 2 {
+			return t, nil
+		}
+		select {
+		case <-ctx.Done():
+			return t, ctx.Err()
+		case <-ticker.C:
+		}
+	}
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/wxqr/wxqr/catalog"
+	"github.com/wxqr/wxqr/internal/config"
+	"github.com/wxqr/wxqr/metrics"
+	"github.com/wxqr/wxqr/monitor"
+	"github.com/wxqr/wxqr/ratelimit"
+	"github.com/wxqr/wxqr/storage"
+	"github.com/wxqr/wxqr/tasks"
+)
+
+// Environment variables of the monitoring server.
+const (
+	envMonitorUser     = "WXQR_MONITOR_USER"
+	envMonitorPassword = "WXQR_MONITOR_PASSWORD"
+	envMonitorReadOnly = "WXQR_MONITOR_READONLY"
+)
+
+// monitorOff, as WXQR_MONITOR_ADDR or --monitor-addr, serves nothing.
+const monitorOff = "off"
+
+// newMetrics makes the worker's metrics: asynq's queue series, the pauses
+// and the daily budgets of every app × API that has one.
+func newMetrics(cfg *config.Config, inspector *asynq.Inspector, pauses *tasks.Pauses,
+	budget *ratelimit.Budget, budgets keyedSetting[int64], log zerolog.Logger) (*metrics.Metrics, error) {
+	var keys []metrics.BudgetKey
+	for _, app := range cfg.Apps {
+		for api := range defaultRateLimits {
+			if _, ok := budgets.lookup(app.AppID + ":" + api); ok {
+				keys = append(keys, metrics.BudgetKey{AppID: app.AppID, API: api})
+			}
+		}
+	}
+	return metrics.New(metrics.Config{
+		Inspector: inspector,
+		Pauses:    pauses.List,
+		Budgets:   keys,
+		BudgetUsed: func(ctx context.Context, appID, api string) (int64, int64, error) {
+			return budget.Used(ctx, appID+":"+api)
+		},
+		Logger: log,
+	})
+}
+
+// startMonitor serves the web UI, /metrics and the health checks, unless
+// the address is "off". It returns nil, nil then.
+func startMonitor(ctx context.Context, cfg *config.Config, getenv func(string) string, rdb redis.UniversalClient,
+	store storage.Store, cat *catalog.Catalog, m *metrics.Metrics, log zerolog.Logger) (*monitor.Server, error) {
+	if cfg.MonitorAddr == monitorOff {
+		return nil, nil
+	}
+	readOnly := false
+	if raw := getenv(envMonitorReadOnly); raw != "" {
+		var err error
+		if readOnly, err = strconv.ParseBool(raw); err != nil {
+			return nil, &exitStatus{code: exitUsage, err: fmt.Errorf("%s: want true or false, got %q", envMonitorReadOnly, raw)}
+		}
+	}
+	srv, err := monitor.New(monitor.Config{
+		Addr:         cfg.MonitorAddr,
+		Username:     getenv(envMonitorUser),
+		Password:     getenv(envMonitorPassword),
+		ReadOnly:     readOnly,
+		RedisConnOpt: cfg.Redis.AsynqConnOpt(),
+		Redis:        rdb,
+		Store:        store,
+		Catalog:      cat,
+		Metrics:      m.Handler(),
+		Logger:       log.With().Str("component", "monitor").Logger(),
+	})
+	if err != nil {
+		return nil, &exitStatus{code: exitUsage, err: err}
+	}
+	if err := srv.Start(ctx); err != nil {
+		return nil, fmt.Errorf("monitoring server: %w", err)
+	}
+	log.Info().Str("url", "http://"+srv.Addr()+"/monitoring/").Msg("web UI, /metrics, /healthz and /readyz served")
+	return srv, nil
+}

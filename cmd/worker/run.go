@@ -1,0 +1,264 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/wxqr/wxqr/catalog"
+	"github.com/wxqr/wxqr/internal/config"
+	"github.com/wxqr/wxqr/ratelimit"
+	"github.com/wxqr/wxqr/tasks"
+	"github.com/wxqr/wxqr/wechat"
+)
+
+// Timings of the worker's own loops.
+const (
+	idlePoll        = 500 * time.Millisecond
+	resumeCheck     = 30 * time.Second
+	shutdownTimeout = 30 * time.Second
+)
+
+// run is the whole worker; main only adds the signals and the exit status.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	opts, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return &exitStatus{code: exitUsage, err: err}
+	}
+	if len(cfg.Apps) == 0 {
+		return withStatus(exitUsage, "%s: no apps configured (want appid:secret:kind,...)", config.EnvApps)
+	}
+	if opts.concurrency > 0 {
+		cfg.Concurrency = opts.concurrency
+	}
+	if opts.monitorAddr != "" {
+		cfg.MonitorAddr = opts.monitorAddr
+	}
+	rates, err := parseKeyed(envRateLimits, getenv(envRateLimits), defaultRateLimits, parseRate)
+	if err != nil {
+		return &exitStatus{code: exitUsage, err: err}
+	}
+	budgets, err := parseKeyed(envDailyBudgets, getenv(envDailyBudgets), defaultDailyBudgets, parseBudget)
+	if err != nil {
+		return &exitStatus{code: exitUsage, err: err}
+	}
+	log := cfg.Log.New(stderr).With().Str("component", "worker").Logger()
+
+	rdb := cfg.Redis.NewClient()
+	defer rdb.Close()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis at %s: %w", cfg.Redis, err)
+	}
+	store, err := cfg.Storage.Open(ctx)
+	if err != nil {
+		return fmt.Errorf("storage %s: %w", cfg.Storage, err)
+	}
+	inspector := asynq.NewInspector(cfg.Redis.AsynqConnOpt())
+	defer inspector.Close()
+	pauses := tasks.NewPauses(rdb, inspector)
+
+	clients, err := newClients(cfg, rdb, log)
+	if err != nil {
+		return &exitStatus{code: exitUsage, err: err}
+	}
+	cat := catalog.New(rdb, "")
+	budget := ratelimit.NewBudget(rdb, ratelimit.BudgetConfig{Limits: budgets.lookup})
+	m, err := newMetrics(cfg, inspector, pauses, budget, budgets, log)
+	if err != nil {
+		return err
+	}
+	gen := &tasks.Generator{
+		Clients: clients,
+		Catalog: cat,
+		Store:   store,
+		Limiter: ratelimit.NewLimiter(rdb, ratelimit.Config{Limits: func(key string) []ratelimit.Limit {
+			if l, ok := rates.lookup(key); ok && l.Rate > 0 {
+				return []ratelimit.Limit{l}
+			}
+			return nil
+		}}),
+		Budget:   budget,
+		Pauses:   pauses,
+		Observer: m,
+		Logger:   log,
+	}
+
+	queues := map[string]int{}
+	var queueNames []string
+	for _, app := range cfg.Apps {
+		for _, class := range app.Type.Classes() {
+			q := tasks.QueueName(app.AppID, class)
+			queues[q] = 1
+			queueNames = append(queueNames, q)
+		}
+	}
+	srv := asynq.NewServer(cfg.Redis.AsynqConnOpt(), asynq.Config{
+		Concurrency:     cfg.Concurrency,
+		Queues:          queues,
+		IsFailure:       tasks.IsFailure,
+		RetryDelayFunc:  tasks.RetryDelay,
+		ErrorHandler:    errorHandler(log, cat),
+		Logger:          asynqLogger{log: log.With().Str("component", "asynq").Logger()},
+		LogLevel:        asynq.WarnLevel,
+		ShutdownTimeout: shutdownTimeout,
+	})
+	mon, err := startMonitor(ctx, cfg, getenv, rdb, store, cat, m, log)
+	if err != nil {
+		return err
+	}
+	mux := asynq.NewServeMux()
+	mux.Handle(tasks.TypeGenerate, gen)
+	if err := srv.Start(mux); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	log.Info().Strs("queues", queueNames).Int("concurrency", cfg.Concurrency).Msg("worker started")
+
+	loopCtx, stopLoops := context.WithCancel(ctx)
+	loopsDone := make(chan struct{})
+	go func() {
+		defer close(loopsDone)
+		resumeLoop(loopCtx, pauses, log)
+	}()
+	stop := func() {
+		stopLoops()
+		<-loopsDone
+		srv.Shutdown()
+		if mon != nil {
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			defer cancel()
+			if err := mon.Shutdown(shutdownCtx); err != nil {
+				log.Warn().Err(err).Msg("monitoring server did not stop cleanly")
+			}
+		}
+	}
+
+	if !opts.untilIdle {
+		<-ctx.Done()
+		log.Info().Msg("shutting down: finishing the tasks under way")
+		stop()
+		return nil
+	}
+	totals, err := waitIdle(ctx, inspector, queueNames, idlePoll)
+	stop()
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return err
+	}
+	fmt.Fprintf(stdout, "idle: nothing left to run; %d tasks held by paused queues, %d failed (archived)\n", totals.Paused, totals.Failed)
+	switch {
+	case totals.Paused > 0:
+		return withStatus(exitPaused, "%d tasks wait in paused queues (see `enqueue status`; resume with `enqueue resume`)", totals.Paused)
+	case totals.Failed > 0:
+		return withStatus(exitFailed, "%d tasks failed for good (archived; see the web UI or `enqueue status`)", totals.Failed)
+	}
+	return nil
+}
+
+// newClients makes one WeChat client per configured app, each with the token
+// source its configuration names.
+func newClients(cfg *config.Config, rdb redis.UniversalClient, log zerolog.Logger) (map[string]tasks.WeChat, error) {
+	httpClient := &http.Client{Timeout: 30 * time.Second}
+	clients := make(map[string]tasks.WeChat, len(cfg.Apps))
+	for _, app := range cfg.Apps {
+		tc := wechat.TokenConfig{
+			AppID: app.AppID, Secret: app.Secret, Redis: rdb,
+			APIBaseURL: cfg.APIBaseURL, HTTPClient: httpClient,
+			Logger: log.With().Str("app_id", app.AppID).Logger(),
+		}
+		var tokens wechat.TokenSource
+		var err error
+		switch app.Token.Kind {
+		case config.TokenClassic:
+			tokens, err = wechat.NewClassicTokenSource(tc)
+		case config.TokenRedis:
+			tokens = wechat.NewRedisKeyTokenSource(rdb, app.Token.Ref)
+		case config.TokenURL:
+			tokens = wechat.NewURLTokenSource(app.Token.Ref, httpClient)
+		default:
+			tokens, err = wechat.NewStableTokenSource(tc)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("app %s: %w", app.AppID, err)
+		}
+		client, err := wechat.NewClient(wechat.Config{
+			AppID: app.AppID, Tokens: tokens, HTTPClient: httpClient,
+			APIBaseURL: cfg.APIBaseURL, MPBaseURL: cfg.MPBaseURL,
+			Logger: log.With().Str("app_id", app.AppID).Logger(),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("app %s: %w", app.AppID, err)
+		}
+		clients[app.AppID] = client
+	}
+	return clients, nil
+}
+
+// resumeLoop resumes, now and then, the queues whose daily quota has reset.
+// Every worker runs it; resuming twice is harmless.
+func resumeLoop(ctx context.Context, pauses *tasks.Pauses, log zerolog.Logger) {
+	ticker := time.NewTicker(resumeCheck)
+	defer ticker.Stop()
+	for {
+		resumed, err := pauses.ResumeDue(ctx, time.Now())
+		if err != nil && ctx.Err() == nil {
+			log.Warn().Err(err).Msg("could not resume the queues whose pause ended")
+		}
+		for _, s := range resumed {
+			log.Info().Str("queue", s.Queue).Str("app_id", s.AppID).Str("class", string(s.Class)).
+				Msg("daily quota reset: queue resumed")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// errorHandler logs each failed attempt once: waits at debug level, real
+// failures as warnings, and tasks that will not be retried as errors, which
+// it also records as failed in their campaign.
+func errorHandler(log zerolog.Logger, cat *catalog.Catalog) asynq.ErrorHandlerFunc {
+	return func(ctx context.Context, t *asynq.Task, err error) {
+		id, _ := asynq.GetTaskID(ctx)
+		retried, _ := asynq.GetRetryCount(ctx)
+		maxRetry, _ := asynq.GetMaxRetry(ctx)
+		archived := tasks.IsFailure(err) && (errors.Is(err, asynq.SkipRetry) || retried >= maxRetry)
+		ev := log.Warn()
+		switch {
+		case !tasks.IsFailure(err):
+			ev = log.Debug()
+		case archived:
+			ev = log.Error().Bool("archived", true)
+		}
+		var p tasks.GeneratePayload
+		if json.Unmarshal(t.Payload(), &p) == nil {
+			ev = ev.Str("app_id", p.Spec.AppID).Str("kind", string(p.Spec.Kind)).
+				Str("scene", p.Spec.Scene()).Str("path", p.Spec.Path).Str("campaign", p.Campaign)
+			if archived {
+				if ferr := cat.Fail(ctx, p.Campaign, p.Spec.ID(), err.Error()); ferr != nil {
+					log.Warn().Err(ferr).Str("task_id", id).Msg("could not record the failure in its campaign")
+				}
+			}
+		}
+		var apiErr *wechat.APIError
+		if errors.As(err, &apiErr) {
+			ev = ev.Int("errcode", apiErr.Code)
+		}
+		ev.Err(err).Str("task_id", id).Int("retried", retried).Msg("task did not finish")
+	}
+}

@@ -1,0 +1,508 @@
+package tasks
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/rs/zerolog"
+
+	"github.com/wxqr/wxqr"
+	"github.com/wxqr/wxqr/catalog"
+	"github.com/wxqr/wxqr/ratelimit"
+	"github.com/wxqr/wxqr/storage"
+	"github.com/wxqr/wxqr/wechat"
+)
+
+// WeChat is the part of the WeChat client the generator calls; one per app.
+type WeChat interface {
+	CreateQRCode(ctx context.Context, req *wechat.CreateQRCodeRequest) (*wechat.QRCodeTicket, error)
+	ShowQRCode(ctx context.Context, ticket string) (*wechat.Image, error)
+	CreateWxaQRCode(ctx context.Context, req *wechat.CreateWxaQRCodeRequest) (*wechat.Image, error)
+	GetWxaCode(ctx context.Context, req *wechat.GetWxaCodeRequest) (*wechat.Image, error)
+	GetWxaCodeUnlimited(ctx context.Context, req *wechat.GetWxaCodeUnlimitedRequest) (*wechat.Image, error)
+}
+
+// Catalog is the part of the catalog the generator uses.
+type Catalog interface {
+	Get(ctx context.Context, id string) (*wxqr.Record, error)
+	Put(ctx context.Context, rec *wxqr.Record) error
+	Stage(ctx context.Context, id string, s *catalog.Staged) error
+	Staged(ctx context.Context, id string) (*catalog.Staged, error)
+	DropStaged(ctx context.Context, id string) error
+}
+
+// Limiter makes a call wait its turn under the cluster-wide rate limit for
+// a key (app × API).
+type Limiter interface {
+	Wait(ctx context.Context, key string) (time.Duration, error)
+}
+
+// Budget is the daily budget per key (app × API) that wxqr keeps below
+// WeChat's own daily quota.
+type Budget interface {
+	Spend(ctx context.Context, key string, n int64) (bool, error)
+	Refund(ctx context.Context, key string, n int64) error
+}
+
+// PauseBoard pauses queues for the fleet and tells whether one is paused.
+type PauseBoard interface {
+	Pause(ctx context.Context, s PauseState) (first bool, err error)
+	Paused(ctx context.Context, queue string) (*PauseState, error)
+	Waiting(ctx context.Context, queue string) (int, error)
+}
+
+// Observer is told what the generator does, for metrics. Every method must be
+// cheap and safe for concurrent use.
+type Observer interface {
+	WeChatCall(appID, api string, err error, d time.Duration)
+	LimiterWait(appID, api string, d time.Duration)
+	CodeGenerated(appID string, kind wxqr.Kind)
+}
+
+// Generator runs TypeGenerate tasks: it makes one code, at most once per
+// generation whatever fails and however often the task runs.
+//
+// The steps, each there for a reason:
+//  1. catalog: a code already made and still valid is done, with no call;
+//  2. staged result: what WeChat returned on an earlier attempt is reused,
+//     so a retry after a storage or Redis failure spends no quota;
+//  3. pause, budget and rate limiter: calls WeChat would refuse are not made;
+//  4. WeChat, then the result is staged at once;
+//  5. storage (image and sidecar), then catalog, then the staged result goes.
+type Generator struct {
+	Clients  map[string]WeChat // by app id
+	Catalog  Catalog
+	Store    storage.Store
+	Limiter  Limiter
+	Budget   Budget
+	Pauses   PauseBoard
+	Observer Observer
+	Logger   zerolog.Logger
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// PausedRetry is how soon a task of a paused queue looks again; by then
+	// asynq holds it, as the queue is paused. Default 5 s.
+	PausedRetry time.Duration
+	// DailyResetLocation is where WeChat's daily quotas reset at midnight;
+	// default Asia/Shanghai.
+	DailyResetLocation *time.Location
+}
+
+var _ asynq.Handler = (*Generator)(nil)
+
+// ProcessTask implements asynq.Handler.
+func (g *Generator) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	var p GeneratePayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil {
+		return fmt.Errorf("decode generate payload: %v: %w", err, asynq.SkipRetry)
+	}
+	p.Spec = p.Spec.Normalize()
+	if errs := p.Spec.Validate(); len(errs) > 0 {
+		return fmt.Errorf("invalid code: %w: %w", errors.Join(errs...), asynq.SkipRetry)
+	}
+	client, ok := g.Clients[p.Spec.AppID]
+	if !ok {
+		return fmt.Errorf("app %s is not configured on this worker: %w", p.Spec.AppID, asynq.SkipRetry)
+	}
+	start := g.now()
+	log := g.Logger.With().
+		Str("task_id", p.TaskID()).
+		Str("app_id", p.Spec.AppID).
+		Str("kind", string(p.Spec.Kind)).
+		Str("scene", p.Spec.Scene()).
+		Str("path", p.Spec.Path).
+		Str("campaign", p.Campaign).
+		Logger()
+
+	job := &generation{g: g, p: p, id: p.Spec.ID(), client: client, log: log}
+	made, err := job.run(ctx)
+	if err != nil {
+		return err
+	}
+	if made != nil {
+		log.Info().Int("generation", made.Generation).Str("key", made.Key).
+			Dur("duration", g.now().Sub(start)).Msg("code generated")
+		if g.Observer != nil {
+			g.Observer.CodeGenerated(p.Spec.AppID, p.Spec.Kind)
+		}
+	}
+	return nil
+}
+
+func (g *Generator) now() time.Time {
+	if g.Now != nil {
+		return g.Now()
+	}
+	return time.Now()
+}
+
+// generation is one run of one task.
+type generation struct {
+	g      *Generator
+	p      GeneratePayload
+	id     string
+	client WeChat
+	log    zerolog.Logger
+}
+
+// run makes the code and returns its new record, or nil when there was
+// nothing to do.
+func (j *generation) run(ctx context.Context) (*wxqr.Record, error) {
+	now := j.g.now()
+	prev, err := j.g.Catalog.Get(ctx, j.id)
+	if err != nil && !errors.Is(err, catalog.ErrNotFound) {
+		return nil, fmt.Errorf("read catalog: %w", err)
+	}
+	target, ok := j.target(prev, now)
+	if !ok {
+		return nil, nil
+	}
+
+	staged, err := j.g.Catalog.Staged(ctx, j.id)
+	if err != nil {
+		return nil, fmt.Errorf("read staged result: %w", err)
+	}
+	if staged != nil && !j.reusable(staged, target, now) {
+		staged = nil
+	}
+	if staged == nil {
+		if staged, err = j.create(ctx, target); err != nil {
+			return nil, err
+		}
+	}
+	if staged.Image == nil {
+		// OA codes: the ticket is staged, the image is fetched separately
+		// (showqrcode spends no quota).
+		img, err := j.call(ctx, "showqrcode", func(ctx context.Context) (*wechat.Image, error) {
+			return j.client.ShowQRCode(ctx, staged.Ticket)
+		})
+		if errors.Is(err, wechat.ErrTicketNotFound) {
+			// The ticket died (expired temporary code): make it again.
+			_ = j.g.Catalog.DropStaged(ctx, j.id)
+		}
+		if err != nil {
+			return nil, err
+		}
+		staged.Image, staged.ContentType = img.Data, img.ContentType
+		if err := j.g.Catalog.Stage(ctx, j.id, staged); err != nil {
+			return nil, fmt.Errorf("stage image: %w", err)
+		}
+	}
+	return j.store(ctx, prev, staged)
+}
+
+// target decides which generation to make: 0 and false when the code exists
+// as asked already.
+func (j *generation) target(prev *wxqr.Record, now time.Time) (int, bool) {
+	if prev == nil {
+		return max(j.p.Generation, 1), true
+	}
+	if j.p.Generation > 0 {
+		// A regeneration: done if that generation (or a later one) exists
+		// or the code was retired since it was queued.
+		return j.p.Generation, prev.Generation < j.p.Generation && !prev.Retired
+	}
+	if prev.Valid(now) || prev.Retired {
+		return 0, false
+	}
+	// An expired temporary code queued again: make it anew.
+	return prev.Generation + 1, true
+}
+
+// reusable reports whether a staged result from an earlier attempt is the
+// one this run is making and can still be used.
+func (j *generation) reusable(s *catalog.Staged, target int, now time.Time) bool {
+	if s.Generation != target {
+		return false
+	}
+	if j.p.Spec.Kind.Temporary() && s.Image == nil {
+		// The ticket must outlive its trip through showqrcode and storage.
+		return s.CreatedAt.Add(time.Duration(s.ExpireSeconds)*time.Second - time.Minute).After(now)
+	}
+	return true
+}
+
+// create spends quota: it asks WeChat for the code and stages the answer
+// before doing anything else with it.
+func (j *generation) create(ctx context.Context, gen int) (*catalog.Staged, error) {
+	spec := j.p.Spec
+	api := spec.Kind.API()
+	queue := QueueName(spec.AppID, spec.Kind.Class())
+	if s, err := j.g.Pauses.Paused(ctx, queue); err != nil {
+		return nil, err
+	} else if s != nil {
+		return nil, retryLater(j.g.pausedRetry(), "queue %s is paused: %s", queue, s.Reason)
+	}
+	key := spec.AppID + ":" + api
+	if j.g.Budget != nil {
+		ok, err := j.g.Budget.Spend(ctx, key, 1)
+		if err != nil {
+			return nil, fmt.Errorf("daily budget: %w", err)
+		}
+		if !ok {
+			return nil, j.pauseDaily(ctx, 0, "daily budget of "+api+" spent")
+		}
+	}
+	waited, err := j.g.Limiter.Wait(ctx, key)
+	if j.g.Observer != nil {
+		j.g.Observer.LimiterWait(spec.AppID, api, waited)
+	}
+	if err != nil {
+		j.refund(ctx, key)
+		var delay *ratelimit.DelayError
+		if errors.As(err, &delay) {
+			return nil, retryLater(delay.RetryAfter, "rate limit of %s", api)
+		}
+		return nil, fmt.Errorf("rate limiter: %w", err)
+	}
+
+	staged := &catalog.Staged{Generation: gen, CreatedAt: j.g.now()}
+	switch spec.Kind {
+	case wxqr.KindOATemp, wxqr.KindOAPerm:
+		req := &wechat.CreateQRCodeRequest{SceneID: spec.SceneID, SceneStr: spec.SceneStr}
+		switch {
+		case spec.Kind == wxqr.KindOATemp && spec.SceneStr != "":
+			req.ActionName, req.ExpireSeconds = wechat.QRStrScene, j.p.ExpireSeconds
+		case spec.Kind == wxqr.KindOATemp:
+			req.ActionName, req.ExpireSeconds = wechat.QRScene, j.p.ExpireSeconds
+		case spec.SceneStr != "":
+			req.ActionName = wechat.QRLimitStrScene
+		default:
+			req.ActionName = wechat.QRLimitScene
+		}
+		var ticket *wechat.QRCodeTicket
+		err = j.observe(api, func() (err error) {
+			ticket, err = j.client.CreateQRCode(ctx, req)
+			return err
+		})
+		if err == nil {
+			staged.Ticket, staged.URL, staged.ExpireSeconds = ticket.Ticket, ticket.URL, ticket.ExpireSeconds
+		}
+	default:
+		var img *wechat.Image
+		img, err = j.call(ctx, api, j.miniProgramCall(spec))
+		if err == nil {
+			staged.Image, staged.ContentType = img.Data, img.ContentType
+		}
+	}
+	if err != nil {
+		var apiErr *wechat.APIError
+		if errors.As(err, &apiErr) {
+			// WeChat answered with an error: no code was made, nothing spent.
+			j.refund(ctx, key)
+		}
+		return nil, j.handleCreateError(ctx, err)
+	}
+	if err := j.g.Catalog.Stage(ctx, j.id, staged); err != nil {
+		return nil, fmt.Errorf("stage result: %w", err)
+	}
+	return staged, nil
+}
+
+func (j *generation) miniProgramCall(spec wxqr.Spec) func(context.Context) (*wechat.Image, error) {
+	switch spec.Kind {
+	case wxqr.KindWxaQRCode:
+		return func(ctx context.Context) (*wechat.Image, error) {
+			return j.client.CreateWxaQRCode(ctx, &wechat.CreateWxaQRCodeRequest{Path: spec.Path, Width: spec.Width})
+		}
+	case wxqr.KindWxaCode:
+		return func(ctx context.Context) (*wechat.Image, error) {
+			return j.client.GetWxaCode(ctx, &wechat.GetWxaCodeRequest{Path: spec.Path, Width: spec.Width})
+		}
+	default:
+		return func(ctx context.Context) (*wechat.Image, error) {
+			return j.client.GetWxaCodeUnlimited(ctx, &wechat.GetWxaCodeUnlimitedRequest{
+				Scene: spec.SceneStr, Page: spec.Path, Width: spec.Width,
+			})
+		}
+	}
+}
+
+// call runs one WeChat call that returns an image, observed.
+func (j *generation) call(ctx context.Context, api string, fn func(context.Context) (*wechat.Image, error)) (*wechat.Image, error) {
+	var img *wechat.Image
+	err := j.observe(api, func() (err error) {
+		img, err = fn(ctx)
+		return err
+	})
+	return img, err
+}
+
+func (j *generation) observe(api string, fn func() error) error {
+	start := j.g.now()
+	err := fn()
+	if j.g.Observer != nil {
+		j.g.Observer.WeChatCall(j.p.Spec.AppID, api, err, j.g.now().Sub(start))
+	}
+	return err
+}
+
+func (j *generation) refund(ctx context.Context, key string) {
+	if j.g.Budget == nil {
+		return
+	}
+	if err := j.g.Budget.Refund(ctx, key, 1); err != nil {
+		j.log.Warn().Err(err).Msg("daily budget refund failed; the budget counts one call too many today")
+	}
+}
+
+// handleCreateError applies the error policy of a failed create call.
+func (j *generation) handleCreateError(ctx context.Context, err error) error {
+	spec := j.p.Spec
+	switch {
+	case errors.Is(err, wechat.ErrTotalQuota):
+		return j.pauseTotal(ctx, err)
+	case errors.Is(err, wechat.ErrDailyQuota):
+		return j.pauseDaily(ctx, 45009, "WeChat's daily quota of "+spec.Kind.API()+" is spent")
+	case errors.Is(err, wechat.ErrMinuteLimit):
+		now := j.g.now()
+		return retryLater(now.Truncate(time.Minute).Add(time.Minute).Sub(now), "WeChat's minute limit (45011)")
+	case errors.Is(err, wechat.ErrBadRequest), errors.Is(err, wechat.ErrAccount):
+		// Retrying cannot help: the task goes to the archive with the
+		// reason, for an operator to read.
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	default:
+		return err
+	}
+}
+
+// pauseTotal stops the class for the app, for the whole fleet: the lifetime
+// quota is spent and only an operator can decide what happens next. The task
+// stays in its (paused) queue.
+func (j *generation) pauseTotal(ctx context.Context, cause error) error {
+	spec := j.p.Spec
+	queue := QueueName(spec.AppID, spec.Kind.Class())
+	first, err := j.g.Pauses.Pause(ctx, PauseState{
+		Queue: queue, AppID: spec.AppID, Class: spec.Kind.Class(), Errcode: 45029,
+		Reason:   "lifetime quota of 100,000 codes spent (45029)",
+		PausedAt: j.g.now(),
+	})
+	if err != nil {
+		return fmt.Errorf("pause after 45029: %w", err)
+	}
+	if first {
+		waiting, _ := j.g.Pauses.Waiting(ctx, queue)
+		j.log.Error().Err(cause).Int("errcode", 45029).Str("class", string(spec.Kind.Class())).
+			Str("queue", queue).Int("tasks_waiting", waiting).
+			Msg("lifetime quota spent: queue paused for every worker; its tasks are kept. Resume with `enqueue resume` or the web UI once the quota allows")
+	}
+	return retryLater(j.g.pausedRetry(), "queue %s paused: lifetime quota spent (45029)", queue)
+}
+
+// pauseDaily stops every class of the app that calls the same API until the
+// next daily reset, when a worker resumes them.
+func (j *generation) pauseDaily(ctx context.Context, code int, reason string) error {
+	spec := j.p.Spec
+	resumeAt := ratelimit.NextReset(j.g.now(), j.g.resetLocation())
+	for _, class := range classesCalling(spec.Kind.AppType(), spec.Kind.API()) {
+		queue := QueueName(spec.AppID, class)
+		first, err := j.g.Pauses.Pause(ctx, PauseState{
+			Queue: queue, AppID: spec.AppID, Class: class, Errcode: code,
+			Reason: reason, PausedAt: j.g.now(), ResumeAt: resumeAt,
+		})
+		if err != nil {
+			return fmt.Errorf("pause %s: %w", queue, err)
+		}
+		if first {
+			waiting, _ := j.g.Pauses.Waiting(ctx, queue)
+			j.log.Warn().Int("errcode", code).Str("class", string(class)).Str("queue", queue).
+				Int("tasks_waiting", waiting).Time("resume_at", resumeAt).
+				Msg(reason + ": queue paused until the daily reset")
+		}
+	}
+	return retryLater(j.g.pausedRetry(), "%s", reason)
+}
+
+// classesCalling lists the quota classes of an app type whose kinds call api.
+func classesCalling(t wxqr.AppType, api string) []wxqr.QuotaClass {
+	var classes []wxqr.QuotaClass
+	for _, k := range wxqr.Kinds {
+		if k.AppType() == t && k.API() == api && !containsClass(classes, k.Class()) {
+			classes = append(classes, k.Class())
+		}
+	}
+	return classes
+}
+
+func containsClass(cs []wxqr.QuotaClass, c wxqr.QuotaClass) bool {
+	for _, x := range cs {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// store puts the image and its metadata in the bucket, records the code in
+// the catalog and drops the staged result, in that order: until the catalog
+// has it, a retry finds the staged result and spends nothing.
+func (j *generation) store(ctx context.Context, prev *wxqr.Record, s *catalog.Staged) (*wxqr.Record, error) {
+	spec := j.p.Spec
+	key := spec.Key()
+	bucket, objectKey := j.g.Store.Location(key)
+	sum := sha256.Sum256(s.Image)
+	rec := &wxqr.Record{
+		ID:            j.id,
+		Spec:          spec,
+		Campaign:      j.p.Campaign,
+		Ticket:        s.Ticket,
+		URL:           s.URL,
+		ExpireSeconds: s.ExpireSeconds,
+		CreatedAt:     s.CreatedAt.UTC(),
+		Generation:    s.Generation,
+		Bucket:        bucket,
+		Key:           objectKey,
+		ContentType:   normalizeImageType(s.ContentType),
+		Size:          int64(len(s.Image)),
+		SHA256:        hex.EncodeToString(sum[:]),
+	}
+	if prev != nil && rec.Campaign == "" {
+		rec.Campaign = prev.Campaign
+	}
+	if spec.Kind.Temporary() && s.ExpireSeconds > 0 {
+		rec.ExpiresAt = rec.CreatedAt.Add(time.Duration(s.ExpireSeconds) * time.Second)
+	}
+	meta := map[string]string{"wxqr-id": rec.ID, "wxqr-generation": fmt.Sprint(rec.Generation)}
+	if err := j.g.Store.Put(ctx, key, s.Image, rec.ContentType, meta); err != nil {
+		return nil, fmt.Errorf("store image: %w", err)
+	}
+	if err := catalog.WriteSidecar(ctx, j.g.Store, rec); err != nil {
+		return nil, fmt.Errorf("store metadata: %w", err)
+	}
+	if err := j.g.Catalog.Put(ctx, rec); err != nil {
+		return nil, fmt.Errorf("record code: %w", err)
+	}
+	if err := j.g.Catalog.DropStaged(ctx, j.id); err != nil {
+		// Harmless: the catalog now answers first, and the staged result expires.
+		j.log.Warn().Err(err).Msg("could not drop the staged result")
+	}
+	return rec, nil
+}
+
+// normalizeImageType names JPEG the standard way: showqrcode says image/jpg.
+func normalizeImageType(ct string) string {
+	if ct == "" || ct == "image/jpg" {
+		return "image/jpeg"
+	}
+	return ct
+}
+
+func (g *Generator) pausedRetry() time.Duration {
+	if g.PausedRetry > 0 {
+		return g.PausedRetry
+	}
+	return 5 * time.Second
+}
+
+func (g *Generator) resetLocation() *time.Location {
+	if g.DailyResetLocation != nil {
+		return g.DailyResetLocation
+	}
+	return ratelimit.DefaultLocation()
+}

@@ -1,0 +1,188 @@
+package tasks
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wxqr/wxqr"
+)
+
+// PauseState says why a queue (one quota class of one app) is paused. The
+// queue itself is paused in asynq, for the whole fleet; the state is what
+// asynq cannot hold: the reason, and when the pause ends by itself.
+type PauseState struct {
+	Queue    string          `json:"queue"`
+	AppID    string          `json:"app_id"`
+	Class    wxqr.QuotaClass `json:"class"`
+	Errcode  int             `json:"errcode,omitempty"` // 45029, 45009; 0 when wxqr paused before WeChat said no
+	Reason   string          `json:"reason"`
+	PausedAt time.Time       `json:"paused_at"`
+	// ResumeAt is when the queue resumes by itself (the next daily quota
+	// reset); zero means an operator must resume it.
+	ResumeAt time.Time `json:"resume_at,omitzero"`
+}
+
+// Pauses pauses and resumes queues across the fleet, and remembers why.
+type Pauses struct {
+	rdb       redis.UniversalClient
+	inspector *asynq.Inspector
+	prefix    string
+}
+
+// NewPauses returns Pauses keeping its states in rdb under "wxqr:pause:" and
+// pausing queues through inspector.
+func NewPauses(rdb redis.UniversalClient, inspector *asynq.Inspector) *Pauses {
+	return &Pauses{rdb: rdb, inspector: inspector, prefix: "wxqr:pause:"}
+}
+
+func (p *Pauses) stateKey(queue string) string { return p.prefix + "queue:" + queue }
+func (p *Pauses) indexKey() string             { return p.prefix + "queues" }
+
+// Pause records s and pauses its queue. It reports whether this call paused
+// it (false when another worker got there first), so that exactly one worker
+// reports each pause.
+func (p *Pauses) Pause(ctx context.Context, s PauseState) (first bool, err error) {
+	data, err := json.Marshal(s)
+	if err != nil {
+		return false, fmt.Errorf("pause %s: %w", s.Queue, err)
+	}
+	first, err = p.rdb.SetNX(ctx, p.stateKey(s.Queue), data, 0).Result()
+	if err != nil {
+		return false, fmt.Errorf("pause %s: %w", s.Queue, err)
+	}
+	if err := p.rdb.SAdd(ctx, p.indexKey(), s.Queue).Err(); err != nil {
+		return false, fmt.Errorf("pause %s: %w", s.Queue, err)
+	}
+	if err := p.inspector.PauseQueue(s.Queue); err != nil && !isAlreadyPaused(err) {
+		return false, fmt.Errorf("pause %s: %w", s.Queue, err)
+	}
+	return first, nil
+}
+
+// Paused returns the pause state of queue, or nil when it runs. A state
+// whose queue an operator resumed elsewhere (the asynq web UI) is dropped:
+// asynq's own flag is the truth about whether the queue runs.
+func (p *Pauses) Paused(ctx context.Context, queue string) (*PauseState, error) {
+	s, err := p.get(ctx, queue)
+	if err != nil || s == nil {
+		return nil, err
+	}
+	running, err := p.asynqRunning(ctx, queue)
+	if err != nil {
+		return nil, err
+	}
+	if running {
+		return nil, p.forget(ctx, queue)
+	}
+	return s, nil
+}
+
+// asynqRunning reads asynq's pause flag for queue: the key
+// "asynq:{queue}:paused" (asynq's documented key layout), so that the check
+// costs one EXISTS rather than the Inspector's full queue statistics.
+func (p *Pauses) asynqRunning(ctx context.Context, queue string) (bool, error) {
+	n, err := p.rdb.Exists(ctx, "asynq:{"+queue+"}:paused").Result()
+	if err != nil {
+		return false, fmt.Errorf("read pause flag of %s: %w", queue, err)
+	}
+	return n == 0, nil
+}
+
+func (p *Pauses) get(ctx context.Context, queue string) (*PauseState, error) {
+	data, err := p.rdb.Get(ctx, p.stateKey(queue)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read pause state of %s: %w", queue, err)
+	}
+	var s PauseState
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("decode pause state of %s: %w", queue, err)
+	}
+	return &s, nil
+}
+
+// List returns every recorded pause, ordered by queue name.
+func (p *Pauses) List(ctx context.Context) ([]PauseState, error) {
+	queues, err := p.rdb.SMembers(ctx, p.indexKey()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list pauses: %w", err)
+	}
+	sort.Strings(queues)
+	var states []PauseState
+	for _, q := range queues {
+		s, err := p.Paused(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		if s != nil {
+			states = append(states, *s)
+		}
+	}
+	return states, nil
+}
+
+// Resume unpauses queue and forgets why it was paused.
+func (p *Pauses) Resume(ctx context.Context, queue string) error {
+	if err := p.inspector.UnpauseQueue(queue); err != nil && !isNotPaused(err) {
+		return fmt.Errorf("resume %s: %w", queue, err)
+	}
+	return p.forget(ctx, queue)
+}
+
+// ResumeDue resumes every queue whose pause ends at or before now, and
+// returns them. Every worker calls it now and then; resuming twice is
+// harmless.
+func (p *Pauses) ResumeDue(ctx context.Context, now time.Time) ([]PauseState, error) {
+	states, err := p.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var resumed []PauseState
+	for _, s := range states {
+		if s.ResumeAt.IsZero() || s.ResumeAt.After(now) {
+			continue
+		}
+		if err := p.Resume(ctx, s.Queue); err != nil {
+			return resumed, err
+		}
+		resumed = append(resumed, s)
+	}
+	return resumed, nil
+}
+
+func (p *Pauses) forget(ctx context.Context, queue string) error {
+	_, err := p.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		pipe.Del(ctx, p.stateKey(queue))
+		pipe.SRem(ctx, p.indexKey(), queue)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("forget pause of %s: %w", queue, err)
+	}
+	return nil
+}
+
+// asynq reports pausing a paused queue, and resuming a running one, as errors
+// with no sentinel to match; both are what we wanted.
+func isAlreadyPaused(err error) bool { return strings.Contains(err.Error(), "already paused") }
+func isNotPaused(err error) bool     { return strings.Contains(err.Error(), "not paused") }
+
+// Waiting returns how many tasks queue holds that have not finished: what a
+// pause holds back.
+func (p *Pauses) Waiting(ctx context.Context, queue string) (int, error) {
+	info, err := p.inspector.GetQueueInfo(queue)
+	if err != nil {
+		return 0, fmt.Errorf("inspect %s: %w", queue, err)
+	}
+	return info.Pending + info.Active + info.Scheduled + info.Retry, nil
+}
