@@ -33,9 +33,17 @@ func IsFailure(err error) bool {
 	return !errors.As(err, &later)
 }
 
+// Backoff of real failures: from FirstRetryDelay, doubling per retry, up to
+// MaxRetryDelay. asynq's default starts at 15 s and grows as n⁴, which is
+// slow for a WeChat "system busy" and a storage hiccup alike.
+const (
+	FirstRetryDelay = time.Second
+	MaxRetryDelay   = 10 * time.Minute
+)
+
 // RetryDelay is the worker's asynq.Config.RetryDelayFunc: a RetryLaterError
-// says when to come back; real failures back off exponentially (asynq's
-// default).
+// says when to come back; real failures (n retried so far) back off
+// exponentially with jitter.
 func RetryDelay(n int, err error, t *asynq.Task) time.Duration {
 	var later *RetryLaterError
 	if errors.As(err, &later) {
@@ -43,5 +51,9 @@ func RetryDelay(n int, err error, t *asynq.Task) time.Duration {
 		// back in the same instant.
 		return later.After + rand.N(later.After/10+time.Millisecond)
 	}
-	return asynq.DefaultRetryDelayFunc(n, err, t)
+	d := MaxRetryDelay
+	if n < 20 {
+		d = min(FirstRetryDelay<<n, MaxRetryDelay)
+	}
+	return d/2 + rand.N(d/2+1)
 }

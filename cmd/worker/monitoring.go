@@ -25,9 +25,6 @@ const (
 	envMonitorReadOnly = "WXQR_MONITOR_READONLY"
 )
 
-// monitorOff, as WXQR_MONITOR_ADDR or --monitor-addr, serves nothing.
-const monitorOff = "off"
-
 // newMetrics makes the worker's metrics: asynq's queue series, the pauses
 // and the daily budgets of every app × API that has one.
 func newMetrics(cfg *config.Config, inspector *asynq.Inspector, pauses *tasks.Pauses,
@@ -55,7 +52,7 @@ func newMetrics(cfg *config.Config, inspector *asynq.Inspector, pauses *tasks.Pa
 // the address is "off". It returns nil, nil then.
 func startMonitor(ctx context.Context, cfg *config.Config, getenv func(string) string, rdb redis.UniversalClient,
 	store storage.Store, cat *catalog.Catalog, m *metrics.Metrics, log zerolog.Logger) (*monitor.Server, error) {
-	if cfg.MonitorAddr == monitorOff {
+	if cfg.MonitorAddr == config.MonitorOff {
 		return nil, nil
 	}
 	readOnly := false

@@ -45,6 +45,9 @@ const (
 	DefaultMonitorAddr = "127.0.0.1:8080"
 )
 
+// MonitorOff, as the monitoring address, serves nothing.
+const MonitorOff = "off"
+
 // Config is wxqr's configuration as read from the environment. Commands
 // override fields from their flags after Load.
 type Config struct {
@@ -67,7 +70,7 @@ type Config struct {
 	// WXQR_CONCURRENCY; default DefaultConcurrency.
 	Concurrency int
 	// MonitorAddr is where the worker serves the web UI, /metrics and health
-	// checks. WXQR_MONITOR_ADDR; default DefaultMonitorAddr.
+	// checks, or MonitorOff. WXQR_MONITOR_ADDR; default DefaultMonitorAddr.
 	MonitorAddr string
 	// Log configures the logger. LOG_LEVEL (default info), LOG_FORMAT
 	// (default json).
@@ -107,8 +110,8 @@ func Load(getenv func(string) string) (*Config, error) {
 	check(err)
 	cfg.Concurrency, err = positiveInt(EnvConcurrency, getenv(EnvConcurrency), DefaultConcurrency)
 	check(err)
-	if _, _, err := net.SplitHostPort(cfg.MonitorAddr); err != nil {
-		check(fmt.Errorf("%s: want host:port, got %q", EnvMonitorAddr, cfg.MonitorAddr))
+	if _, _, err := net.SplitHostPort(cfg.MonitorAddr); err != nil && cfg.MonitorAddr != MonitorOff {
+		check(fmt.Errorf("%s: want host:port or %q, got %q", EnvMonitorAddr, MonitorOff, cfg.MonitorAddr))
 	}
 	cfg.Log, err = LoadLog(getenv)
 	check(err)

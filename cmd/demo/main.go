@@ -1,0 +1,239 @@
+// Command demo runs wxqr end to end on this machine with no WeChat
+// credentials: it builds the commands, starts the WeChat simulator, queues a
+// sample campaign with `enqueue`, runs `worker --until-idle`, exports the
+// manifest, and says where everything is.
+//
+// It uses the Redis at REDIS_URL (default redis://127.0.0.1:6379/0) or, when
+// none answers, an in-memory one it starts itself (and says so). Images go to
+// ./out unless --out says otherwise. Running it again makes no new WeChat
+// call: the codes exist already.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wxqr/wxqr"
+	"github.com/wxqr/wxqr/wechat/wechatsim"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+// The demo's two apps. Their secrets are the simulator's, not WeChat's.
+const (
+	oaApp    = "wxdemooa000001"
+	mpApp    = "wxdemomp000001"
+	campaign = "demo"
+)
+
+type options struct {
+	out                string
+	temp, perm, mini   int
+	redisURL, logLevel string
+}
+
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*options, error) {
+	o := &options{redisURL: getenv("REDIS_URL")}
+	if o.redisURL == "" {
+		o.redisURL = "redis://127.0.0.1:6379/0"
+	}
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.out, "out", "out", "directory for the images and the manifest")
+	fs.IntVar(&o.temp, "temp", 1000, "temporary OA codes (oa_temp) to make")
+	fs.IntVar(&o.perm, "perm", 200, "permanent OA codes (oa_perm) to make")
+	fs.IntVar(&o.mini, "mini", 200, "Mini Program codes (wxa_qrcode) to make")
+	fs.StringVar(&o.logLevel, "log-level", "warn", "log level of the worker")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if o.temp < 0 || o.perm < 0 || o.perm > wxqr.MaxPermSceneID || o.mini < 0 {
+		return nil, fmt.Errorf("--temp, --perm (at most %d) and --mini must be >= 0", wxqr.MaxPermSceneID)
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	opts, err := parseFlags(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	out, err := filepath.Abs(opts.out)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	say := func(format string, args ...any) { fmt.Fprintf(stdout, "==> "+format+"\n", args...) }
+
+	work, err := os.MkdirTemp("", "wxqr-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	say("building worker, enqueue")
+	if err := build(ctx, filepath.Join(work, "bin"), stderr); err != nil {
+		return err
+	}
+
+	redisURL, closeRedis, err := redisFor(ctx, opts.redisURL, say)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+
+	sim := wechatsim.NewServer(wechatsim.Config{Apps: map[string]wechatsim.App{
+		oaApp: {Secret: "demo-oa-secret", Type: wxqr.AppOA},
+		mpApp: {Secret: "demo-mp-secret", Type: wxqr.AppMP},
+	}})
+	defer sim.Close()
+	say("WeChat simulator at %s (apps %s, %s)", sim.URL(), oaApp, mpApp)
+
+	env := append(os.Environ(),
+		"REDIS_URL="+redisURL,
+		"WXQR_APPS="+oaApp+":demo-oa-secret:oa,"+mpApp+":demo-mp-secret:mp",
+		"WECHAT_API_BASE_URL="+sim.URL(),
+		"WECHAT_MP_BASE_URL="+sim.URL(),
+		"WXQR_STORAGE=file://"+out,
+		"WXQR_MONITOR_ADDR=off",
+		"LOG_LEVEL="+opts.logLevel,
+		"LOG_FORMAT=console",
+	)
+	jobs := filepath.Join(work, "demo.csv")
+	if err := writeCampaign(jobs, opts); err != nil {
+		return err
+	}
+	bin := func(name string) string { return filepath.Join(work, "bin", name) }
+	step := func(name string, args ...string) error {
+		fmt.Fprintf(stdout, "\n$ %s %s\n", name, strings.Join(args, " "))
+		cmd := exec.CommandContext(ctx, bin(name), args...)
+		cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = work, env, stdout, stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return nil
+	}
+
+	say("queueing %d temporary, %d permanent and %d Mini Program codes (campaign %q)", opts.temp, opts.perm, opts.mini, campaign)
+	if err := step("enqueue", "--campaign", campaign, "demo.csv"); err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := step("worker", "--until-idle"); err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	manifest := filepath.Join(out, "manifest.csv")
+	if err := step("enqueue", "export", "--campaign", campaign, "-o", manifest); err != nil {
+		return err
+	}
+	if err := step("enqueue", "status"); err != nil {
+		return err
+	}
+	calls := sim.Calls(wechatsim.APICreateQRCode) + sim.Calls(wechatsim.APICreateWxaQRCode)
+	images, err := countImages(out)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout)
+	say("done in %s: WeChat made %d codes this run", elapsed.Round(100*time.Millisecond), calls)
+	say("images:   %s (%d in all)", out, images)
+	say("manifest: %s", manifest)
+	return nil
+}
+
+// build compiles the commands the demo runs, as a user would install them.
+func build(ctx context.Context, dir string, stderr io.Writer) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(filepath.Separator),
+		"github.com/wxqr/wxqr/cmd/worker", "github.com/wxqr/wxqr/cmd/enqueue")
+	cmd.Stdout, cmd.Stderr = stderr, stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("build the commands (run the demo from the repository): %w", err)
+	}
+	return nil
+}
+
+// redisFor returns the URL of the Redis to use: rawURL if it answers, else
+// an in-memory Redis started here, which close stops.
+func redisFor(ctx context.Context, rawURL string, say func(string, ...any)) (string, func(), error) {
+	opt, err := redis.ParseURL(rawURL)
+	if err == nil {
+		rdb := redis.NewClient(opt)
+		pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err = rdb.Ping(pingCtx).Err()
+		cancel()
+		rdb.Close()
+		if err == nil {
+			say("Redis at %s", opt.Addr)
+			return rawURL, func() {}, nil
+		}
+	}
+	mem := miniredis.NewMiniRedis()
+	if err := mem.StartAddr("127.0.0.1:0"); err != nil {
+		return "", nil, fmt.Errorf("no Redis at %s, and no in-memory one either: %w", rawURL, err)
+	}
+	say("no Redis answered at %s: using an in-memory Redis at %s for this run (its queues and catalog go when the demo ends; the images stay)", rawURL, mem.Addr())
+	return "redis://" + mem.Addr() + "/0", mem.Close, nil
+}
+
+// writeCampaign writes the sample campaign file.
+func writeCampaign(path string, o *options) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	fmt.Fprintln(w, "kind,app_id,scene_id,scene_str,path,width,expire_seconds")
+	for i := 1; i <= o.temp; i++ {
+		if i%2 == 0 {
+			fmt.Fprintf(w, "oa_temp,%s,,coupon-%05d,,,604800\n", oaApp, i)
+		} else {
+			fmt.Fprintf(w, "oa_temp,%s,%d,,,,604800\n", oaApp, 100000+i)
+		}
+	}
+	for i := 1; i <= o.perm; i++ {
+		fmt.Fprintf(w, "oa_perm,%s,%d,,,,\n", oaApp, i)
+	}
+	for i := 1; i <= o.mini; i++ {
+		fmt.Fprintf(w, "wxa_qrcode,%s,,,pages/item/index?id=%d,430,\n", mpApp, i)
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func countImages(dir string) (int, error) {
+	n := 0
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".jpg") {
+			n++
+		}
+		return err
+	})
+	return n, err
+}
