@@ -1,0 +1,71 @@
+package wxqr_test
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// TestComposeFile reads docker-compose.yml back: it must parse, and wire the
+// services the README promises with the variables the commands read.
+func TestComposeFile(t *testing.T) {
+	data, err := os.ReadFile("docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Image       string            `yaml:"image"`
+			Build       any               `yaml:"build"`
+			Command     []string          `yaml:"command"`
+			Entrypoint  []string          `yaml:"entrypoint"`
+			Environment map[string]string `yaml:"environment"`
+			Ports       []string          `yaml:"ports"`
+			Profiles    []string          `yaml:"profiles"`
+			DependsOn   map[string]any    `yaml:"depends_on"`
+		} `yaml:"services"`
+		Volumes map[string]any `yaml:"volumes"`
+	}
+	if err := yaml.Unmarshal(data, &compose); err != nil {
+		t.Fatalf("docker-compose.yml does not parse: %v", err)
+	}
+	for _, name := range []string{"redis", "minio", "create-bucket", "worker", "worker-2", "enqueue", "wechatsim"} {
+		if _, ok := compose.Services[name]; !ok {
+			t.Errorf("service %q is missing", name)
+		}
+	}
+	redis := compose.Services["redis"]
+	if !slices.Contains(redis.Command, "--appendonly") {
+		t.Errorf("redis runs %v, want persistence (--appendonly yes)", redis.Command)
+	}
+	if _, ok := compose.Volumes["redis-data"]; !ok {
+		t.Error("no redis-data volume: Redis would lose the queues with its container")
+	}
+	worker := compose.Services["worker"]
+	for _, v := range []string{"REDIS_URL", "WXQR_APPS", "WXQR_STORAGE", "S3_ENDPOINT", "S3_FORCE_PATH_STYLE",
+		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "WXQR_MONITOR_ADDR", "WXQR_MONITOR_USER", "WXQR_MONITOR_PASSWORD"} {
+		if _, ok := worker.Environment[v]; !ok {
+			t.Errorf("worker has no %s", v)
+		}
+	}
+	// The monitoring server listens on all interfaces in its container, so
+	// it must have credentials and be published on loopback only.
+	for _, p := range worker.Ports {
+		if !strings.HasPrefix(p, "127.0.0.1:") {
+			t.Errorf("worker publishes %q beyond loopback", p)
+		}
+	}
+	if !slices.Contains(compose.Services["wechatsim"].Profiles, "sim") {
+		t.Error("the simulator must be an opt-in profile (sim)")
+	}
+	for name, s := range compose.Services {
+		if s.Build != nil {
+			if _, err := os.Stat("Dockerfile"); err != nil {
+				t.Errorf("service %s builds from a Dockerfile that is missing: %v", name, err)
+			}
+		}
+	}
+}

@@ -1,0 +1,93 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wxqr/wxqr"
+	"github.com/wxqr/wxqr/wechat/wechatsim"
+)
+
+// TestSharedRateLimit runs two worker processes under one cluster-wide limit
+// of 20 calls/s against a simulator that refuses more: WeChat never says
+// 45011, and the measured rate is within 10% of 20/s.
+func TestSharedRateLimit(t *testing.T) {
+	const rate = 20
+	sim, err := wechatsim.New(wechatsim.Config{
+		Apps: map[string]wechatsim.App{
+			oaApp: {Secret: "oa-secret-0001", Type: wxqr.AppOA},
+			mpApp: {Secret: "mp-secret-0001", Type: wxqr.AppMP},
+		},
+		Limits: wechatsim.Limits{PerSecond: map[string]int{wechatsim.APICreateQRCode: rate}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls callTimes
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/qrcode/create") {
+			calls.add(time.Now())
+		}
+		sim.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	h := newHarnessWith(t, sim, srv.URL, fmt.Sprintf("WXQR_RATE_LIMITS=qrcode/create=%d/s", rate))
+
+	var rows []string
+	for i := 1; i <= 200; i++ {
+		rows = append(rows, fmt.Sprintf("oa_perm,%s,%d,,,,,%s", oaApp, i, campaign))
+	}
+	h.mustRun(0, "enqueue", writeCSV(t, csvHeader, rows))
+	workers := []*proc{h.start(nil, "worker", "--until-idle"), h.start(nil, "worker", "--until-idle")}
+	for i, w := range workers {
+		if r := w.wait(); r.code != 0 {
+			t.Fatalf("worker %d: exit %d\n%s", i, r.code, tail(r.stderr, 30))
+		}
+	}
+
+	if n := sim.CallsByErrcode(wechatsim.APICreateQRCode, 45011); n != 0 {
+		t.Errorf("WeChat refused %d calls with 45011, want none", n)
+	}
+	if got := sim.CallsByErrcode(wechatsim.APICreateQRCode, 0); got != 200 {
+		t.Errorf("codes made = %d, want 200", got)
+	}
+	measured := calls.rate()
+	t.Logf("measured %.2f calls/s over %d calls", measured, calls.len())
+	if measured < rate*0.9 || measured > rate*1.1 {
+		t.Errorf("measured rate %.2f calls/s, want within 10%% of %d", measured, rate)
+	}
+}
+
+// callTimes records when calls arrived.
+type callTimes struct {
+	mu    sync.Mutex
+	times []time.Time
+}
+
+func (c *callTimes) add(t time.Time) {
+	c.mu.Lock()
+	c.times = append(c.times, t)
+	c.mu.Unlock()
+}
+
+func (c *callTimes) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.times)
+}
+
+// rate is calls per second between the first call and the last.
+func (c *callTimes) rate() float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.times) < 2 {
+		return 0
+	}
+	span := c.times[len(c.times)-1].Sub(c.times[0])
+	return float64(len(c.times)-1) / span.Seconds()
+}
