@@ -462,8 +462,8 @@ func TestStatusAndResume(t *testing.T) {
 	}
 	for _, line := range strings.Split(r.stdout, "\n") {
 		f := strings.Fields(line)
-		if len(f) > 0 && f[0] == "spring" && (len(f) < 2 || f[1] != "1") {
-			t.Errorf("campaign line %q, want 1 generated", line)
+		if len(f) > 0 && f[0] == "spring" && (len(f) < 5 || f[1] != "10" || f[2] != "1" || f[3] != "9" || f[4] != "0") {
+			t.Errorf("campaign line %q, want 10 planned, 1 generated, 9 queued, 0 failed", line)
 		}
 		if len(f) > 0 && f[0] == "wxoa.oa_perm" && (len(f) < 6 || f[3] != "9" || f[4] != "0" || f[5] != "1/100000") {
 			t.Errorf("queue line %q, want 9 queued, 0 failed, 1/100000 quota", line)

@@ -19,15 +19,12 @@ import (
 
 const statusUsage = `Usage: enqueue status
 
-Shows, per campaign, the codes in the catalog: generated (retired included),
-retired, expired, and expiring within 24 hours. Then, per app and quota class
-(one asynq queue each): tasks queued (pending, scheduled, retrying or
-running), failed (archived), whether the queue is paused and why, and the
-lifetime quota used (of 100,000; permanent OA codes and createwxaqrcode +
-getwxacode codes only).
-
-Queued and failed tasks are counted per queue, not per campaign: a task's
-campaign is only inside its payload.
+Shows, per campaign: the codes it asked for (planned), generated (retired
+included), still queued, failed for good, retired, expired, and expiring
+within 24 hours. Then, per app and quota class (one asynq queue each): tasks
+queued (pending, scheduled, retrying or running), failed (archived), whether
+the queue is paused and why, and the lifetime quota used (of 100,000;
+permanent OA codes and createwxaqrcode + getwxacode codes only).
 
 Apps come from WXQR_APPS and from the queues that exist in Redis.
 
@@ -68,7 +65,7 @@ func (c *cli) campaignStatus(ctx context.Context, cat *catalog.Catalog) error {
 	}
 	now := c.now()
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CAMPAIGN\tGENERATED\tRETIRED\tEXPIRED\tEXPIRING <24H")
+	fmt.Fprintln(tw, "CAMPAIGN\tPLANNED\tGENERATED\tQUEUED\tFAILED\tRETIRED\tEXPIRED\tEXPIRING <24H")
 	// "" is every code, campaign or not: the total line.
 	for _, name := range append(campaigns, "") {
 		s, err := cat.CampaignStats(ctx, name, now, expiringWindow)
@@ -76,9 +73,10 @@ func (c *cli) campaignStatus(ctx context.Context, cat *catalog.Catalog) error {
 			return err
 		}
 		if name == "" {
-			name = "(all codes)"
+			fmt.Fprintf(tw, "(all codes)\t-\t%d\t-\t-\t%d\t%d\t%d\n", s.Generated, s.Retired, s.Expired, s.ExpiringSoon)
+			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", name, s.Generated, s.Retired, s.Expired, s.ExpiringSoon)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", name, s.Planned, s.Generated, s.Queued(), s.Failed, s.Retired, s.Expired, s.ExpiringSoon)
 	}
 	return tw.Flush()
 }
