@@ -111,18 +111,13 @@ func (r *requester) transportError(ctx context.Context, op, msg string, err erro
 
 // sanitize removes secrets from the URL that net/http puts in a *url.Error
 // ("Post "https://...?access_token=...": dial tcp ..."), like go-github's
-// sanitizeURL does.
+// sanitizeURL does. net/http returns the *url.Error itself, never wrapped.
 func (r *requester) sanitize(err error) error {
-	var ue *url.Error
-	if !errors.As(err, &ue) {
+	ue, ok := err.(*url.Error) //nolint:errorlint // see above
+	if !ok {
 		return err
 	}
-	clean := &url.Error{Op: ue.Op, URL: sanitizeURL(ue.URL, r.hideQuery), Err: ue.Err}
-	if ue == err {
-		return clean
-	}
-	// A *url.Error wrapped in something else: keep its text, but never the URL.
-	return errors.New(strings.ReplaceAll(err.Error(), ue.URL, clean.URL))
+	return &url.Error{Op: ue.Op, URL: sanitizeURL(ue.URL, r.hideQuery), Err: ue.Err}
 }
 
 // sanitizeURL returns raw with the values of secretParams (or of every

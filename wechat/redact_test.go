@@ -74,9 +74,13 @@ func TestSecretsNeverLeak(t *testing.T) {
 		{"stable token fetch from a closed server", NewStableTokenSource, oaSecret, false,
 			func(s setup) { s.sim.Close() }, ClassTransient, "cgi-bin/stable_token"},
 		{"HTTP 500", NewStableTokenSource, oaSecret, true,
-			func(s setup) { s.sim.InjectFault(wechatsim.APICreateQRCode, wechatsim.Fault{Kind: wechatsim.FaultHTTP500}) }, ClassTransient, "HTTP 500"},
+			func(s setup) {
+				s.sim.InjectFault(wechatsim.APICreateQRCode, wechatsim.Fault{Kind: wechatsim.FaultHTTP500})
+			}, ClassTransient, "HTTP 500"},
 		{"connection reset", NewClassicTokenSource, oaSecret, true,
-			func(s setup) { s.sim.InjectFault(wechatsim.APICreateQRCode, wechatsim.Fault{Kind: wechatsim.FaultReset}) }, ClassTransient, "access_token=REDACTED"},
+			func(s setup) {
+				s.sim.InjectFault(wechatsim.APICreateQRCode, wechatsim.Fault{Kind: wechatsim.FaultReset})
+			}, ClassTransient, "access_token=REDACTED"},
 		{"token rejected twice", NewStableTokenSource, oaSecret, true,
 			func(s setup) {
 				s.sim.InjectFault(wechatsim.APICreateQRCode, wechatsim.Fault{Kind: wechatsim.FaultErrcode, Code: 40001, Count: 2})

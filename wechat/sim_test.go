@@ -280,22 +280,34 @@ func TestSimErrorClasses(t *testing.T) {
 		{name: "success", app: mpApp, call: ok, want: ClassNone},
 
 		{name: "system busy", app: oaApp, want: ClassTransient, wantCode: -1, wantOp: "qrcode/create",
-			setup: func(s *wechatsim.Server) { s.InjectFault(wechatsim.APICreateQRCode, wechatsim.Fault{Kind: wechatsim.FaultSystemBusy}) },
-			call:  createTemp(1)},
+			setup: func(s *wechatsim.Server) {
+				s.InjectFault(wechatsim.APICreateQRCode, wechatsim.Fault{Kind: wechatsim.FaultSystemBusy})
+			},
+			call: createTemp(1)},
 		{name: "HTTP 500", app: mpApp, want: ClassTransient, wantOp: "wxa/getwxacodeunlimit",
-			setup: func(s *wechatsim.Server) { s.InjectFault(wechatsim.APIGetWxaCodeUnlimited, wechatsim.Fault{Kind: wechatsim.FaultHTTP500}) },
-			call:  ok},
+			setup: func(s *wechatsim.Server) {
+				s.InjectFault(wechatsim.APIGetWxaCodeUnlimited, wechatsim.Fault{Kind: wechatsim.FaultHTTP500})
+			},
+			call: ok},
 		{name: "connection reset", app: mpApp, want: ClassTransient, wantOp: "wxa/getwxacode",
-			setup: func(s *wechatsim.Server) { s.InjectFault(wechatsim.APIGetWxaCode, wechatsim.Fault{Kind: wechatsim.FaultReset}) },
-			call:  wxaCode(GetWxaCodeRequest{Path: "pages/a"})},
+			setup: func(s *wechatsim.Server) {
+				s.InjectFault(wechatsim.APIGetWxaCode, wechatsim.Fault{Kind: wechatsim.FaultReset})
+			},
+			call: wxaCode(GetWxaCodeRequest{Path: "pages/a"})},
 		{name: "truncated image", app: mpApp, want: ClassTransient, wantOp: "wxaapp/createwxaqrcode",
-			setup: func(s *wechatsim.Server) { s.InjectFault(wechatsim.APICreateWxaQRCode, wechatsim.Fault{Kind: wechatsim.FaultTruncate}) },
-			call:  wxaQRCode("pages/a")},
+			setup: func(s *wechatsim.Server) {
+				s.InjectFault(wechatsim.APICreateWxaQRCode, wechatsim.Fault{Kind: wechatsim.FaultTruncate})
+			},
+			call: wxaQRCode("pages/a")},
 		{name: "truncated JSON", app: oaApp, want: ClassTransient, wantOp: "qrcode/create",
-			setup: func(s *wechatsim.Server) { s.InjectFault(wechatsim.APICreateQRCode, wechatsim.Fault{Kind: wechatsim.FaultTruncate}) },
-			call:  createTemp(1)},
+			setup: func(s *wechatsim.Server) {
+				s.InjectFault(wechatsim.APICreateQRCode, wechatsim.Fault{Kind: wechatsim.FaultTruncate})
+			},
+			call: createTemp(1)},
 		{name: "truncated showqrcode image", app: oaApp, want: ClassTransient, wantOp: "showqrcode",
-			setup: func(s *wechatsim.Server) { s.InjectFault(wechatsim.APIShowQRCode, wechatsim.Fault{Kind: wechatsim.FaultTruncate}) },
+			setup: func(s *wechatsim.Server) {
+				s.InjectFault(wechatsim.APIShowQRCode, wechatsim.Fault{Kind: wechatsim.FaultTruncate})
+			},
 			call: func(ctx context.Context, c *Client) error {
 				ticket, err := c.CreateQRCode(ctx, &CreateQRCodeRequest{ActionName: QRScene, SceneID: 9})
 				if err != nil {
@@ -320,8 +332,10 @@ func TestSimErrorClasses(t *testing.T) {
 			},
 			call: wxaQRCode("pages/a")},
 		{name: "token endpoint busy", app: oaApp, want: ClassTransient, wantCode: -1, wantOp: "cgi-bin/stable_token",
-			setup: func(s *wechatsim.Server) { s.InjectFault(wechatsim.APIStableToken, wechatsim.Fault{Kind: wechatsim.FaultSystemBusy}) },
-			call:  createTemp(1)},
+			setup: func(s *wechatsim.Server) {
+				s.InjectFault(wechatsim.APIStableToken, wechatsim.Fault{Kind: wechatsim.FaultSystemBusy})
+			},
+			call: createTemp(1)},
 
 		{name: "token rejected once, then accepted", app: oaApp, want: ClassNone,
 			setup: func(s *wechatsim.Server) {

@@ -76,6 +76,9 @@ type TokenConfig struct {
 	// Logger receives token fetches and invalidations (never a token or
 	// secret). Default: the zero zerolog.Logger, which logs nothing.
 	Logger zerolog.Logger
+	// OnFetch, if set, is called after each token this source fetched from
+	// WeChat (not after cache hits), for metrics. Default: nil.
+	OnFetch func(appID string)
 }
 
 func (c TokenConfig) withDefaults() TokenConfig {
@@ -166,6 +169,7 @@ type sharedTokenSource struct {
 	lockTTL       time.Duration
 	refreshBefore time.Duration
 	log           zerolog.Logger
+	onFetch       func(appID string)
 
 	mu     sync.Mutex
 	flight *tokenFlight // the refresh this process is running, if any
@@ -201,6 +205,7 @@ func newSharedTokenSource(cfg TokenConfig, kind, op string, newReq func(*sharedT
 		lockTTL:       cfg.LockTTL,
 		refreshBefore: cfg.RefreshBefore,
 		log:           cfg.Logger.With().Str("app_id", cfg.AppID).Str("token_source", kind).Logger(),
+		onFetch:       cfg.OnFetch,
 	}, nil
 }
 
@@ -312,7 +317,10 @@ func (s *sharedTokenSource) fetchLocked(ctx context.Context, lockValue string) (
 		// The token is good; only sharing it failed. Others will fetch their own.
 		s.log.Warn().Err(err).Msg("caching the access token failed")
 	}
-	s.log.Info().Dur("expires_in", expiresIn).Dur("cache_ttl", ttl).Msg("access token fetched")
+	s.log.Info().Int64("expires_in_s", int64(expiresIn/time.Second)).Int64("cache_ttl_s", int64(ttl/time.Second)).Msg("access token fetched")
+	if s.onFetch != nil {
+		s.onFetch(s.appID)
+	}
 	return token, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -74,11 +75,17 @@ func TestTokenSharedAcrossProcesses(t *testing.T) {
 			opts := testenv.RedisOptions(t)
 			sim := startSim(t)
 			clients := make([]*Client, processes)
+			var fetched atomic.Int64
+			onFetch := func(appID string) {
+				if appID == oaApp {
+					fetched.Add(1)
+				}
+			}
 			for i := range clients {
 				rdb := redis.NewClient(opts)
 				t.Cleanup(func() { rdb.Close() })
 				hc := processHTTPClient(t)
-				tokens, err := kind.new(TokenConfig{AppID: oaApp, Secret: oaSecret, Redis: rdb, APIBaseURL: sim.URL(), HTTPClient: hc})
+				tokens, err := kind.new(TokenConfig{AppID: oaApp, Secret: oaSecret, Redis: rdb, APIBaseURL: sim.URL(), HTTPClient: hc, OnFetch: onFetch})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -128,6 +135,9 @@ func TestTokenSharedAcrossProcesses(t *testing.T) {
 			}
 			if got := sim.Calls(kind.api); got != 2 {
 				t.Errorf("after invalidation: %d calls of %s, want 2", got, kind.api)
+			}
+			if got := fetched.Load(); got != 2 {
+				t.Errorf("OnFetch called %d times, want 2 (one per token fetched)", got)
 			}
 			if got := sim.CallsByErrcode(wechatsim.APICreateQRCode, 0); got != 2*processes*goroutines {
 				t.Errorf("%d codes made, want %d", got, 2*processes*goroutines)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wxqr/wxqr/catalog"
 	"github.com/wxqr/wxqr/internal/config"
+	"github.com/wxqr/wxqr/metrics"
 	"github.com/wxqr/wxqr/ratelimit"
 	"github.com/wxqr/wxqr/tasks"
 	"github.com/wxqr/wxqr/wechat"
@@ -69,15 +70,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer inspector.Close()
 	pauses := tasks.NewPauses(rdb, inspector)
 
-	clients, err := newClients(cfg, rdb, log)
-	if err != nil {
-		return &exitStatus{code: exitUsage, err: err}
-	}
 	cat := catalog.New(rdb, "")
 	budget := ratelimit.NewBudget(rdb, ratelimit.BudgetConfig{Limits: budgets.lookup})
 	m, err := newMetrics(cfg, inspector, pauses, budget, budgets, log)
 	if err != nil {
 		return err
+	}
+	clients, err := newClients(cfg, rdb, m, log)
+	if err != nil {
+		return &exitStatus{code: exitUsage, err: err}
 	}
 	gen := &tasks.Generator{
 		Clients: clients,
@@ -170,14 +171,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // newClients makes one WeChat client per configured app, each with the token
 // source its configuration names.
-func newClients(cfg *config.Config, rdb redis.UniversalClient, log zerolog.Logger) (map[string]tasks.WeChat, error) {
+func newClients(cfg *config.Config, rdb redis.UniversalClient, m *metrics.Metrics, log zerolog.Logger) (map[string]tasks.WeChat, error) {
 	httpClient := &http.Client{Timeout: 30 * time.Second}
 	clients := make(map[string]tasks.WeChat, len(cfg.Apps))
 	for _, app := range cfg.Apps {
 		tc := wechat.TokenConfig{
 			AppID: app.AppID, Secret: app.Secret, Redis: rdb,
 			APIBaseURL: cfg.APIBaseURL, HTTPClient: httpClient,
-			Logger: log.With().Str("app_id", app.AppID).Logger(),
+			Logger:  log.With().Str("app_id", app.AppID).Logger(),
+			OnFetch: m.TokenRefreshed,
 		}
 		var tokens wechat.TokenSource
 		var err error
