@@ -1,12 +1,11 @@
 package wechatsim
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"time"
 
@@ -140,7 +139,7 @@ type Server struct {
 
 	closing   chan struct{} // closed by Close: ends injected latency
 	closeOnce sync.Once
-	http      *http.Server // nil unless started by NewServer
+	http      *httptest.Server // nil unless started by NewServer
 	url       string
 
 	mu      sync.Mutex
@@ -208,13 +207,10 @@ func NewServer(cfg Config) *Server {
 	if err != nil {
 		panic(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(fmt.Sprintf("wechatsim: listen: %v", err))
-	}
-	s.url = "http://" + ln.Addr().String()
-	s.http = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
-	go s.http.Serve(ln) //nolint:errcheck // always ErrServerClosed after Close
+	// httptest's server listens on loopback and, on Close, drops idle
+	// connections at once and waits only for requests in flight.
+	s.http = httptest.NewServer(s.handler)
+	s.url = s.http.URL
 	return s
 }
 
@@ -227,18 +223,14 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) URL() string { return s.url }
 
 // Close ends injected latencies and, for a Server from NewServer, stops it,
-// waiting up to 5 s for requests in flight. It may be called more than once.
+// waiting for the requests in flight. It may be called more than once.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		close(s.closing)
 		if s.http == nil {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.http.Shutdown(ctx); err != nil {
-			s.http.Close()
-		}
+		s.http.Close()
 	})
 }
 
