@@ -17,6 +17,7 @@ import (
 	"github.com/wxqr/wxqr/internal/config"
 	"github.com/wxqr/wxqr/metrics"
 	"github.com/wxqr/wxqr/ratelimit"
+	"github.com/wxqr/wxqr/regen"
 	"github.com/wxqr/wxqr/tasks"
 	"github.com/wxqr/wxqr/wechat"
 )
@@ -52,6 +53,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return &exitStatus{code: exitUsage, err: err}
 	}
 	budgets, err := parseKeyed(envDailyBudgets, getenv(envDailyBudgets), defaultDailyBudgets, parseBudget)
+	if err != nil {
+		return &exitStatus{code: exitUsage, err: err}
+	}
+	regenCfg, err := parseRegen(getenv)
 	if err != nil {
 		return &exitStatus{code: exitUsage, err: err}
 	}
@@ -105,6 +110,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			queueNames = append(queueNames, q)
 		}
 	}
+	queues[regen.QueueName] = regenQueuePriority
 	srv := asynq.NewServer(cfg.Redis.AsynqConnOpt(), asynq.Config{
 		Concurrency:     cfg.Concurrency,
 		Queues:          queues,
@@ -121,6 +127,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	mux := asynq.NewServeMux()
 	mux.Handle(tasks.TypeGenerate, gen)
+	stopRegen, err := startRegen(ctx, regenCfg, mux, rdb, cat, budget, log)
+	if err != nil {
+		return err
+	}
+	defer stopRegen()
 	if err := srv.Start(mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -248,7 +259,7 @@ func errorHandler(log zerolog.Logger, cat *catalog.Catalog) asynq.ErrorHandlerFu
 			ev = log.Error().Bool("archived", true)
 		}
 		var p tasks.GeneratePayload
-		if json.Unmarshal(t.Payload(), &p) == nil {
+		if t.Type() == tasks.TypeGenerate && json.Unmarshal(t.Payload(), &p) == nil {
 			ev = ev.Str("app_id", p.Spec.AppID).Str("kind", string(p.Spec.Kind)).
 				Str("scene", p.Spec.Scene()).Str("path", p.Spec.Path).Str("campaign", p.Campaign)
 			if archived {
