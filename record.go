@@ -21,7 +21,7 @@ type Record struct {
 	CreatedAt     time.Time `json:"created_at"`
 	Generation    int       `json:"generation"` // 1 for the first image, +1 per regeneration
 	Bucket        string    `json:"bucket"`
-	Key           string    `json:"key"`
+	ObjectKey     string    `json:"key"` // the image's key in Bucket, the store's prefix included
 	ContentType   string    `json:"content_type"`
 	Size          int64     `json:"size"`
 	SHA256        string    `json:"sha256"`

@@ -90,7 +90,7 @@ func (cw *CSVWriter) Write(rec *wxqr.Record) error {
 		optionalTime(rec.CreatedAt),
 		strconv.Itoa(rec.Generation),
 		rec.Bucket,
-		rec.Key,
+		rec.ObjectKey,
 		rec.ContentType,
 		strconv.FormatInt(rec.Size, 10),
 		rec.SHA256,

@@ -28,21 +28,21 @@ func exportRecords() []*wxqr.Record {
 			Campaign: "spring", Ticket: "gQ+/=", URL: "http://weixin.qq.com/q/02x",
 			ExpireSeconds: 2592000, ExpiresAt: time.Date(2025, 3, 31, 16, 0, 0, 0, shanghai),
 			CreatedAt: time.Date(2025, 3, 1, 8, 0, 0, 5e8, time.UTC), Generation: 1,
-			Bucket: "codes", Key: "wxapp/oa_temp/s-a.jpg", ContentType: "image/jpeg", Size: 2048, SHA256: "ab12",
+			Bucket: "codes", ObjectKey: "wxapp/oa_temp/s-a.jpg", ContentType: "image/jpeg", Size: 2048, SHA256: "ab12",
 		},
 		{
 			ID:     "id-perm",
 			Spec:   wxqr.Spec{Kind: wxqr.KindOAPerm, AppID: "wxapp", SceneID: 42},
 			Ticket: "t2", URL: "http://weixin.qq.com/q/02y",
 			CreatedAt: base, Generation: 1,
-			Bucket: "codes", Key: "wxapp/oa_perm/i-42.jpg", ContentType: "image/jpeg", Size: 100, SHA256: "cd34",
+			Bucket: "codes", ObjectKey: "wxapp/oa_perm/i-42.jpg", ContentType: "image/jpeg", Size: 100, SHA256: "cd34",
 			Retired: true,
 		},
 		{
 			ID:       "id-mini",
 			Spec:     wxqr.Spec{Kind: wxqr.KindWxaQRCode, AppID: "wxmini", Path: "pages/a?x=1&y=2", Width: 430},
 			Campaign: "spring", CreatedAt: base, Generation: 3,
-			Bucket: "codes", Key: "wxmini/wxa_qrcode/p.jpg", ContentType: "image/jpeg", Size: 5, SHA256: "ef56",
+			Bucket: "codes", ObjectKey: "wxmini/wxa_qrcode/p.jpg", ContentType: "image/jpeg", Size: 5, SHA256: "ef56",
 		},
 	}
 }
@@ -190,7 +190,7 @@ func ExampleWriteCSV() {
 		Ticket:    "gQH47joAAAAAAAAAASxodHRwOi8v",
 		URL:       "http://weixin.qq.com/q/02abc",
 		CreatedAt: time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC), Generation: 1,
-		Bucket: "codes", Key: "wx1234/oa_perm/i-7.jpg", ContentType: "image/jpeg", Size: 2048,
+		Bucket: "codes", ObjectKey: "wx1234/oa_perm/i-7.jpg", ContentType: "image/jpeg", Size: 2048,
 	}
 	if err := w.Write(rec); err != nil {
 		panic(err)

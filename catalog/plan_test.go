@@ -49,3 +49,30 @@ func TestCampaignPlanAndFailures(t *testing.T) {
 		t.Errorf("Campaigns = %v, %v; want [spring]", campaigns, err)
 	}
 }
+
+func TestLock(t *testing.T) {
+	c, rdb := newCatalog(t, catalog.Config{})
+	ctx := t.Context()
+	unlock, ok, err := c.Lock(ctx, "code1", time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("Lock = %v, %v; want it taken", ok, err)
+	}
+	if _, ok, err := c.Lock(ctx, "code1", time.Minute); err != nil || ok {
+		t.Fatalf("second Lock = %v, %v; want it refused while held", ok, err)
+	}
+	if _, ok, _ := c.Lock(ctx, "code2", time.Minute); !ok {
+		t.Fatal("Lock of another code refused")
+	}
+	// A lock that expired and was taken by another is not released by the
+	// first holder.
+	if err := rdb.Del(ctx, "wxqr:lock:code1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := c.Lock(ctx, "code1", time.Minute); !ok {
+		t.Fatal("Lock after expiry refused")
+	}
+	unlock()
+	if _, ok, _ := c.Lock(ctx, "code1", time.Minute); ok {
+		t.Fatal("the first holder's unlock released the second holder's lock")
+	}
+}

@@ -89,7 +89,7 @@ func (c *Catalog) Rebuild(ctx context.Context, store storage.Store) (int, error)
 		if err != nil {
 			return err
 		}
-		rec.Bucket, rec.Key = store.Location(strings.TrimSuffix(key, sidecarSuffix))
+		rec.Bucket, rec.ObjectKey = store.Location(strings.TrimSuffix(key, sidecarSuffix))
 		written, err := c.put(ctx, rec, true)
 		if err != nil {
 			return err

@@ -150,7 +150,7 @@ func generate(t *testing.T, c *catalog.Catalog, store storage.Store, rec *wxqr.R
 	if err := store.Put(t.Context(), imageKey, []byte("\xff\xd8\xff image "+rec.ID), "image/jpeg", nil); err != nil {
 		t.Fatal(err)
 	}
-	rec.Bucket, rec.Key = store.Location(imageKey)
+	rec.Bucket, rec.ObjectKey = store.Location(imageKey)
 	if err := catalog.WriteSidecar(t.Context(), store, rec); err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +284,7 @@ func TestRebuildLiveCatalog(t *testing.T) {
 	// A newer generation reached the catalog, its sidecar not (yet).
 	newer := tempRecord("live", "spring", base.Add(24*time.Hour))
 	newer.Generation = 2
-	newer.Bucket, newer.Key = old.Bucket, old.Key
+	newer.Bucket, newer.ObjectKey = old.Bucket, old.ObjectKey
 	mustPut(t, c, newer)
 
 	n, err := c.Rebuild(t.Context(), store)
@@ -304,7 +304,7 @@ func TestRebuildPointsAtTheStore(t *testing.T) {
 	store := newMemStore()
 	// The sidecar was written in another bucket, then copied here.
 	rec := tempRecord("copied", "", base)
-	rec.Bucket, rec.Key = "old-bucket", "old/prefix/"+rec.Spec.Key()
+	rec.Bucket, rec.ObjectKey = "old-bucket", "old/prefix/"+rec.Spec.Key()
 	if err := catalog.WriteSidecar(t.Context(), store, rec); err != nil {
 		t.Fatal(err)
 	}
@@ -312,8 +312,8 @@ func TestRebuildPointsAtTheStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := mustGet(t, c, rec.ID)
-	if wantBucket, wantKey := store.Location(rec.Spec.Key()); got.Bucket != wantBucket || got.Key != wantKey {
-		t.Errorf("rebuilt record at %s/%s, want %s/%s", got.Bucket, got.Key, wantBucket, wantKey)
+	if wantBucket, wantKey := store.Location(rec.Spec.Key()); got.Bucket != wantBucket || got.ObjectKey != wantKey {
+		t.Errorf("rebuilt record at %s/%s, want %s/%s", got.Bucket, got.ObjectKey, wantBucket, wantKey)
 	}
 }
 

@@ -92,8 +92,8 @@ func checkCode(t *testing.T, h *harness, rec wxqr.Record) {
 	if got := hex.EncodeToString(sum[:]); got != rec.SHA256 || int64(len(obj.Body)) != rec.Size {
 		t.Errorf("%s: stored image has sha256 %s and %d bytes, export says %s and %d", rec.ID, got, len(obj.Body), rec.SHA256, rec.Size)
 	}
-	if !strings.HasSuffix(rec.Key, rec.Spec.Key()) || rec.Bucket == "" {
-		t.Errorf("%s: export places it at %s/%s, want the key %s", rec.ID, rec.Bucket, rec.Key, rec.Spec.Key())
+	if !strings.HasSuffix(rec.ObjectKey, rec.Spec.Key()) || rec.Bucket == "" {
+		t.Errorf("%s: export places it at %s/%s, want the key %s", rec.ID, rec.Bucket, rec.ObjectKey, rec.Spec.Key())
 	}
 	content, err := qrdecode.Decode(obj.Body)
 	if err != nil {

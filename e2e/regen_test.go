@@ -142,8 +142,8 @@ func TestRegenerate(t *testing.T) {
 			t.Errorf("%s: export says expires_at %v (created %v, %d s); want %v after creation, later than %v",
 				id, rec.ExpiresAt, rec.CreatedAt, rec.ExpireSeconds, validity, old.ExpiresAt)
 		}
-		if rec.Key != old.Key || rec.Campaign != old.Campaign {
-			t.Errorf("%s: key %s campaign %q, was %s %q", id, rec.Key, rec.Campaign, old.Key, old.Campaign)
+		if rec.ObjectKey != old.ObjectKey || rec.Campaign != old.Campaign {
+			t.Errorf("%s: key %s campaign %q, was %s %q", id, rec.ObjectKey, rec.Campaign, old.ObjectKey, old.Campaign)
 		}
 		obj, err := h.store.Get(t.Context(), old.Spec.Key())
 		if err != nil {

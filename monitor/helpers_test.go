@@ -105,7 +105,7 @@ func (f *fixture) addCodes(t *testing.T, campaign string, n int, kind wxqr.Kind,
 		rec := &wxqr.Record{
 			ID: spec.ID(), Spec: spec, Campaign: campaign,
 			CreatedAt: time.Now().UTC().Truncate(time.Second), Generation: 1,
-			Bucket: bucket, Key: objectKey, ContentType: "image/png",
+			Bucket: bucket, ObjectKey: objectKey, ContentType: "image/png",
 			Size: int64(len(png)), SHA256: hex.EncodeToString(sum[:]),
 		}
 		if expiresIn != 0 {

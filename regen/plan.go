@@ -64,6 +64,10 @@ type PlannerConfig struct {
 	Catalog Catalog
 	// Client queues the generate tasks. Required.
 	Client Enqueuer
+	// Inspector, when set, lets a regeneration whose task failed for good
+	// (archived under the same id) run again instead of counting as already
+	// queued night after night while the code expires. Default nil.
+	Inspector *asynq.Inspector
 	// Budget says how many calls each app may still make today, under the
 	// key the generator spends: "{app_id}:{api}" (qrcode/create for
 	// temporary codes). Default nil: no app has a budget, every due code
@@ -75,10 +79,11 @@ type PlannerConfig struct {
 
 // Planner plans and queues regenerations. It is safe for concurrent use.
 type Planner struct {
-	catalog Catalog
-	client  Enqueuer
-	budget  Budget
-	now     func() time.Time
+	catalog   Catalog
+	client    Enqueuer
+	inspector *asynq.Inspector
+	budget    Budget
+	now       func() time.Time
 }
 
 // NewPlanner returns a planner configured by cfg, with defaults applied. It
@@ -93,7 +98,7 @@ func NewPlanner(cfg PlannerConfig) (*Planner, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Planner{catalog: cfg.Catalog, client: cfg.Client, budget: cfg.Budget, now: cfg.Now}, nil
+	return &Planner{catalog: cfg.Catalog, client: cfg.Client, inspector: cfg.Inspector, budget: cfg.Budget, now: cfg.Now}, nil
 }
 
 // Options select the codes a plan covers.
@@ -139,14 +144,16 @@ type Item struct {
 }
 
 // task returns the generate task of the item's next generation.
-func (it *Item) task() (*asynq.Task, error) {
-	return tasks.NewGenerateTask(tasks.GeneratePayload{
+func (it *Item) payload() tasks.GeneratePayload {
+	return tasks.GeneratePayload{
 		Spec:          it.Spec,
 		Campaign:      it.Campaign,
 		ExpireSeconds: it.ExpireSeconds,
 		Generation:    it.Generation,
-	})
+	}
 }
+
+func (it *Item) task() (*asynq.Task, error) { return tasks.NewGenerateTask(it.payload()) }
 
 // Plan is the codes due at one moment, soonest expiry first, each with its
 // outcome.
@@ -247,7 +254,7 @@ func (p *Planner) budgetLeft(ctx context.Context, rec *wxqr.Record) (int64, bool
 	if p.budget == nil {
 		return 0, false, nil
 	}
-	key := rec.AppID + ":" + rec.Kind.API()
+	key := tasks.LimitKey(rec.AppID, rec.Kind.API())
 	n, err := p.budget.Remaining(ctx, key)
 	if errors.Is(err, ratelimit.ErrNoBudget) {
 		return 0, false, nil
@@ -280,6 +287,15 @@ func (p *Planner) Queue(ctx context.Context, plan *Plan) (*Report, error) {
 			it.Outcome = Queued
 		case errors.Is(err, asynq.ErrTaskIDConflict):
 			it.Outcome = AlreadyQueued
+			if p.inspector != nil {
+				requeued, err := tasks.RequeueArchived(p.inspector, it.payload())
+				if err != nil {
+					return plan.Report(), fmt.Errorf("regen: queue %s: %w", it.ID, err)
+				}
+				if requeued {
+					it.Outcome = Queued
+				}
+			}
 		default:
 			return plan.Report(), fmt.Errorf("regen: queue %s generation %d: %w", it.ID, it.Generation, err)
 		}

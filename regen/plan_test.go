@@ -37,7 +37,7 @@ func put(t *testing.T, cat *catalog.Catalog, spec wxqr.Spec, campaign string, ge
 		ID: spec.ID(), Spec: spec, Campaign: campaign,
 		Ticket: fmt.Sprintf("ticket-%s-%d", spec.Scene(), gen), URL: "http://weixin.qq.com/q/" + spec.Scene(),
 		CreatedAt: now.Add(-time.Hour), Generation: gen,
-		Bucket: "codes", Key: spec.Key(), ContentType: "image/jpeg", Size: 1000, SHA256: strings.Repeat("ab", 32),
+		Bucket: "codes", ObjectKey: spec.Key(), ContentType: "image/jpeg", Size: 1000, SHA256: strings.Repeat("ab", 32),
 	}
 	if spec.Kind.Temporary() {
 		rec.ExpireSeconds, rec.ExpiresAt = 86400, now.Add(expiresIn)

@@ -216,8 +216,8 @@ func TestScanRegenerates(t *testing.T) {
 		if want := regenAt.Add(validity); !rec.ExpiresAt.Equal(want) || rec.ExpireSeconds != prev.ExpireSeconds {
 			t.Errorf("%s: expires at %v (%d s), want %v (%d s)", prev.Spec.Scene(), rec.ExpiresAt, rec.ExpireSeconds, want, prev.ExpireSeconds)
 		}
-		if rec.Key != prev.Key {
-			t.Errorf("%s: stored at %s, was at %s", prev.Spec.Scene(), rec.Key, prev.Key)
+		if rec.ObjectKey != prev.ObjectKey {
+			t.Errorf("%s: stored at %s, was at %s", prev.Spec.Scene(), rec.ObjectKey, prev.ObjectKey)
 		}
 		img, err := w.store.Get(t.Context(), prev.Spec.Key())
 		if err != nil {

@@ -1,9 +1,7 @@
 package regen
 
 import (
-	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -77,29 +75,4 @@ type every time.Duration
 func (e every) Next(t time.Time) time.Time {
 	d := time.Duration(e)
 	return t.Truncate(d).Add(d)
-}
-
-// ParseHorizon parses a positive duration written as Go writes them ("36h",
-// "90m") with an optional leading number of days: "2d", "1d12h".
-func ParseHorizon(s string) (time.Duration, error) {
-	var d time.Duration
-	rest := strings.TrimSpace(s)
-	if days, after, ok := strings.Cut(rest, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("horizon %q: want a duration such as 48h, 2d or 1d12h", s)
-		}
-		d, rest = time.Duration(n)*24*time.Hour, after
-	}
-	if rest != "" {
-		more, err := time.ParseDuration(rest)
-		if err != nil {
-			return 0, fmt.Errorf("horizon %q: want a duration such as 48h, 2d or 1d12h", s)
-		}
-		d += more
-	}
-	if d <= 0 {
-		return 0, errors.New("horizon " + strconv.Quote(s) + ": must be positive")
-	}
-	return d, nil
 }

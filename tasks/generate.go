@@ -35,6 +35,7 @@ type Catalog interface {
 	Stage(ctx context.Context, id string, s *catalog.Staged) error
 	Staged(ctx context.Context, id string) (*catalog.Staged, error)
 	DropStaged(ctx context.Context, id string) error
+	Lock(ctx context.Context, id string, ttl time.Duration) (unlock func(), ok bool, err error)
 }
 
 // Limiter makes a call wait its turn under the cluster-wide rate limit for
@@ -106,6 +107,9 @@ func (g *Generator) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if errs := p.Spec.Validate(); len(errs) > 0 {
 		return fmt.Errorf("invalid code: %w: %w", errors.Join(errs...), asynq.SkipRetry)
 	}
+	if err := p.check(); err != nil {
+		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	}
 	client, ok := g.Clients[p.Spec.AppID]
 	if !ok {
 		return fmt.Errorf("app %s is not configured on this worker: %w", p.Spec.AppID, asynq.SkipRetry)
@@ -123,10 +127,16 @@ func (g *Generator) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	job := &generation{g: g, p: p, id: p.Spec.ID(), client: client, log: log}
 	made, err := job.run(ctx)
 	if err != nil {
+		// asynq counts only real failures as retries, but archives a task
+		// that runs out of them whatever its last error: so the cap on real
+		// failures is kept here, and asynq's own is out of reach.
+		if retried, _ := asynq.GetRetryCount(ctx); IsFailure(err) && retried >= GenerateMaxRetry {
+			return fmt.Errorf("%w (after %d retries): %w", err, retried, asynq.SkipRetry)
+		}
 		return err
 	}
 	if made != nil {
-		log.Info().Int("generation", made.Generation).Str("key", made.Key).
+		log.Info().Int("generation", made.Generation).Str("key", made.ObjectKey).
 			Dur("duration", g.now().Sub(start)).Msg("code generated")
 		if g.Observer != nil {
 			g.Observer.CodeGenerated(p.Spec.AppID, p.Spec.Kind)
@@ -164,6 +174,17 @@ func (j *generation) run(ctx context.Context) (*wxqr.Record, error) {
 		return nil, nil
 	}
 
+	// One run at a time per code: a task whose lease expired, or that asynq
+	// requeued at shutdown, may still be running somewhere.
+	unlock, ok, err := j.g.Catalog.Lock(ctx, j.id, lockTTL)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, retryLater(j.g.pausedRetry(), "code %s is being made by another worker", j.id)
+	}
+	defer unlock()
+
 	staged, err := j.g.Catalog.Staged(ctx, j.id)
 	if err != nil {
 		return nil, fmt.Errorf("read staged result: %w", err)
@@ -176,25 +197,64 @@ func (j *generation) run(ctx context.Context) (*wxqr.Record, error) {
 			return nil, err
 		}
 	}
+	// From here on the code exists at WeChat: what fails now costs nothing
+	// to retry, so it never counts against the task's retries.
 	if staged.Image == nil {
 		// OA codes: the ticket is staged, the image is fetched separately
 		// (showqrcode spends no quota).
 		img, err := j.call(ctx, "showqrcode", func(ctx context.Context) (*wechat.Image, error) {
 			return j.client.ShowQRCode(ctx, staged.Ticket)
 		})
-		if errors.Is(err, wechat.ErrTicketNotFound) {
-			// The ticket died (expired temporary code): make it again.
-			_ = j.g.Catalog.DropStaged(ctx, j.id)
-		}
-		if err != nil {
+		if errors.Is(err, wechat.ErrTicketNotFound) && j.p.Spec.Kind.Temporary() {
+			// The ticket died (an expired temporary code): make it anew.
+			// A permanent ticket is never dropped: making it again could
+			// spend a second slot of the lifetime quota.
+			j.dropStaged(ctx)
 			return nil, err
 		}
-		staged.Image, staged.ContentType = img.Data, img.ContentType
-		if err := j.g.Catalog.Stage(ctx, j.id, staged); err != nil {
-			return nil, fmt.Errorf("stage image: %w", err)
+		if err != nil {
+			return nil, j.retryStored(staged, now, err)
 		}
+		staged.Image, staged.ContentType = img.Data, img.ContentType
+		j.stage(ctx, staged)
 	}
-	return j.store(ctx, prev, staged)
+	rec, err := j.store(ctx, prev, staged)
+	if err != nil {
+		return nil, j.retryStored(staged, now, err)
+	}
+	return rec, nil
+}
+
+// lockTTL outlasts any run of a task, which asynq ends at GenerateTimeout.
+const lockTTL = GenerateTimeout + time.Minute
+
+// retryStored sends back a task whose code WeChat has made but wxqr has not
+// stored yet: not a failure (retrying spends nothing, and archiving would
+// strand a code that was paid for), retried after a delay that grows with
+// the time the result has been waiting, up to MaxRetryDelay.
+func (j *generation) retryStored(s *catalog.Staged, now time.Time, err error) error {
+	wait := min(max(now.Sub(s.CreatedAt)/2, FirstRetryDelay), MaxRetryDelay)
+	j.log.Warn().Err(err).Dur("retry_in", wait).Msg("code made but not stored yet; its result is staged")
+	return &RetryLaterError{After: wait, Reason: "store the code WeChat made: " + err.Error()}
+}
+
+// stage keeps what WeChat returned until storage and the catalog have it. It
+// outlives the task's context: a result that WeChat gave and that is lost
+// here would be paid for twice. If staging fails anyway, the run goes on:
+// the image and its sidecar in storage are as good a record.
+func (j *generation) stage(ctx context.Context, s *catalog.Staged) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := j.g.Catalog.Stage(ctx, j.id, s); err != nil {
+		j.log.Warn().Err(err).Msg("could not stage the result; storing it straight away")
+	}
+}
+
+func (j *generation) dropStaged(ctx context.Context) {
+	if err := j.g.Catalog.DropStaged(ctx, j.id); err != nil {
+		// Harmless: it expires, and the catalog answers first once stored.
+		j.log.Warn().Err(err).Msg("could not drop the staged result")
+	}
 }
 
 // target decides which generation to make: 0 and false when the code exists
@@ -239,7 +299,7 @@ func (j *generation) create(ctx context.Context, gen int) (*catalog.Staged, erro
 	} else if s != nil {
 		return nil, retryLater(j.g.pausedRetry(), "queue %s is paused: %s", queue, s.Reason)
 	}
-	key := spec.AppID + ":" + api
+	key := LimitKey(spec.AppID, api)
 	if j.g.Budget != nil {
 		ok, err := j.g.Budget.Spend(ctx, key, 1)
 		if err != nil {
@@ -299,9 +359,7 @@ func (j *generation) create(ctx context.Context, gen int) (*catalog.Staged, erro
 		}
 		return nil, j.handleCreateError(ctx, err)
 	}
-	if err := j.g.Catalog.Stage(ctx, j.id, staged); err != nil {
-		return nil, fmt.Errorf("stage result: %w", err)
-	}
+	j.stage(ctx, staged)
 	return staged, nil
 }
 
@@ -363,7 +421,9 @@ func (j *generation) handleCreateError(ctx context.Context, err error) error {
 	case errors.Is(err, wechat.ErrMinuteLimit):
 		now := j.g.now()
 		return retryLater(now.Truncate(time.Minute).Add(time.Minute).Sub(now), "WeChat's minute limit (45011)")
-	case errors.Is(err, wechat.ErrBadRequest), errors.Is(err, wechat.ErrAccount):
+	case errors.Is(err, wechat.ErrAccount):
+		return j.pauseApp(ctx, err)
+	case errors.Is(err, wechat.ErrBadRequest):
 		// Retrying cannot help: the task goes to the archive with the
 		// reason, for an operator to read.
 		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
@@ -393,6 +453,37 @@ func (j *generation) pauseTotal(ctx context.Context, cause error) error {
 			Msg("lifetime quota spent: queue paused for every worker; its tasks are kept. Resume with `enqueue resume` or the web UI once the quota allows")
 	}
 	return retryLater(j.g.pausedRetry(), "queue %s paused: lifetime quota spent (45029)", queue)
+}
+
+// pauseApp stops every queue of the app: WeChat refuses the account itself
+// (a wrong secret, an IP not whitelisted, an API the account may not call),
+// so every task would fail the same way, and archiving them all would lose
+// campaigns past the archive's cap. An operator fixes the app and resumes.
+func (j *generation) pauseApp(ctx context.Context, cause error) error {
+	spec := j.p.Spec
+	code := 0
+	var apiErr *wechat.APIError
+	if errors.As(cause, &apiErr) {
+		code = apiErr.Code
+	}
+	reason := fmt.Sprintf("WeChat refuses the app (errcode %d): fix its configuration, then resume", code)
+	for _, class := range spec.Kind.AppType().Classes() {
+		queue := QueueName(spec.AppID, class)
+		first, err := j.g.Pauses.Pause(ctx, PauseState{
+			Queue: queue, AppID: spec.AppID, Class: class, Errcode: code,
+			Reason: reason, PausedAt: j.g.now(),
+		})
+		if err != nil {
+			return fmt.Errorf("pause %s: %w", queue, err)
+		}
+		if first {
+			waiting, _ := j.g.Pauses.Waiting(ctx, queue)
+			j.log.Error().Err(cause).Int("errcode", code).Str("class", string(class)).Str("queue", queue).
+				Int("tasks_waiting", waiting).
+				Msg("WeChat refuses the app: queue paused for every worker; its tasks are kept. Fix the app, then `enqueue resume`")
+		}
+	}
+	return retryLater(j.g.pausedRetry(), "%s", reason)
 }
 
 // pauseDaily stops every class of the app that calls the same API until the
@@ -457,7 +548,7 @@ func (j *generation) store(ctx context.Context, prev *wxqr.Record, s *catalog.St
 		CreatedAt:     s.CreatedAt.UTC(),
 		Generation:    s.Generation,
 		Bucket:        bucket,
-		Key:           objectKey,
+		ObjectKey:     objectKey,
 		ContentType:   normalizeImageType(s.ContentType),
 		Size:          int64(len(s.Image)),
 		SHA256:        hex.EncodeToString(sum[:]),
@@ -478,10 +569,7 @@ func (j *generation) store(ctx context.Context, prev *wxqr.Record, s *catalog.St
 	if err := j.g.Catalog.Put(ctx, rec); err != nil {
 		return nil, fmt.Errorf("record code: %w", err)
 	}
-	if err := j.g.Catalog.DropStaged(ctx, j.id); err != nil {
-		// Harmless: the catalog now answers first, and the staged result expires.
-		j.log.Warn().Err(err).Msg("could not drop the staged result")
-	}
+	j.dropStaged(ctx)
 	return rec, nil
 }
 

@@ -46,48 +46,79 @@ func NewPauses(rdb redis.UniversalClient, inspector *asynq.Inspector) *Pauses {
 func (p *Pauses) stateKey(queue string) string { return p.prefix + "queue:" + queue }
 func (p *Pauses) indexKey() string             { return p.prefix + "queues" }
 
-// Pause records s and pauses its queue. It reports whether this call paused
-// it (false when another worker got there first), so that exactly one worker
-// reports each pause.
+// recordScript writes a pause state. ARGV[1] is the state, ARGV[2] "1" to
+// write it whatever is there (the queue was running: anything recorded is
+// stale), ARGV[3] "1" when the new pause is for good. Otherwise it writes
+// only where nothing is recorded, or over a pause that ends by itself with
+// one that does not (a 45029 outranks a daily quota), never the reverse. It
+// returns 1 when it wrote.
+var recordScript = redis.NewScript(`
+local old = redis.call("GET", KEYS[1])
+if ARGV[2] == "1" or not old then
+	redis.call("SET", KEYS[1], ARGV[1])
+	return 1
+end
+if ARGV[3] == "1" and cjson.decode(old).resume_at then
+	redis.call("SET", KEYS[1], ARGV[1])
+	return 1
+end
+return 0`)
+
+// Pause pauses the queue of s for the fleet and records why. It reports
+// whether this call recorded the pause (false when another worker got there
+// first with the same or a stronger reason), so that one worker reports
+// each pause.
+//
+// asynq's flag is set first: a state is only ever recorded for a queue that
+// is paused, so a state without the flag is stale (an operator resumed the
+// queue in the web UI) and is ignored, then overwritten.
 func (p *Pauses) Pause(ctx context.Context, s PauseState) (first bool, err error) {
 	data, err := json.Marshal(s)
 	if err != nil {
 		return false, fmt.Errorf("pause %s: %w", s.Queue, err)
 	}
-	first, err = p.rdb.SetNX(ctx, p.stateKey(s.Queue), data, 0).Result()
-	if err != nil {
+	err = p.inspector.PauseQueue(s.Queue)
+	if err != nil && !isAlreadyPaused(err) {
 		return false, fmt.Errorf("pause %s: %w", s.Queue, err)
+	}
+	wasRunning := err == nil
+	written, err := recordScript.Run(ctx, p.rdb, []string{p.stateKey(s.Queue)},
+		data, flag(wasRunning), flag(s.ResumeAt.IsZero())).Int()
+	if err != nil {
+		return false, fmt.Errorf("pause %s: record why: %w", s.Queue, err)
 	}
 	if err := p.rdb.SAdd(ctx, p.indexKey(), s.Queue).Err(); err != nil {
 		return false, fmt.Errorf("pause %s: %w", s.Queue, err)
 	}
-	if err := p.inspector.PauseQueue(s.Queue); err != nil && !isAlreadyPaused(err) {
-		return false, fmt.Errorf("pause %s: %w", s.Queue, err)
-	}
-	return first, nil
+	return written == 1, nil
 }
 
-// Paused returns the pause state of queue, or nil when it runs. A state
-// whose queue an operator resumed elsewhere (the asynq web UI) is dropped:
-// asynq's own flag is the truth about whether the queue runs.
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// Paused returns the pause state of queue, or nil when it runs. asynq's own
+// flag is the truth about whether the queue runs: a state without it is
+// stale (resumed in the web UI) and is ignored.
 func (p *Pauses) Paused(ctx context.Context, queue string) (*PauseState, error) {
 	s, err := p.get(ctx, queue)
 	if err != nil || s == nil {
 		return nil, err
 	}
 	running, err := p.asynqRunning(ctx, queue)
-	if err != nil {
+	if err != nil || running {
 		return nil, err
-	}
-	if running {
-		return nil, p.forget(ctx, queue)
 	}
 	return s, nil
 }
 
-// asynqRunning reads asynq's pause flag for queue: the key
-// "asynq:{queue}:paused" (asynq's documented key layout), so that the check
-// costs one EXISTS rather than the Inspector's full queue statistics.
+// asynqRunning reads asynq's pause flag for queue, the key
+// "asynq:{queue}:paused". The key is asynq's internal layout (a test pins
+// it); the Inspector's public GetQueueInfo would read the queue's whole
+// statistics, memory usage included, on every check.
 func (p *Pauses) asynqRunning(ctx context.Context, queue string) (bool, error) {
 	n, err := p.rdb.Exists(ctx, "asynq:{"+queue+"}:paused").Result()
 	if err != nil {

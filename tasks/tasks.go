@@ -5,7 +5,9 @@ package tasks
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -30,6 +32,10 @@ type GeneratePayload struct {
 	Generation int `json:"generation,omitempty"`
 }
 
+// LimitKey is the key of an app's rate limit and daily budget for one WeChat
+// API: "{app_id}:{api}".
+func LimitKey(appID, api string) string { return appID + ":" + api }
+
 // QueueName is the queue for one quota class of one app, so that a quota
 // error can pause exactly that: `{app_id}.{class}`.
 func QueueName(appID string, class wxqr.QuotaClass) string {
@@ -48,17 +54,51 @@ func (p GeneratePayload) TaskID() string {
 
 // Defaults for generate tasks.
 const (
-	// GenerateMaxRetry bounds real failures only: rate-limit waits and quota
-	// pauses never use up a retry.
+	// GenerateMaxRetry bounds real failures before the code is made. Waits,
+	// pauses and failures after WeChat made the code never use one up. The
+	// Generator enforces it: asynq's own MaxRetry is set out of reach,
+	// because asynq archives a task that reaches it whatever the last error.
 	GenerateMaxRetry = 10
 	GenerateTimeout  = 2 * time.Minute
 )
+
+// asynqMaxRetry keeps asynq from archiving a task that is only waiting.
+const asynqMaxRetry = math.MaxInt32
+
+// check enforces the rules of the payload beyond the spec's own: only
+// temporary codes are regenerated (a second generation of any other kind
+// would spend lifetime quota again), and a temporary code's validity is
+// WeChat's 1 s .. 30 days, 0 meaning the default.
+func (p *GeneratePayload) check() error {
+	if p.Generation > 0 && !p.Spec.Kind.Temporary() {
+		return fmt.Errorf("generation %d of a %s code: only temporary codes are regenerated", p.Generation, p.Spec.Kind)
+	}
+	if !p.Spec.Kind.Temporary() {
+		if p.ExpireSeconds != 0 {
+			return fmt.Errorf("expire_seconds is for temporary codes only, not %s", p.Spec.Kind)
+		}
+		return nil
+	}
+	if p.ExpireSeconds == 0 {
+		p.ExpireSeconds = int(wxqr.DefaultTempExpire / time.Second)
+	}
+	if max := int(wxqr.MaxTempExpire / time.Second); p.ExpireSeconds < 1 || p.ExpireSeconds > max {
+		return fmt.Errorf("expire_seconds must be 1..%d, got %d", max, p.ExpireSeconds)
+	}
+	return nil
+}
 
 // NewGenerateTask returns the task for p with its default options: its
 // queue, its identity-derived task id, retries and timeout. Options given
 // here override them.
 func NewGenerateTask(p GeneratePayload, opts ...asynq.Option) (*asynq.Task, error) {
 	p.Spec = p.Spec.Normalize()
+	if errs := p.Spec.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("generate task: %w", errors.Join(errs...))
+	}
+	if err := p.check(); err != nil {
+		return nil, fmt.Errorf("generate task: %w", err)
+	}
 	payload, err := json.Marshal(p)
 	if err != nil {
 		return nil, fmt.Errorf("encode generate payload: %w", err)
@@ -66,8 +106,30 @@ func NewGenerateTask(p GeneratePayload, opts ...asynq.Option) (*asynq.Task, erro
 	defaults := []asynq.Option{
 		asynq.Queue(QueueName(p.Spec.AppID, p.Spec.Kind.Class())),
 		asynq.TaskID(p.TaskID()),
-		asynq.MaxRetry(GenerateMaxRetry),
+		asynq.MaxRetry(asynqMaxRetry),
 		asynq.Timeout(GenerateTimeout),
 	}
 	return asynq.NewTask(TypeGenerate, payload, append(defaults, opts...)...), nil
+}
+
+// RequeueArchived runs the task of p again if it waits in the archive
+// (failed for good), and reports whether it did. Queueing a code whose task
+// id asynq still holds fails with asynq.ErrTaskIDConflict: the task is on its
+// way, or it is archived, and only this tells the two apart. Without it a
+// code that failed once could never be queued again.
+func RequeueArchived(inspector *asynq.Inspector, p GeneratePayload) (bool, error) {
+	queue := QueueName(p.Spec.AppID, p.Spec.Kind.Class())
+	info, err := inspector.GetTaskInfo(queue, p.TaskID())
+	switch {
+	case errors.Is(err, asynq.ErrTaskNotFound):
+		return false, nil // it finished in the meantime
+	case err != nil:
+		return false, fmt.Errorf("inspect task %s: %w", p.TaskID(), err)
+	case info.State != asynq.TaskStateArchived:
+		return false, nil
+	}
+	if err := inspector.RunTask(queue, p.TaskID()); err != nil {
+		return false, fmt.Errorf("run archived task %s again: %w", p.TaskID(), err)
+	}
+	return true, nil
 }

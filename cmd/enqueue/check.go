@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wxqr/wxqr"
+	"github.com/wxqr/wxqr/internal/config"
 	"github.com/wxqr/wxqr/tasks"
 )
 
@@ -123,21 +124,9 @@ func or(s, def string) string {
 // days ("7d"), optionally followed by a duration ("1d12h"), in whole seconds
 // from 1 s to 30 days.
 func parseExpire(s string) (int, error) {
-	var d time.Duration
-	rest := s
-	if days, after, ok := strings.Cut(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("--expire %q: want a duration such as 7d, 36h or 1d12h", s)
-		}
-		d, rest = time.Duration(n)*24*time.Hour, after
-	}
-	if rest != "" {
-		more, err := time.ParseDuration(rest)
-		if err != nil {
-			return 0, fmt.Errorf("--expire %q: want a duration such as 7d, 36h or 1d12h", s)
-		}
-		d += more
+	d, err := config.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("--expire %w", err)
 	}
 	if d < time.Second || d > wxqr.MaxTempExpire || d%time.Second != 0 {
 		return 0, fmt.Errorf("--expire %q: must be whole seconds from 1s to 30d", s)

@@ -150,7 +150,7 @@ func record(spec wxqr.Spec, campaign string, expiresAt time.Time) *wxqr.Record {
 		Ticket:    "gQH47joAAAAAAAAAASxodHRwOi8vd2VpeGluLnFxLmNvbS9xLzAyQmV4VmZBR0RkZ2kxMDAwMHcwN3cAAgT+qzQC",
 		URL:       "http://weixin.qq.com/q/02BexVfAGDdgi10000w07w?a=1&b=2",
 		ExpiresAt: expiresAt, CreatedAt: time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC), Generation: 1,
-		Bucket: "codes", Key: spec.Key(), ContentType: "image/jpeg", Size: 28000, SHA256: strings.Repeat("ab", 32),
+		Bucket: "codes", ObjectKey: spec.Key(), ContentType: "image/jpeg", Size: 28000, SHA256: strings.Repeat("ab", 32),
 	}
 }
 
@@ -425,7 +425,7 @@ func TestExport(t *testing.T) {
 			if err := json.Unmarshal([]byte(l), &rec); err != nil {
 				t.Fatalf("line %q: %v", l, err)
 			}
-			seen[rec.ID] = rec.Key != "" && rec.SHA256 != ""
+			seen[rec.ID] = rec.ObjectKey != "" && rec.SHA256 != ""
 		}
 		for _, rec := range recs {
 			if !seen[rec.ID] {

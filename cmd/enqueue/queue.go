@@ -64,8 +64,8 @@ Flags:
   --skip-invalid     queue the valid codes and list the invalid ones
 
 A progress bar shows on a terminal; otherwise progress is logged every 10 s.
-The summary (queued, already queued, already generated, duplicate in file,
-invalid) goes to stdout.
+The summary (queued, already queued, failed before and queued again, already
+generated, duplicate in file, invalid) goes to stdout.
 
 Examples:
   enqueue --app wx1234 --kind oa_perm --campaign spring --scene-ids 1-5000
@@ -74,7 +74,7 @@ Examples:
   enqueue --campaign spring --dry-run jobs.csv
   crm-export | enqueue --app wx1234 --skip-invalid -
 
-Other commands (each with -h): status, resume, export, reindex, retire.
+Other commands (each with -h): status, resume, export, reindex, retire, regen.
 
 Exit status: 0 ok; 1 failure; 2 bad usage, configuration or input (nothing queued).
 `
@@ -170,9 +170,10 @@ func runQueue(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	q := &queuer{
-		client:  asynq.NewClientFromRedisClient(rdb),
-		catalog: catalog.New(rdb, ""),
-		now:     c.now,
+		client:    asynq.NewClientFromRedisClient(rdb),
+		inspector: asynq.NewInspectorFromRedisClient(rdb),
+		catalog:   catalog.New(rdb, ""),
+		now:       c.now,
 	}
 	stopProgress := c.showProgress(q, int64(plan.unique()))
 	err = q.queue(ctx, src, chk, plan.seen, f.concurrency)
@@ -182,6 +183,7 @@ func runQueue(ctx context.Context, c *cli, args []string) error {
 	if serr := printSummary(c.stdout, []summaryLine{
 		{"queued", q.queued.Load()},
 		{"already queued", q.alreadyQueued.Load()},
+		{"failed before, queued again", q.requeued.Load()},
 		{"already generated", q.alreadyGenerated.Load()},
 		{"duplicate in file", int64(plan.duplicates)},
 		{"invalid", int64(plan.invalid)},
@@ -403,16 +405,17 @@ func printSummary(w io.Writer, lines []summaryLine) error {
 
 // queuer queues codes from many goroutines and counts the outcomes.
 type queuer struct {
-	client  *asynq.Client
-	catalog *catalog.Catalog
-	now     func() time.Time
+	client    *asynq.Client
+	inspector *asynq.Inspector
+	catalog   *catalog.Catalog
+	now       func() time.Time
 
-	queued, alreadyQueued, alreadyGenerated atomic.Int64
+	queued, alreadyQueued, requeued, alreadyGenerated atomic.Int64
 }
 
 // done is how many codes have been dealt with so far.
 func (q *queuer) done() int64 {
-	return q.queued.Load() + q.alreadyQueued.Load() + q.alreadyGenerated.Load()
+	return q.queued.Load() + q.alreadyQueued.Load() + q.requeued.Load() + q.alreadyGenerated.Load()
 }
 
 // queue reads src a second time and queues every valid code in seen (which
@@ -509,7 +512,15 @@ func (q *queuer) queueBatch(ctx context.Context, batch []tasks.GeneratePayload) 
 		_, err = q.client.EnqueueContext(ctx, task)
 		switch {
 		case errors.Is(err, asynq.ErrTaskIDConflict):
-			q.alreadyQueued.Add(1)
+			requeued, err := tasks.RequeueArchived(q.inspector, p)
+			if err != nil {
+				return err
+			}
+			if requeued {
+				q.requeued.Add(1)
+			} else {
+				q.alreadyQueued.Add(1)
+			}
 		case err != nil:
 			return fmt.Errorf("queue code %s: %w", ids[i], err)
 		default:

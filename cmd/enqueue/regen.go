@@ -7,14 +7,13 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/hibiken/asynq"
 
-	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/catalog"
+	"github.com/wxqr/wxqr/internal/config"
 	"github.com/wxqr/wxqr/ratelimit"
 	"github.com/wxqr/wxqr/regen"
 )
@@ -70,11 +69,11 @@ func runRegen(ctx context.Context, c *cli, args []string) error {
 	horizon := regen.DefaultHorizon
 	if within != "" {
 		var err error
-		if horizon, err = regen.ParseHorizon(within); err != nil {
+		if horizon, err = config.ParseDuration(within); err != nil {
 			return inputErrorf("--within: %v", err)
 		}
 	}
-	limits, err := qrcodeBudgets(c.getenv(envDailyBudgets))
+	budgets, err := config.LoadDailyBudgets(c.getenv)
 	if err != nil {
 		return &inputError{err}
 	}
@@ -95,10 +94,11 @@ func runRegen(ctx context.Context, c *cli, args []string) error {
 	}
 
 	planner, err := regen.NewPlanner(regen.PlannerConfig{
-		Catalog: catalog.New(rdb, ""),
-		Client:  asynq.NewClientFromRedisClient(rdb),
-		Budget:  ratelimit.NewBudget(rdb, ratelimit.BudgetConfig{Limits: limits}),
-		Now:     c.now,
+		Catalog:   catalog.New(rdb, ""),
+		Client:    asynq.NewClientFromRedisClient(rdb),
+		Inspector: asynq.NewInspectorFromRedisClient(rdb),
+		Budget:    ratelimit.NewBudget(rdb, ratelimit.BudgetConfig{Limits: budgets.Lookup}),
+		Now:       c.now,
 	})
 	if err != nil {
 		return err
@@ -194,7 +194,7 @@ func printRegenReport(w io.Writer, r *regen.Report) error {
 	}
 	if t.Deferred > 0 {
 		_, err := fmt.Fprintf(w, "the soonest deferred code expires at %s; deferred codes are due again at the next scan (or raise %s)\n",
-			t.SoonestDeferred.UTC().Format(time.RFC3339), envDailyBudgets)
+			t.SoonestDeferred.UTC().Format(time.RFC3339), config.EnvDailyBudgets)
 		return err
 	}
 	return nil
@@ -205,55 +205,4 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// envDailyBudgets holds the workers' daily budgets per API, for every app
-// or one: "[app_id:]api=calls,...". Regeneration spends qrcode/create.
-const envDailyBudgets = "WXQR_DAILY_BUDGETS"
-
-// defaultQRCodeBudget is the workers' default daily budget of
-// qrcode/create: WeChat's own daily quota.
-const defaultQRCodeBudget = 100000
-
-// qrcodeBudgets reads the qrcode/create entries of WXQR_DAILY_BUDGETS and
-// returns the budget limits regeneration plans with. Entries for other APIs
-// are the workers' business and are skipped.
-func qrcodeBudgets(raw string) (func(key string) (int64, bool), error) {
-	api := wxqr.KindOATemp.API()
-	all := int64(defaultQRCodeBudget)
-	perApp := map[string]int64{}
-	if strings.TrimSpace(raw) != "" {
-		for i, entry := range strings.Split(raw, ",") {
-			target, value, ok := strings.Cut(strings.TrimSpace(entry), "=")
-			if !ok {
-				return nil, fmt.Errorf("%s: entry %d: want [app_id:]api=value, got %q", envDailyBudgets, i+1, entry)
-			}
-			app, entryAPI, forApp := strings.Cut(target, ":")
-			if !forApp {
-				app, entryAPI = "", target
-			}
-			if entryAPI != api {
-				continue
-			}
-			n, err := strconv.ParseInt(value, 10, 64)
-			if err != nil || n < 0 {
-				return nil, fmt.Errorf("%s: entry %d (%s): want a whole number of calls a day, got %q", envDailyBudgets, i+1, target, value)
-			}
-			if forApp {
-				perApp[app] = n
-			} else {
-				all = n
-			}
-		}
-	}
-	return func(key string) (int64, bool) {
-		app, keyAPI, _ := strings.Cut(key, ":")
-		if keyAPI != api {
-			return 0, false
-		}
-		if n, ok := perApp[app]; ok {
-			return n, true
-		}
-		return all, true
-	}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/wxqr/wxqr"
+	"github.com/wxqr/wxqr/internal/config"
 	"github.com/wxqr/wxqr/ratelimit"
 )
 
@@ -136,13 +137,13 @@ func TestRegenBudget(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
 			recs := dueCodes(t, h)
-			h.env[envDailyBudgets] = tt.budgets
+			h.env[config.EnvDailyBudgets] = tt.budgets
 			if tt.spent > 0 {
-				limits, err := qrcodeBudgets(tt.budgets)
+				budgets, err := config.LoadDailyBudgets(func(string) string { return tt.budgets })
 				if err != nil {
 					t.Fatal(err)
 				}
-				if ok, err := ratelimit.NewBudget(h.rdb, ratelimit.BudgetConfig{Limits: limits}).Spend(t.Context(), "wxoa:qrcode/create", tt.spent); err != nil || !ok {
+				if ok, err := ratelimit.NewBudget(h.rdb, ratelimit.BudgetConfig{Limits: budgets.Lookup}).Spend(t.Context(), "wxoa:qrcode/create", tt.spent); err != nil || !ok {
 					t.Fatalf("spend: %v, %v", ok, err)
 				}
 			}
@@ -196,7 +197,7 @@ func TestRegenUsageErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.env[envDailyBudgets] = tt.budgets
+			h.env[config.EnvDailyBudgets] = tt.budgets
 			r := h.run(t, "", append([]string{"regen"}, tt.args...)...)
 			if exitCode(r.err) != exitInput || !strings.Contains(r.err.Error(), tt.want) {
 				t.Errorf("exit %d, error %v; want exit %d and %q", exitCode(r.err), r.err, exitInput, tt.want)

@@ -28,11 +28,11 @@ const (
 // newMetrics makes the worker's metrics: asynq's queue series, the pauses
 // and the daily budgets of every app × API that has one.
 func newMetrics(cfg *config.Config, inspector *asynq.Inspector, pauses *tasks.Pauses,
-	budget *ratelimit.Budget, budgets keyedSetting[int64], log zerolog.Logger) (*metrics.Metrics, error) {
+	budget *ratelimit.Budget, budgets config.PerAppAPI[int64], log zerolog.Logger) (*metrics.Metrics, error) {
 	var keys []metrics.BudgetKey
 	for _, app := range cfg.Apps {
-		for api := range defaultRateLimits {
-			if _, ok := budgets.lookup(app.AppID + ":" + api); ok {
+		for api := range config.DefaultRateLimits {
+			if _, ok := budgets.Lookup(tasks.LimitKey(app.AppID, api)); ok {
 				keys = append(keys, metrics.BudgetKey{AppID: app.AppID, API: api})
 			}
 		}
@@ -42,7 +42,7 @@ func newMetrics(cfg *config.Config, inspector *asynq.Inspector, pauses *tasks.Pa
 		Pauses:    pauses.List,
 		Budgets:   keys,
 		BudgetUsed: func(ctx context.Context, appID, api string) (int64, int64, error) {
-			return budget.Used(ctx, appID+":"+api)
+			return budget.Used(ctx, tasks.LimitKey(appID, api))
 		},
 		Logger: log,
 	})

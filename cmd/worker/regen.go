@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wxqr/wxqr/catalog"
+	"github.com/wxqr/wxqr/internal/config"
 	"github.com/wxqr/wxqr/ratelimit"
 	"github.com/wxqr/wxqr/regen"
 )
@@ -57,7 +58,7 @@ func parseRegen(getenv func(string) string) (regenSettings, error) {
 	}
 	rs.zone = loc
 	if v := strings.TrimSpace(getenv(envRegenHorizon)); v != "" {
-		if rs.horizon, err = regen.ParseHorizon(v); err != nil {
+		if rs.horizon, err = config.ParseDuration(v); err != nil {
 			return rs, fmt.Errorf("%s: %w", envRegenHorizon, err)
 		}
 	}
@@ -83,7 +84,9 @@ func startRegen(ctx context.Context, rs regenSettings, mux *asynq.ServeMux, rdb 
 	// A client on the worker's own connection pool; asynq does not let it
 	// be closed, the pool is closed with rdb.
 	client := asynq.NewClientFromRedisClient(rdb)
-	planner, err := regen.NewPlanner(regen.PlannerConfig{Catalog: cat, Client: client, Budget: budget})
+	planner, err := regen.NewPlanner(regen.PlannerConfig{
+		Catalog: cat, Client: client, Inspector: asynq.NewInspectorFromRedisClient(rdb), Budget: budget,
+	})
 	if err != nil {
 		return nil, err
 	}

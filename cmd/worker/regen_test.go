@@ -154,7 +154,7 @@ func putTemporary(t *testing.T, cat *catalog.Catalog, scene int64, expiresIn tim
 	rec := &wxqr.Record{
 		ID: spec.ID(), Spec: spec, Ticket: "t", URL: "http://weixin.qq.com/q/x",
 		ExpireSeconds: 86400, ExpiresAt: now.Add(expiresIn), CreatedAt: now, Generation: 1,
-		Bucket: "codes", Key: spec.Key(), ContentType: "image/jpeg", Size: 1, SHA256: strings.Repeat("0", 64),
+		Bucket: "codes", ObjectKey: spec.Key(), ContentType: "image/jpeg", Size: 1, SHA256: strings.Repeat("0", 64),
 	}
 	if err := cat.Put(t.Context(), rec); err != nil {
 		t.Fatal(err)

@@ -24,9 +24,13 @@ import (
 
 // Timings of the worker's own loops.
 const (
-	idlePoll        = 500 * time.Millisecond
-	resumeCheck     = 30 * time.Second
-	shutdownTimeout = 30 * time.Second
+	idlePoll    = 500 * time.Millisecond
+	resumeCheck = 30 * time.Second
+	// shutdownTimeout lets every task under way finish at SIGTERM: a task
+	// cut short is requeued by asynq while its handler may still run, and
+	// only the per-code lock then keeps the two apart. Give the worker this
+	// much grace (plus a little) in whatever stops it.
+	shutdownTimeout = tasks.GenerateTimeout + 10*time.Second
 )
 
 // run is the whole worker; main only adds the signals and the exit status.
@@ -48,11 +52,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if opts.monitorAddr != "" {
 		cfg.MonitorAddr = opts.monitorAddr
 	}
-	rates, err := parseKeyed(envRateLimits, getenv(envRateLimits), defaultRateLimits, parseRate)
+	rates, err := config.LoadRateLimits(getenv)
 	if err != nil {
 		return &exitStatus{code: exitUsage, err: err}
 	}
-	budgets, err := parseKeyed(envDailyBudgets, getenv(envDailyBudgets), defaultDailyBudgets, parseBudget)
+	budgets, err := config.LoadDailyBudgets(getenv)
 	if err != nil {
 		return &exitStatus{code: exitUsage, err: err}
 	}
@@ -76,7 +80,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	pauses := tasks.NewPauses(rdb, inspector)
 
 	cat := catalog.New(rdb, "")
-	budget := ratelimit.NewBudget(rdb, ratelimit.BudgetConfig{Limits: budgets.lookup})
+	budget := ratelimit.NewBudget(rdb, ratelimit.BudgetConfig{Limits: budgets.Lookup})
 	m, err := newMetrics(cfg, inspector, pauses, budget, budgets, log)
 	if err != nil {
 		return err
@@ -90,7 +94,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Catalog: cat,
 		Store:   store,
 		Limiter: ratelimit.NewLimiter(rdb, ratelimit.Config{Limits: func(key string) []ratelimit.Limit {
-			if l, ok := rates.lookup(key); ok && l.Rate > 0 {
+			if l, ok := rates.Lookup(key); ok && l.Rate > 0 {
 				return []ratelimit.Limit{l}
 			}
 			return nil
@@ -125,6 +129,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	if mon != nil {
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if err := mon.Shutdown(ctx); err != nil {
+				log.Warn().Err(err).Msg("monitoring server did not stop cleanly")
+			}
+		}()
+	}
 	mux := asynq.NewServeMux()
 	mux.Handle(tasks.TypeGenerate, gen)
 	stopRegen, err := startRegen(ctx, regenCfg, mux, rdb, cat, budget, log)
@@ -147,13 +160,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		stopLoops()
 		<-loopsDone
 		srv.Shutdown()
-		if mon != nil {
-			shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-			defer cancel()
-			if err := mon.Shutdown(shutdownCtx); err != nil {
-				log.Warn().Err(err).Msg("monitoring server did not stop cleanly")
-			}
-		}
 	}
 
 	if !opts.untilIdle {
@@ -189,7 +195,7 @@ func newClients(cfg *config.Config, rdb redis.UniversalClient, m *metrics.Metric
 		tc := wechat.TokenConfig{
 			AppID: app.AppID, Secret: app.Secret, Redis: rdb,
 			APIBaseURL: cfg.APIBaseURL, HTTPClient: httpClient,
-			Logger:  log.With().Str("app_id", app.AppID).Logger(),
+			Logger:  log, // the token source names the app itself
 			OnFetch: m.TokenRefreshed,
 		}
 		var tokens wechat.TokenSource
@@ -210,7 +216,7 @@ func newClients(cfg *config.Config, rdb redis.UniversalClient, m *metrics.Metric
 		client, err := wechat.NewClient(wechat.Config{
 			AppID: app.AppID, Tokens: tokens, HTTPClient: httpClient,
 			APIBaseURL: cfg.APIBaseURL, MPBaseURL: cfg.MPBaseURL,
-			Logger: log.With().Str("app_id", app.AppID).Logger(),
+			Logger: log, // the client names the app itself
 		})
 		if err != nil {
 			return nil, fmt.Errorf("app %s: %w", app.AppID, err)
@@ -250,20 +256,24 @@ func errorHandler(log zerolog.Logger, cat *catalog.Catalog) asynq.ErrorHandlerFu
 		id, _ := asynq.GetTaskID(ctx)
 		retried, _ := asynq.GetRetryCount(ctx)
 		maxRetry, _ := asynq.GetMaxRetry(ctx)
-		archived := tasks.IsFailure(err) && (errors.Is(err, asynq.SkipRetry) || retried >= maxRetry)
+		archived := errors.Is(err, asynq.SkipRetry) || retried >= maxRetry
 		ev := log.Warn()
 		switch {
-		case !tasks.IsFailure(err):
-			ev = log.Debug()
 		case archived:
 			ev = log.Error().Bool("archived", true)
+		case !tasks.IsFailure(err):
+			ev = log.Debug()
 		}
 		var p tasks.GeneratePayload
 		if t.Type() == tasks.TypeGenerate && json.Unmarshal(t.Payload(), &p) == nil {
 			ev = ev.Str("app_id", p.Spec.AppID).Str("kind", string(p.Spec.Kind)).
 				Str("scene", p.Spec.Scene()).Str("path", p.Spec.Path).Str("campaign", p.Campaign)
 			if archived {
-				if ferr := cat.Fail(ctx, p.Campaign, p.Spec.ID(), err.Error()); ferr != nil {
+				// The task's context may be over (a timeout): the record must
+				// still be written.
+				fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				defer cancel()
+				if ferr := cat.Fail(fctx, p.Campaign, p.Spec.ID(), err.Error()); ferr != nil {
 					log.Warn().Err(ferr).Str("task_id", id).Msg("could not record the failure in its campaign")
 				}
 			}

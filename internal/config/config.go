@@ -1,7 +1,8 @@
 // Package config reads wxqr's configuration from the environment: the
 // variables that cmd/worker and cmd/enqueue share (see the README's
-// configuration table). It is the only package that knows their names;
-// everything else takes the typed values it returns.
+// configuration table). Libraries never read the environment: they take the
+// typed values parsed here, or, for the few variables only one command
+// reads, parsed in that command.
 //
 // No value parsed here ever shows a secret (an app secret, a Redis or S3
 // password) when printed, logged or marshalled, and no error quotes one.

@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"fmt"
@@ -9,37 +9,40 @@ import (
 	"github.com/wxqr/wxqr/ratelimit"
 )
 
-// Environment variables of the worker's limits.
+// Environment variables of the limits per app × API. The workers enforce
+// them; enqueue regen plans within the daily budgets.
 const (
-	envRateLimits   = "WXQR_RATE_LIMITS"
-	envDailyBudgets = "WXQR_DAILY_BUDGETS"
+	EnvRateLimits   = "WXQR_RATE_LIMITS"
+	EnvDailyBudgets = "WXQR_DAILY_BUDGETS"
 )
 
-// defaultRateLimits keep every app under WeChat's documented limits, and
+// DefaultRateLimits keep every app under WeChat's documented limits, and
 // where WeChat documents none, at a pace it has not been seen to refuse.
-var defaultRateLimits = map[string]ratelimit.Limit{
+var DefaultRateLimits = map[string]ratelimit.Limit{
 	"qrcode/create":          ratelimit.PerSecond(50),
 	"wxaapp/createwxaqrcode": ratelimit.PerSecond(50),
 	"wxa/getwxacode":         ratelimit.PerSecond(50),
 	"wxa/getwxacodeunlimit":  ratelimit.PerMinute(5000),
 }
 
-// defaultDailyBudgets are WeChat's own daily quotas: the worker pauses just
+// DefaultDailyBudgets are WeChat's own daily quotas: the worker pauses just
 // before WeChat would say 45009. Lower them when other systems call the same
 // app.
-var defaultDailyBudgets = map[string]int64{
+var DefaultDailyBudgets = map[string]int64{
 	"qrcode/create":  100000,
 	"wxa/getwxacode": 10000,
 }
 
-// keyedSetting is one entry of WXQR_RATE_LIMITS or WXQR_DAILY_BUDGETS: for
-// one API, for every app or (with an app id) for one.
-type keyedSetting[T any] struct {
+// PerAppAPI is a setting per WeChat API, for every app or (overridden) for
+// one: the value of WXQR_RATE_LIMITS or WXQR_DAILY_BUDGETS.
+type PerAppAPI[T any] struct {
 	defaults map[string]T // by API
 	perApp   map[string]T // by "app:api"
 }
 
-func (s keyedSetting[T]) lookup(key string) (T, bool) {
+// Lookup returns the setting for key, "{app_id}:{api}" (tasks.LimitKey), and
+// whether there is one.
+func (s PerAppAPI[T]) Lookup(key string) (T, bool) {
 	if v, ok := s.perApp[key]; ok {
 		return v, true
 	}
@@ -49,8 +52,8 @@ func (s keyedSetting[T]) lookup(key string) (T, bool) {
 }
 
 // parseKeyed parses "[app_id:]api=value,..." over the defaults.
-func parseKeyed[T any](name, raw string, defaults map[string]T, parse func(string) (T, error)) (keyedSetting[T], error) {
-	s := keyedSetting[T]{defaults: map[string]T{}, perApp: map[string]T{}}
+func parseKeyed[T any](name, raw string, defaults map[string]T, parse func(string) (T, error)) (PerAppAPI[T], error) {
+	s := PerAppAPI[T]{defaults: map[string]T{}, perApp: map[string]T{}}
 	for api, v := range defaults {
 		s.defaults[api] = v
 	}
@@ -70,7 +73,7 @@ func parseKeyed[T any](name, raw string, defaults map[string]T, parse func(strin
 		if !perApp {
 			api = app
 		}
-		if _, known := defaultRateLimits[api]; !known {
+		if _, known := DefaultRateLimits[api]; !known {
 			return s, fmt.Errorf("%s: entry %d: unknown API %q (want qrcode/create, wxaapp/createwxaqrcode, wxa/getwxacode or wxa/getwxacodeunlimit)", name, i+1, api)
 		}
 		if perApp {
@@ -80,6 +83,16 @@ func parseKeyed[T any](name, raw string, defaults map[string]T, parse func(strin
 		}
 	}
 	return s, nil
+}
+
+// LoadRateLimits reads WXQR_RATE_LIMITS over DefaultRateLimits.
+func LoadRateLimits(getenv func(string) string) (PerAppAPI[ratelimit.Limit], error) {
+	return parseKeyed(EnvRateLimits, getenv(EnvRateLimits), DefaultRateLimits, parseRate)
+}
+
+// LoadDailyBudgets reads WXQR_DAILY_BUDGETS over DefaultDailyBudgets.
+func LoadDailyBudgets(getenv func(string) string) (PerAppAPI[int64], error) {
+	return parseKeyed(EnvDailyBudgets, getenv(EnvDailyBudgets), DefaultDailyBudgets, parseBudget)
 }
 
 // parseRate parses "20/s", "5000/m" or "100/h"; a rate of 0 turns the limit

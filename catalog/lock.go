@@ -1,0 +1,50 @@
+package catalog
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+//	wxqr:lock:{id}  string: the token of the one worker making the code
+
+func (k keys) lock(id string) string { return k.prefix + "lock:" + id }
+
+// unlockScript deletes a lock only if it still holds the token of the one
+// who took it: a lock that expired and was taken by another stays theirs.
+var unlockScript = redis.NewScript(`
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+	return redis.call("DEL", KEYS[1])
+end
+return 0`)
+
+// Lock takes the code id for one worker for at most ttl, so that two runs of
+// one task (a lease that expired under a slow worker, a task requeued at
+// shutdown while its handler still runs) never both call WeChat. ok is false
+// when someone else holds it. unlock releases it; it is safe to call after
+// the lock expired.
+func (c *Catalog) Lock(ctx context.Context, id string, ttl time.Duration) (unlock func(), ok bool, err error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, false, fmt.Errorf("catalog: lock %s: %w", id, err)
+	}
+	token := hex.EncodeToString(b[:])
+	key := c.keys.lock(id)
+	ok, err = c.rdb.SetNX(ctx, key, token, ttl).Result()
+	if err != nil {
+		return nil, false, fmt.Errorf("catalog: lock %s: %w", id, err)
+	}
+	if !ok {
+		return nil, false, nil
+	}
+	return func() {
+		// The caller's context may be over; the release must still happen.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		unlockScript.Run(ctx, c.rdb, []string{key}, token) //nolint:errcheck // an unreleased lock expires
+	}, true, nil
+}
