@@ -22,11 +22,19 @@ if redis.call("GET", KEYS[1]) == ARGV[1] then
 end
 return 0`)
 
-// Lock takes the code id for one worker for at most ttl, so that two runs of
-// one task (a lease that expired under a slow worker, a task requeued at
-// shutdown while its handler still runs) never both call WeChat. ok is false
-// when someone else holds it. unlock releases it; it is safe to call after
-// the lock expired.
+// renewScript extends a lock only if it still holds the holder's token.
+var renewScript = redis.NewScript(`
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+	return redis.call("PEXPIRE", KEYS[1], ARGV[2])
+end
+return 0`)
+
+// Lock takes the code id for one worker, so that two runs of one task (a
+// lease that expired under a slow worker, a task requeued at shutdown while
+// its handler still runs) never both call WeChat. ok is false when someone
+// else holds it. While held, the lock is renewed every ttl/3; if its holder
+// dies, it lapses within ttl. unlock stops the renewal and releases it; it
+// is safe to call after the lock lapsed.
 func (c *Catalog) Lock(ctx context.Context, id string, ttl time.Duration) (unlock func(), ok bool, err error) {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -41,10 +49,32 @@ func (c *Catalog) Lock(ctx context.Context, id string, ttl time.Duration) (unloc
 	if !ok {
 		return nil, false, nil
 	}
+	// The renewal and the release must happen even when the caller's
+	// context is over.
+	bg := context.WithoutCancel(ctx)
+	stop := make(chan struct{})
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		tick := time.NewTicker(ttl / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				// A failed renewal is retried at the next tick; a lock that
+				// lapses meanwhile only lets a second run in, which the
+				// staged result still keeps from paying twice.
+				renewScript.Run(bg, c.rdb, []string{key}, token, ttl.Milliseconds()) //nolint:errcheck
+			}
+		}
+	}()
 	return func() {
-		// The caller's context may be over; the release must still happen.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		close(stop)
+		<-renewed
+		ctx, cancel := context.WithTimeout(bg, 5*time.Second)
 		defer cancel()
-		unlockScript.Run(ctx, c.rdb, []string{key}, token) //nolint:errcheck // an unreleased lock expires
+		unlockScript.Run(ctx, c.rdb, []string{key}, token) //nolint:errcheck // an unreleased lock lapses
 	}, true, nil
 }

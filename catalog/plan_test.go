@@ -75,4 +75,21 @@ func TestLock(t *testing.T) {
 	if _, ok, _ := c.Lock(ctx, "code1", time.Minute); ok {
 		t.Fatal("the first holder's unlock released the second holder's lock")
 	}
+
+	// A held lock is renewed: it outlives its ttl until released.
+	unlock, ok, err = c.Lock(ctx, "code3", 300*time.Millisecond)
+	if err != nil || !ok {
+		t.Fatalf("Lock(code3) = %v, %v", ok, err)
+	}
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		if _, ok, _ := c.Lock(ctx, "code3", time.Minute); ok {
+			t.Fatal("a held lock lapsed: it was not renewed")
+		}
+		time.Sleep(50 * time.Millisecond) // polling a state over time: the renewal is the subject
+	}
+	unlock()
+	if _, ok, _ := c.Lock(ctx, "code3", time.Minute); !ok {
+		t.Fatal("Lock after unlock refused")
+	}
 }

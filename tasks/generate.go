@@ -225,8 +225,9 @@ func (j *generation) run(ctx context.Context) (*wxqr.Record, error) {
 	return rec, nil
 }
 
-// lockTTL outlasts any run of a task, which asynq ends at GenerateTimeout.
-const lockTTL = GenerateTimeout + time.Minute
+// lockTTL is how soon the lock of a worker that died lapses; a live worker
+// renews it.
+const lockTTL = 15 * time.Second
 
 // retryStored sends back a task whose code WeChat has made but wxqr has not
 // stored yet: not a failure (retrying spends nothing, and archiving would
