@@ -5,13 +5,17 @@
 //
 // It uses the Redis at REDIS_URL (default redis://127.0.0.1:6379/0) or, when
 // none answers, an in-memory one it starts itself (and says so). Images go to
-// ./out unless --out says otherwise. Running it again makes no new WeChat
-// call: the codes exist already.
+// ./out unless --out says otherwise. The demo apps are named for that
+// directory (out/.wxqr-demo keeps their id): running the demo again into the
+// same directory makes no new WeChat call, as the codes exist already, and a
+// new or emptied directory gets codes of its own.
 package main
 
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -41,12 +45,34 @@ func main() {
 	}
 }
 
-// The demo's two apps. Their secrets are the simulator's, not WeChat's.
-const (
-	oaApp    = "wxdemooa000001"
-	mpApp    = "wxdemomp000001"
-	campaign = "demo"
-)
+const campaign = "demo"
+
+// demoApps are the demo's two apps. Their secrets are the simulator's, not
+// WeChat's.
+type demoApps struct{ oa, mp string }
+
+// appsFor returns the demo apps of the output directory out, named by an id
+// kept in out/.wxqr-demo: the same directory, the same apps (and so the
+// codes the catalog already has); a new directory, new apps. A catalog that
+// remembers codes whose images are gone with a deleted directory never
+// leaves a demo with nothing to show.
+func appsFor(out string) (demoApps, error) {
+	path := filepath.Join(out, ".wxqr-demo")
+	id, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		var b [4]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return demoApps{}, err
+		}
+		id = []byte(hex.EncodeToString(b[:]))
+		err = os.WriteFile(path, id, 0o644)
+	}
+	if err != nil {
+		return demoApps{}, fmt.Errorf("demo id in %s: %w", path, err)
+	}
+	suffix := strings.TrimSpace(string(id))
+	return demoApps{oa: "wxdemooa" + suffix, mp: "wxdemomp" + suffix}, nil
+}
 
 type options struct {
 	out                string
@@ -88,6 +114,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	say := func(format string, args ...any) { fmt.Fprintf(stdout, "==> "+format+"\n", args...) }
+	apps, err := appsFor(out)
+	if err != nil {
+		return err
+	}
 
 	work, err := os.MkdirTemp("", "wxqr-demo-")
 	if err != nil {
@@ -106,15 +136,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer closeRedis()
 
 	sim := wechatsim.NewServer(wechatsim.Config{Apps: map[string]wechatsim.App{
-		oaApp: {Secret: "demo-oa-secret", Type: wxqr.AppOA},
-		mpApp: {Secret: "demo-mp-secret", Type: wxqr.AppMP},
+		apps.oa: {Secret: "demo-oa-secret", Type: wxqr.AppOA},
+		apps.mp: {Secret: "demo-mp-secret", Type: wxqr.AppMP},
 	}})
 	defer sim.Close()
-	say("WeChat simulator at %s (apps %s, %s)", sim.URL(), oaApp, mpApp)
+	say("WeChat simulator at %s (apps %s, %s)", sim.URL(), apps.oa, apps.mp)
 
 	env := append(os.Environ(),
 		"REDIS_URL="+redisURL,
-		"WXQR_APPS="+oaApp+":demo-oa-secret:oa,"+mpApp+":demo-mp-secret:mp",
+		"WXQR_APPS="+apps.oa+":demo-oa-secret:oa,"+apps.mp+":demo-mp-secret:mp",
 		"WECHAT_API_BASE_URL="+sim.URL(),
 		"WECHAT_MP_BASE_URL="+sim.URL(),
 		"WXQR_STORAGE=file://"+out,
@@ -123,7 +153,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		"LOG_FORMAT=console",
 	)
 	jobs := filepath.Join(work, "demo.csv")
-	if err := writeCampaign(jobs, opts); err != nil {
+	if err := writeCampaign(jobs, opts, apps); err != nil {
 		return err
 	}
 	bin := func(name string) string { return filepath.Join(work, "bin", name) }
@@ -200,7 +230,7 @@ func redisFor(ctx context.Context, rawURL string, say func(string, ...any)) (str
 }
 
 // writeCampaign writes the sample campaign file.
-func writeCampaign(path string, o *options) error {
+func writeCampaign(path string, o *options, apps demoApps) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -209,16 +239,16 @@ func writeCampaign(path string, o *options) error {
 	fmt.Fprintln(w, "kind,app_id,scene_id,scene_str,path,width,expire_seconds")
 	for i := 1; i <= o.temp; i++ {
 		if i%2 == 0 {
-			fmt.Fprintf(w, "oa_temp,%s,,coupon-%05d,,,604800\n", oaApp, i)
+			fmt.Fprintf(w, "oa_temp,%s,,coupon-%05d,,,604800\n", apps.oa, i)
 		} else {
-			fmt.Fprintf(w, "oa_temp,%s,%d,,,,604800\n", oaApp, 100000+i)
+			fmt.Fprintf(w, "oa_temp,%s,%d,,,,604800\n", apps.oa, 100000+i)
 		}
 	}
 	for i := 1; i <= o.perm; i++ {
-		fmt.Fprintf(w, "oa_perm,%s,%d,,,,\n", oaApp, i)
+		fmt.Fprintf(w, "oa_perm,%s,%d,,,,\n", apps.oa, i)
 	}
 	for i := 1; i <= o.mini; i++ {
-		fmt.Fprintf(w, "wxa_qrcode,%s,,,pages/item/index?id=%d,430,\n", mpApp, i)
+		fmt.Fprintf(w, "wxa_qrcode,%s,,,pages/item/index?id=%d,430,\n", apps.mp, i)
 	}
 	if err := w.Flush(); err != nil {
 		f.Close()
