@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/catalog"
 	"github.com/wxqr/wxqr/internal/config"
 	"github.com/wxqr/wxqr/metrics"
@@ -31,9 +33,13 @@ func newMetrics(cfg *config.Config, inspector *asynq.Inspector, pauses *tasks.Pa
 	budget *ratelimit.Budget, budgets config.PerAppAPI[int64], log zerolog.Logger) (*metrics.Metrics, error) {
 	var keys []metrics.BudgetKey
 	for _, app := range cfg.Apps {
-		for api := range config.DefaultRateLimits {
-			if _, ok := budgets.Lookup(tasks.LimitKey(app.AppID, api)); ok {
-				keys = append(keys, metrics.BudgetKey{AppID: app.AppID, API: api})
+		for _, kind := range wxqr.Kinds {
+			key := metrics.BudgetKey{AppID: app.AppID, API: kind.API()}
+			if kind.AppType() != app.Type || slices.Contains(keys, key) {
+				continue // an API this app never calls, or one listed already
+			}
+			if _, ok := budgets.Lookup(tasks.LimitKey(app.AppID, key.API)); ok {
+				keys = append(keys, key)
 			}
 		}
 	}
