@@ -33,7 +33,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"concurrency", cfg.Concurrency, DefaultConcurrency},
 		{"monitor", cfg.MonitorAddr, DefaultMonitorAddr},
 		{"log level", cfg.Log.Level, zerolog.InfoLevel},
-		{"log format", cfg.Log.Format, LogJSON},
+		{"log format", cfg.Log.Format, ""}, // JSON, or console on a terminal
 	}
 	for _, c := range checks {
 		if c.got != c.want {

@@ -21,13 +21,14 @@ type Log struct {
 	// Level is the minimum level logged. LOG_LEVEL; default info.
 	Level zerolog.Level
 	// Format is LogJSON (one JSON object per line) or LogConsole (for
-	// people). LOG_FORMAT; default LogJSON.
+	// people). LOG_FORMAT; default "": JSON, or console when the log goes
+	// to a terminal.
 	Format string
 }
 
 // LoadLog reads LOG_LEVEL and LOG_FORMAT through getenv.
 func LoadLog(getenv func(string) string) (Log, error) {
-	l := Log{Level: zerolog.InfoLevel, Format: LogJSON}
+	l := Log{Level: zerolog.InfoLevel}
 	if v := getenv(EnvLogLevel); v != "" {
 		level, err := zerolog.ParseLevel(v)
 		if err != nil || level == zerolog.NoLevel {
@@ -49,7 +50,7 @@ func LoadLog(getenv func(string) string) (Log, error) {
 // timestamp on every event. Console output is coloured only when w is a
 // terminal.
 func (l Log) New(w io.Writer) zerolog.Logger {
-	if l.Format == LogConsole {
+	if l.Format == LogConsole || l.Format == "" && IsTerminal(w) {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: !IsTerminal(w)}
 	}
 	return zerolog.New(w).Level(l.Level).With().Timestamp().Logger()
