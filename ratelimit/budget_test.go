@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxqr/wxqr/internal/fakeclock"
 	"github.com/wxqr/wxqr/internal/testenv"
 	"github.com/wxqr/wxqr/ratelimit"
 )
@@ -17,24 +18,6 @@ func budgets(m map[string]int64) func(string) (int64, bool) {
 		limit, ok := m[key]
 		return limit, ok
 	}
-}
-
-// clock is a settable clock for BudgetConfig.Now.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
 }
 
 // concurrently runs f in n goroutines at once and counts those returning
@@ -121,7 +104,7 @@ func TestBudgetRollsOverAtMidnightInShanghai(t *testing.T) {
 	// the Shanghai midnight, so a budget keyed by UTC days would fail here.
 	beforeMidnight := time.Date(2025, 3, 9, 23, 59, 59, 0, shanghai)
 	rdb := testenv.Redis(t)
-	clk := &clock{now: beforeMidnight}
+	clk := fakeclock.New(beforeMidnight)
 	b := ratelimit.NewBudget(rdb, ratelimit.BudgetConfig{
 		Limits: budgets(map[string]int64{"k": 2}),
 		Now:    clk.Now,

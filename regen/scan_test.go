@@ -15,6 +15,7 @@ import (
 
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/catalog"
+	"github.com/wxqr/wxqr/internal/fakeclock"
 	"github.com/wxqr/wxqr/internal/qrdecode"
 	"github.com/wxqr/wxqr/internal/testenv"
 	"github.com/wxqr/wxqr/ratelimit"
@@ -24,25 +25,6 @@ import (
 	"github.com/wxqr/wxqr/wechat/wechatsim"
 )
 
-// clock is a fake clock that the simulator, the generator, the budget and
-// the planner share.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 const (
 	simApp    = "wxregen0001"
 	simSecret = "regen-secret-0001"
@@ -51,7 +33,7 @@ const (
 // world is a worker in one process: the simulator, the real generator and
 // WeChat client, a directory store, and a scan handler, on one fake clock.
 type world struct {
-	clock     *clock
+	clock     *fakeclock.Clock
 	sim       *wechatsim.Server
 	rdb       *redis.Client
 	cat       *catalog.Catalog
@@ -65,7 +47,7 @@ type world struct {
 // budget calls (0: no budget).
 func newWorld(t *testing.T, budget int64) *world {
 	t.Helper()
-	clk := &clock{t: time.Date(2025, 3, 1, 19, 0, 0, 0, time.UTC)} // 03:00 in Shanghai
+	clk := fakeclock.New(time.Date(2025, 3, 1, 19, 0, 0, 0, time.UTC)) // 03:00 in Shanghai
 	sim := wechatsim.NewServer(wechatsim.Config{
 		Apps: map[string]wechatsim.App{simApp: {Secret: simSecret, Type: wxqr.AppOA}},
 		Now:  clk.Now,

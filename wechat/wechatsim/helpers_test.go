@@ -10,9 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/internal/qrdecode"
@@ -32,26 +30,6 @@ func testApps() map[string]wechatsim.App {
 		oaID: {Secret: oaSecret, Type: wxqr.AppOA},
 		mpID: {Secret: mpSecret, Type: wxqr.AppMP},
 	}
-}
-
-// fakeClock is a clock that moves only when told.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock(t time.Time) *fakeClock { return &fakeClock{t: t} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 // startSim starts a simulator for the test, with testApps unless cfg has

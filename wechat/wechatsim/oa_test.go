@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wxqr/wxqr"
+	"github.com/wxqr/wxqr/internal/fakeclock"
 	"github.com/wxqr/wxqr/wechat/wechatsim"
 )
 
@@ -102,7 +103,7 @@ func TestTicketsAreStandardBase64(t *testing.T) {
 }
 
 func TestShowQRCode(t *testing.T) {
-	clock := newFakeClock(time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC))
+	clock := fakeclock.New(time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC))
 	sim := startSim(t, wechatsim.Config{Now: clock.Now})
 	tok := classicToken(t, sim, oaID, oaSecret).AccessToken
 	temp := createQR(t, sim, tok, `{"expire_seconds":120,"action_name":"QR_STR_SCENE","action_info":{"scene":{"scene_str":"t"}}}`)
@@ -200,7 +201,7 @@ func TestDailyQuotaResetsAtShanghaiMidnight(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clock := newFakeClock(tt.start)
+			clock := fakeclock.New(tt.start)
 			sim := startSim(t, wechatsim.Config{Now: clock.Now, Limits: wechatsim.Limits{Daily: map[string]int{wechatsim.APICreateQRCode: 2}}})
 			tok := classicToken(t, sim, oaID, oaSecret).AccessToken
 			for i, want := range []int{0, 0, 45009} {
@@ -225,7 +226,7 @@ func TestDailyQuotaResetsAtShanghaiMidnight(t *testing.T) {
 }
 
 func TestRateLimits(t *testing.T) {
-	clock := newFakeClock(time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC))
+	clock := fakeclock.New(time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC))
 	const otherOA = "wx00000000000000c3"
 	apps := testApps()
 	apps[otherOA] = apps[oaID]

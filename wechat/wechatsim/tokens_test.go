@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxqr/wxqr/internal/fakeclock"
 	"github.com/wxqr/wxqr/wechat/wechatsim"
 )
 
@@ -55,7 +56,7 @@ func TestClassicTokenCredentials(t *testing.T) {
 }
 
 func TestClassicTokenSupersedesPrevious(t *testing.T) {
-	clock := newFakeClock(time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC))
+	clock := fakeclock.New(time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC))
 	sim := startSim(t, wechatsim.Config{Now: clock.Now, TokenTTL: time.Hour, TokenGrace: 5 * time.Minute})
 
 	first := classicToken(t, sim, oaID, oaSecret).AccessToken
@@ -95,7 +96,7 @@ func TestClassicTokenNegativeGraceKillsAtOnce(t *testing.T) {
 }
 
 func TestStableTokenIsSharedAndRenewed(t *testing.T) {
-	clock := newFakeClock(time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC))
+	clock := fakeclock.New(time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC))
 	// A 10 s TTL: the renewal window is half of it, not the 5 min grace.
 	sim := startSim(t, wechatsim.Config{Now: clock.Now, TokenTTL: 10 * time.Second})
 
@@ -129,7 +130,7 @@ func TestStableTokenIsSharedAndRenewed(t *testing.T) {
 }
 
 func TestStableTokenForceRefresh(t *testing.T) {
-	clock := newFakeClock(time.Date(2025, 3, 1, 10, 0, 0, 0, time.FixedZone("CST", 8*3600)))
+	clock := fakeclock.New(time.Date(2025, 3, 1, 10, 0, 0, 0, time.FixedZone("CST", 8*3600)))
 	sim := startSim(t, wechatsim.Config{Now: clock.Now})
 
 	old := stableToken(t, sim, oaID, oaSecret, false).AccessToken
@@ -163,7 +164,7 @@ func TestStableTokenForceRefresh(t *testing.T) {
 }
 
 func TestTokenSetsAreSeparate(t *testing.T) {
-	clock := newFakeClock(time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC))
+	clock := fakeclock.New(time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC))
 	sim := startSim(t, wechatsim.Config{Now: clock.Now})
 
 	stable := stableToken(t, sim, oaID, oaSecret, false).AccessToken
@@ -209,7 +210,7 @@ func TestStableTokenErrors(t *testing.T) {
 }
 
 func TestAPICallTokenErrors(t *testing.T) {
-	clock := newFakeClock(time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC))
+	clock := fakeclock.New(time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC))
 	sim := startSim(t, wechatsim.Config{Now: clock.Now})
 
 	expired := classicToken(t, sim, mpID, mpSecret).AccessToken

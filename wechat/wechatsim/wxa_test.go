@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wxqr/wxqr"
+	"github.com/wxqr/wxqr/internal/fakeclock"
 	"github.com/wxqr/wxqr/wechat/wechatsim"
 )
 
@@ -200,7 +201,7 @@ func TestWxaCapIsSharedAndCountsDistinctCodes(t *testing.T) {
 }
 
 func TestWxaDailyAndMinuteLimits(t *testing.T) {
-	clock := newFakeClock(time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC))
+	clock := fakeclock.New(time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC))
 	sim := startSim(t, wechatsim.Config{Now: clock.Now})
 	sim.SetLimits(mpID, wechatsim.Limits{
 		Daily:     map[string]int{wechatsim.APIGetWxaCode: 1},
