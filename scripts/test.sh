@@ -247,5 +247,8 @@ start_minio
 
 log "go vet ${packages[*]}"
 go vet "${packages[@]}"
-log "go test -race -count=1 ${test_args[*]}"
-go test -race -count=1 "${test_args[@]}"
+# The end-to-end package runs real workers for several minutes under the
+# race detector on small machines: more than go test's default 10 minutes
+# must not turn slowness into a failure (flags given later still win).
+log "go test -race -count=1 -timeout 30m ${test_args[*]}"
+go test -race -count=1 -timeout 30m "${test_args[@]}"
