@@ -7,7 +7,7 @@
 //
 // Exit status: 0 when done (with --until-idle: nothing left to run), 1 on an
 // error, 2 on bad flags or configuration, 3 (--until-idle) when work remains
-// held by a quota pause, 4 (--until-idle) when tasks failed for good (archived).
+// held by a pause (a quota or account error), 4 (--until-idle) when tasks failed for good (archived).
 package main
 
 import (
@@ -70,7 +70,7 @@ queues hold nothing runnable). Configuration comes from the environment
 (REDIS_URL, WXQR_APPS, WXQR_STORAGE, ...; see the README); flags override it.
 
 Exit status: 0 done, 1 error, 2 bad flags or configuration,
-3 work remains paused by a quota error (--until-idle),
+3 work remains paused by a quota or account error (--until-idle),
 4 tasks failed for good and wait in the archive (--until-idle).
 
 Flags:
