@@ -7,7 +7,8 @@
 //
 // Exit status: 0 when done (with --until-idle: nothing left to run), 1 on an
 // error, 2 on bad flags or configuration, 3 (--until-idle) when work remains
-// held by a pause (a quota or account error), 4 (--until-idle) when tasks failed for good (archived).
+// held by a pause (a quota or account error), 4 (--until-idle) when tasks
+// failed for good (archived).
 package main
 
 import (
