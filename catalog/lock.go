@@ -63,9 +63,10 @@ func (c *Catalog) Lock(ctx context.Context, id string, ttl time.Duration) (unloc
 			case <-stop:
 				return
 			case <-tick.C:
-				// A failed renewal is retried at the next tick; a lock that
-				// lapses meanwhile only lets a second run in, which the
-				// staged result still keeps from paying twice.
+				// A failed renewal is retried at the next tick. A lock that
+				// lapses meanwhile (Redis away for a whole ttl) lets a second
+				// run in; past the staging of a result that costs nothing,
+				// before it, a second call to WeChat.
 				renewScript.Run(bg, c.rdb, []string{key}, token, ttl.Milliseconds()) //nolint:errcheck
 			}
 		}

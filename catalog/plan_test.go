@@ -60,17 +60,21 @@ func TestLock(t *testing.T) {
 	if _, ok, err := c.Lock(ctx, "code1", time.Minute); err != nil || ok {
 		t.Fatalf("second Lock = %v, %v; want it refused while held", ok, err)
 	}
-	if _, ok, _ := c.Lock(ctx, "code2", time.Minute); !ok {
+	unlock2, ok, _ := c.Lock(ctx, "code2", time.Minute)
+	if !ok {
 		t.Fatal("Lock of another code refused")
 	}
+	unlock2()
 	// A lock that expired and was taken by another is not released by the
 	// first holder.
 	if err := rdb.Del(ctx, "wxqr:lock:code1").Err(); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, _ := c.Lock(ctx, "code1", time.Minute); !ok {
+	unlockSecond, ok, _ := c.Lock(ctx, "code1", time.Minute)
+	if !ok {
 		t.Fatal("Lock after expiry refused")
 	}
+	defer unlockSecond()
 	unlock()
 	if _, ok, _ := c.Lock(ctx, "code1", time.Minute); ok {
 		t.Fatal("the first holder's unlock released the second holder's lock")
@@ -89,7 +93,9 @@ func TestLock(t *testing.T) {
 		time.Sleep(50 * time.Millisecond) // polling a state over time: the renewal is the subject
 	}
 	unlock()
-	if _, ok, _ := c.Lock(ctx, "code3", time.Minute); !ok {
+	unlock3, ok, _ := c.Lock(ctx, "code3", time.Minute)
+	if !ok {
 		t.Fatal("Lock after unlock refused")
 	}
+	unlock3()
 }

@@ -54,9 +54,7 @@ type Budget interface {
 }
 
 // Enqueuer queues tasks; *asynq.Client implements it.
-type Enqueuer interface {
-	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
-}
+type Enqueuer = tasks.Enqueuer
 
 // PlannerConfig configures a [Planner].
 type PlannerConfig struct {
@@ -288,7 +286,7 @@ func (p *Planner) Queue(ctx context.Context, plan *Plan) (*Report, error) {
 		case errors.Is(err, asynq.ErrTaskIDConflict):
 			it.Outcome = AlreadyQueued
 			if p.inspector != nil {
-				requeued, err := tasks.RequeueArchived(p.inspector, it.payload())
+				requeued, err := tasks.RequeueArchived(ctx, p.client, p.inspector, it.payload())
 				if err != nil {
 					return plan.Report(), fmt.Errorf("regen: queue %s: %w", it.ID, err)
 				}

@@ -124,6 +124,15 @@ func (g *Generator) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		Str("campaign", p.Campaign).
 		Logger()
 
+	// The run ends before asynq's deadline, so that it always reports how
+	// it ended itself: a timeout before WeChat made the code is a failure,
+	// one after it a wait (see retryStored). asynq would count either as a
+	// failure, and never stop retrying a task that always times out.
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-stageTimeout-5*time.Second))
+		defer cancel()
+	}
 	job := &generation{g: g, p: p, id: p.Spec.ID(), client: client, log: log}
 	made, err := job.run(ctx)
 	if err != nil {
@@ -159,23 +168,19 @@ type generation struct {
 	id     string
 	client WeChat
 	log    zerolog.Logger
+	// unstaged is set when the latest result could not be staged: it then
+	// lives only in this run until storage has it.
+	unstaged bool
 }
 
 // run makes the code and returns its new record, or nil when there was
 // nothing to do.
 func (j *generation) run(ctx context.Context) (*wxqr.Record, error) {
 	now := j.g.now()
-	prev, err := j.g.Catalog.Get(ctx, j.id)
-	if err != nil && !errors.Is(err, catalog.ErrNotFound) {
-		return nil, fmt.Errorf("read catalog: %w", err)
-	}
-	target, ok := j.target(prev, now)
-	if !ok {
-		return nil, nil
-	}
-
-	// One run at a time per code: a task whose lease expired, or that asynq
-	// requeued at shutdown, may still be running somewhere.
+	// One run at a time per code, and everything it decides read under the
+	// lock: a task whose lease expired, one that asynq requeued at shutdown,
+	// or another task of the same code (a regeneration and a new queueing)
+	// may be running somewhere.
 	unlock, ok, err := j.g.Catalog.Lock(ctx, j.id, lockTTL)
 	if err != nil {
 		return nil, err
@@ -184,6 +189,15 @@ func (j *generation) run(ctx context.Context) (*wxqr.Record, error) {
 		return nil, retryLater(j.g.pausedRetry(), "code %s is being made by another worker", j.id)
 	}
 	defer unlock()
+
+	prev, err := j.g.Catalog.Get(ctx, j.id)
+	if err != nil && !errors.Is(err, catalog.ErrNotFound) {
+		return nil, fmt.Errorf("read catalog: %w", err)
+	}
+	target, ok := j.target(prev, now)
+	if !ok {
+		return nil, nil
+	}
 
 	staged, err := j.g.Catalog.Staged(ctx, j.id)
 	if err != nil {
@@ -205,12 +219,18 @@ func (j *generation) run(ctx context.Context) (*wxqr.Record, error) {
 		img, err := j.call(ctx, "showqrcode", func(ctx context.Context) (*wechat.Image, error) {
 			return j.client.ShowQRCode(ctx, staged.Ticket)
 		})
-		if errors.Is(err, wechat.ErrTicketNotFound) && j.p.Spec.Kind.Temporary() {
+		switch {
+		case errors.Is(err, wechat.ErrTicketNotFound) && j.p.Spec.Kind.Temporary():
 			// The ticket died (an expired temporary code): make it anew.
-			// A permanent ticket is never dropped: making it again could
-			// spend a second slot of the lifetime quota.
 			j.dropStaged(ctx)
 			return nil, err
+		case errors.Is(err, wechat.ErrTicketNotFound) && now.Sub(staged.CreatedAt) > permanentTicketPatience:
+			// A permanent ticket is never dropped (making it again could
+			// spend a second slot of the lifetime quota), nor retried for
+			// ever: the task goes to the archive, the ticket stays staged,
+			// and running the task again once showqrcode answers reuses it.
+			return nil, fmt.Errorf("showqrcode keeps refusing the permanent ticket made at %s: %w: %w",
+				staged.CreatedAt.UTC().Format(time.RFC3339), err, asynq.SkipRetry)
 		}
 		if err != nil {
 			return nil, j.retryStored(staged, now, err)
@@ -229,25 +249,49 @@ func (j *generation) run(ctx context.Context) (*wxqr.Record, error) {
 // renews it.
 const lockTTL = 15 * time.Second
 
+// permanentTicketPatience is how long showqrcode may refuse a staged
+// permanent ticket before the task goes to the archive.
+const permanentTicketPatience = time.Hour
+
+// stageTimeout bounds the attempts to stage a result; ProcessTask keeps it
+// clear of the task's deadline.
+const stageTimeout = 10 * time.Second
+
 // retryStored sends back a task whose code WeChat has made but wxqr has not
 // stored yet: not a failure (retrying spends nothing, and archiving would
 // strand a code that was paid for), retried after a delay that grows with
 // the time the result has been waiting, up to MaxRetryDelay.
 func (j *generation) retryStored(s *catalog.Staged, now time.Time, err error) error {
 	wait := min(max(now.Sub(s.CreatedAt)/2, FirstRetryDelay), MaxRetryDelay)
-	j.log.Warn().Err(err).Dur("retry_in", wait).Msg("code made but not stored yet; its result is staged")
+	if j.unstaged {
+		j.log.Error().Err(err).Msg("code made but neither staged nor stored (Redis and storage both failed): the next attempt asks WeChat again")
+	} else {
+		j.log.Warn().Err(err).Dur("retry_in", wait).Msg("code made but not stored yet; its result is staged")
+	}
 	return &RetryLaterError{After: wait, Reason: "store the code WeChat made: " + err.Error()}
 }
 
-// stage keeps what WeChat returned until storage and the catalog have it. It
-// outlives the task's context: a result that WeChat gave and that is lost
-// here would be paid for twice. If staging fails anyway, the run goes on:
-// the image and its sidecar in storage are as good a record.
+// stage keeps what WeChat returned until storage and the catalog have it,
+// trying for up to stageTimeout whatever the task's context says: a result
+// that WeChat gave and that is lost here would be paid for twice. If it
+// still fails, the run goes on: the image and its sidecar in storage are as
+// good a record.
 func (j *generation) stage(ctx context.Context, s *catalog.Staged) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stageTimeout)
 	defer cancel()
-	if err := j.g.Catalog.Stage(ctx, j.id, s); err != nil {
-		j.log.Warn().Err(err).Msg("could not stage the result; storing it straight away")
+	for wait := 100 * time.Millisecond; ; wait *= 2 {
+		err := j.g.Catalog.Stage(ctx, j.id, s)
+		if err == nil {
+			j.unstaged = false
+			return
+		}
+		select {
+		case <-ctx.Done():
+			j.unstaged = true
+			j.log.Warn().Err(err).Msg("could not stage the result; storing it straight away")
+			return
+		case <-time.After(wait):
+		}
 	}
 }
 
@@ -406,6 +450,9 @@ func (j *generation) refund(ctx context.Context, key string) {
 	if j.g.Budget == nil {
 		return
 	}
+	// The call may have failed because ctx ended; the refund must still land.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	if err := j.g.Budget.Refund(ctx, key, 1); err != nil {
 		j.log.Warn().Err(err).Msg("daily budget refund failed; the budget counts one call too many today")
 	}

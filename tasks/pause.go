@@ -46,20 +46,31 @@ func NewPauses(rdb redis.UniversalClient, inspector *asynq.Inspector) *Pauses {
 func (p *Pauses) stateKey(queue string) string { return p.prefix + "queue:" + queue }
 func (p *Pauses) indexKey() string             { return p.prefix + "queues" }
 
-// recordScript writes a pause state. ARGV[1] is the state, ARGV[2] "1" to
-// write it whatever is there (the queue was running: anything recorded is
-// stale), ARGV[3] "1" when the new pause is for good. Otherwise it writes
-// only where nothing is recorded, or over a pause that ends by itself with
-// one that does not (a 45029 outranks a daily quota), never the reverse. It
-// returns 1 when it wrote.
-var recordScript = redis.NewScript(`
+// pauseScript pauses a queue for the fleet and records why, in one step, so
+// that concurrent pauses cannot overwrite each other out of order. KEYS:
+// the state, asynq's pause flag, the index of paused queues. ARGV: the
+// state, the time (asynq stores it in the flag), "1" when the pause is for
+// good, the queue. It returns 1 when it recorded the state:
+//   - the queue was running: whatever is recorded is stale (it was resumed in
+//     the web UI), so the state is written;
+//   - it was paused by hand (nothing recorded): only a pause for good is
+//     recorded, as a timed one would end the operator's pause at the reset;
+//   - a pause for good replaces a timed one (a 45029 outranks a daily
+//     quota), never the reverse.
+var pauseScript = redis.NewScript(`
+local was_running = redis.call("SETNX", KEYS[2], ARGV[2]) == 1
 local old = redis.call("GET", KEYS[1])
-if ARGV[2] == "1" or not old then
-	redis.call("SET", KEYS[1], ARGV[1])
-	return 1
+local write
+if was_running then
+	write = true
+elseif not old then
+	write = ARGV[3] == "1"
+else
+	write = ARGV[3] == "1" and cjson.decode(old).resume_at ~= nil
 end
-if ARGV[3] == "1" and cjson.decode(old).resume_at then
+if write then
 	redis.call("SET", KEYS[1], ARGV[1])
+	redis.call("SADD", KEYS[3], ARGV[4])
 	return 1
 end
 return 0`)
@@ -69,25 +80,17 @@ return 0`)
 // first with the same or a stronger reason), so that one worker reports
 // each pause.
 //
-// asynq's flag is set first: a state is only ever recorded for a queue that
-// is paused, so a state without the flag is stale (an operator resumed the
-// queue in the web UI) and is ignored, then overwritten.
+// It sets asynq's pause flag itself (the key Paused reads) so that flag and
+// state change together.
 func (p *Pauses) Pause(ctx context.Context, s PauseState) (first bool, err error) {
 	data, err := json.Marshal(s)
 	if err != nil {
 		return false, fmt.Errorf("pause %s: %w", s.Queue, err)
 	}
-	err = p.inspector.PauseQueue(s.Queue)
-	if err != nil && !isAlreadyPaused(err) {
-		return false, fmt.Errorf("pause %s: %w", s.Queue, err)
-	}
-	wasRunning := err == nil
-	written, err := recordScript.Run(ctx, p.rdb, []string{p.stateKey(s.Queue)},
-		data, flag(wasRunning), flag(s.ResumeAt.IsZero())).Int()
+	written, err := pauseScript.Run(ctx, p.rdb,
+		[]string{p.stateKey(s.Queue), asynqPausedKey(s.Queue), p.indexKey()},
+		data, s.PausedAt.Unix(), flag(s.ResumeAt.IsZero()), s.Queue).Int()
 	if err != nil {
-		return false, fmt.Errorf("pause %s: record why: %w", s.Queue, err)
-	}
-	if err := p.rdb.SAdd(ctx, p.indexKey(), s.Queue).Err(); err != nil {
 		return false, fmt.Errorf("pause %s: %w", s.Queue, err)
 	}
 	return written == 1, nil
@@ -115,12 +118,15 @@ func (p *Pauses) Paused(ctx context.Context, queue string) (*PauseState, error) 
 	return s, nil
 }
 
-// asynqRunning reads asynq's pause flag for queue, the key
-// "asynq:{queue}:paused". The key is asynq's internal layout (a test pins
-// it); the Inspector's public GetQueueInfo would read the queue's whole
-// statistics, memory usage included, on every check.
+// asynqPausedKey is asynq's pause flag of queue: a key of asynq's internal
+// layout (a test pins it). Reading it costs one EXISTS where the Inspector's
+// public GetQueueInfo reads the queue's whole statistics, memory usage
+// included; setting it with the state keeps the two in step.
+func asynqPausedKey(queue string) string { return "asynq:{" + queue + "}:paused" }
+
+// asynqRunning reads asynq's pause flag for queue.
 func (p *Pauses) asynqRunning(ctx context.Context, queue string) (bool, error) {
-	n, err := p.rdb.Exists(ctx, "asynq:{"+queue+"}:paused").Result()
+	n, err := p.rdb.Exists(ctx, asynqPausedKey(queue)).Result()
 	if err != nil {
 		return false, fmt.Errorf("read pause flag of %s: %w", queue, err)
 	}
@@ -203,10 +209,9 @@ func (p *Pauses) forget(ctx context.Context, queue string) error {
 	return nil
 }
 
-// asynq reports pausing a paused queue, and resuming a running one, as errors
-// with no sentinel to match; both are what we wanted.
-func isAlreadyPaused(err error) bool { return strings.Contains(err.Error(), "already paused") }
-func isNotPaused(err error) bool     { return strings.Contains(err.Error(), "not paused") }
+// isNotPaused recognises asynq's error for resuming a running queue, which
+// has no sentinel to match: it is what we wanted.
+func isNotPaused(err error) bool { return strings.Contains(err.Error(), "not paused") }
 
 // Waiting returns how many tasks queue holds that have not finished: what a
 // pause holds back.

@@ -1,6 +1,8 @@
 package tasks_test
 
 import (
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,15 +49,23 @@ func TestPauses(t *testing.T) {
 	if n, _ := rdb.Exists(ctx, "asynq:{wxa.oa_perm}:paused").Result(); n != 1 {
 		t.Fatal(`asynq's pause flag is no longer "asynq:{queue}:paused": update Pauses.asynqRunning`)
 	}
-	if first, _ := p.Pause(ctx, daily); first {
+	mustPause := func(s tasks.PauseState) bool {
+		t.Helper()
+		first, err := p.Pause(ctx, s)
+		if err != nil {
+			t.Fatalf("Pause(%d): %v", s.Errcode, err)
+		}
+		return first
+	}
+	if mustPause(daily) {
 		t.Error("a second identical Pause reported itself first")
 	}
 	// A lifetime pause outranks a daily one (it must not resume at midnight)...
-	if first, _ := p.Pause(ctx, total); !first {
+	if !mustPause(total) {
 		t.Error("a 45029 pause over a 45009 one was not recorded")
 	}
 	// ...and is never downgraded by a daily one from a task still under way.
-	if first, _ := p.Pause(ctx, daily); first {
+	if mustPause(daily) {
 		t.Error("a 45009 pause replaced a 45029 one")
 	}
 	s, err := p.Paused(ctx, "wxa.oa_perm")
@@ -77,7 +87,7 @@ func TestPauses(t *testing.T) {
 	if list, _ := p.List(ctx); len(list) != 0 {
 		t.Errorf("List after a resume in the web UI = %+v, want none", list)
 	}
-	if first, _ := p.Pause(ctx, daily); !first {
+	if !mustPause(daily) {
 		t.Error("a pause after a web UI resume was not recorded as first")
 	}
 	if resumed, err := p.ResumeDue(ctx, daily.ResumeAt); err != nil || len(resumed) != 1 {
@@ -86,5 +96,61 @@ func TestPauses(t *testing.T) {
 	info, err := inspector.GetQueueInfo("wxa.oa_perm")
 	if err != nil || info.Paused {
 		t.Errorf("queue paused = %v (%v) after ResumeDue, want running", info.Paused, err)
+	}
+
+	// Paused by hand in the web UI: a daily pause must not take it over (it
+	// would resume the queue at the reset), a pause for good may.
+	if err := inspector.PauseQueue("wxa.oa_temp"); err != nil {
+		t.Fatal(err)
+	}
+	byHand := daily
+	byHand.Queue, byHand.Class = "wxa.oa_temp", wxqr.ClassOATemp
+	if mustPause(byHand) {
+		t.Error("a daily pause was recorded over a pause by hand")
+	}
+	if resumed, _ := p.ResumeDue(ctx, daily.ResumeAt.Add(time.Hour)); len(resumed) != 0 {
+		t.Errorf("ResumeDue resumed %v, a queue paused by hand", resumed)
+	}
+	forGood := total
+	forGood.Queue, forGood.Class = "wxa.oa_temp", wxqr.ClassOATemp
+	if !mustPause(forGood) {
+		t.Error("a pause for good over a pause by hand was not recorded")
+	}
+}
+
+// TestPausesConcurrently races pauses of both kinds on one queue: exactly one
+// is reported first... or two, when a pause for good takes over a daily one;
+// in every order the pause for good is what remains.
+func TestPausesConcurrently(t *testing.T) {
+	ctx := t.Context()
+	p, _, _ := newPauses(t)
+	at := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	states := []tasks.PauseState{
+		{Queue: "wxa.oa_perm", Errcode: 45009, Reason: "daily", PausedAt: at, ResumeAt: at.Add(time.Hour)},
+		{Queue: "wxa.oa_perm", Errcode: 45029, Reason: "total", PausedAt: at},
+	}
+	var firsts atomic.Int64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range 20 {
+		wg.Go(func() {
+			<-start
+			first, err := p.Pause(ctx, states[i%2])
+			if err != nil {
+				t.Error(err)
+			}
+			if first {
+				firsts.Add(1)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if n := firsts.Load(); n < 1 || n > 2 {
+		t.Errorf("%d pauses reported first, want 1 or 2", n)
+	}
+	s, err := p.Paused(ctx, "wxa.oa_perm")
+	if err != nil || s == nil || s.Errcode != 45029 {
+		t.Errorf("Paused = %+v, %v; want the pause for good", s, err)
 	}
 }

@@ -4,6 +4,7 @@
 package tasks
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,12 +113,19 @@ func NewGenerateTask(p GeneratePayload, opts ...asynq.Option) (*asynq.Task, erro
 	return asynq.NewTask(TypeGenerate, payload, append(defaults, opts...)...), nil
 }
 
-// RequeueArchived runs the task of p again if it waits in the archive
-// (failed for good), and reports whether it did. Queueing a code whose task
-// id asynq still holds fails with asynq.ErrTaskIDConflict: the task is on its
-// way, or it is archived, and only this tells the two apart. Without it a
-// code that failed once could never be queued again.
-func RequeueArchived(inspector *asynq.Inspector, p GeneratePayload) (bool, error) {
+// Enqueuer queues tasks; *asynq.Client implements it.
+type Enqueuer interface {
+	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
+// RequeueArchived queues p afresh if its task waits in the archive (failed
+// for good), and reports whether it did. Queueing a code whose task id asynq
+// still holds fails with asynq.ErrTaskIDConflict: the task is on its way, or
+// it is archived, and only this tells the two apart. Without it a code that
+// failed once could never be queued again. The archived task is replaced,
+// not run again: a new task starts with its retries whole and carries p (its
+// campaign may have changed).
+func RequeueArchived(ctx context.Context, client Enqueuer, inspector *asynq.Inspector, p GeneratePayload) (bool, error) {
 	queue := QueueName(p.Spec.AppID, p.Spec.Kind.Class())
 	info, err := inspector.GetTaskInfo(queue, p.TaskID())
 	switch {
@@ -128,8 +136,19 @@ func RequeueArchived(inspector *asynq.Inspector, p GeneratePayload) (bool, error
 	case info.State != asynq.TaskStateArchived:
 		return false, nil
 	}
-	if err := inspector.RunTask(queue, p.TaskID()); err != nil {
-		return false, fmt.Errorf("run archived task %s again: %w", p.TaskID(), err)
+	task, err := NewGenerateTask(p)
+	if err != nil {
+		return false, err
+	}
+	if err := inspector.DeleteTask(queue, p.TaskID()); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+		return false, fmt.Errorf("replace archived task %s: %w", p.TaskID(), err)
+	}
+	_, err = client.EnqueueContext(ctx, task)
+	switch {
+	case errors.Is(err, asynq.ErrTaskIDConflict):
+		return false, nil // another producer replaced it first
+	case err != nil:
+		return false, fmt.Errorf("replace archived task %s: %w", p.TaskID(), err)
 	}
 	return true, nil
 }

@@ -1,6 +1,7 @@
 package tasks_test
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -41,6 +42,7 @@ func TestNewGenerateTaskChecksThePayload(t *testing.T) {
 }
 
 func TestRequeueArchived(t *testing.T) {
+	ctx := t.Context()
 	opts := testenv.RedisOptions(t)
 	rdb := redis.NewClient(opts)
 	t.Cleanup(func() { rdb.Close() })
@@ -56,7 +58,7 @@ func TestRequeueArchived(t *testing.T) {
 	if _, err := client.Enqueue(task); err != nil {
 		t.Fatal(err)
 	}
-	if requeued, err := tasks.RequeueArchived(inspector, p); err != nil || requeued {
+	if requeued, err := tasks.RequeueArchived(ctx, client, inspector, p); err != nil || requeued {
 		t.Fatalf("RequeueArchived of a pending task = %v, %v; want false", requeued, err)
 	}
 	if _, err := client.Enqueue(task); !errors.Is(err, asynq.ErrTaskIDConflict) {
@@ -65,17 +67,23 @@ func TestRequeueArchived(t *testing.T) {
 	if err := inspector.ArchiveTask(queue, p.TaskID()); err != nil {
 		t.Fatal(err)
 	}
-	if requeued, err := tasks.RequeueArchived(inspector, p); err != nil || !requeued {
+	again := p
+	again.Campaign = "autumn" // queued again for another campaign
+	if requeued, err := tasks.RequeueArchived(ctx, client, inspector, again); err != nil || !requeued {
 		t.Fatalf("RequeueArchived of an archived task = %v, %v; want true", requeued, err)
 	}
 	info, err := inspector.GetTaskInfo(queue, p.TaskID())
-	if err != nil || info.State != asynq.TaskStatePending {
-		t.Fatalf("task after requeue: %v, %v; want pending", info, err)
+	if err != nil || info.State != asynq.TaskStatePending || info.Retried != 0 {
+		t.Fatalf("task after requeue: %+v, %v; want pending with no retries used", info, err)
+	}
+	var payload tasks.GeneratePayload
+	if err := json.Unmarshal(info.Payload, &payload); err != nil || payload.Campaign != "autumn" {
+		t.Errorf("requeued payload %s (%v), want the new one (campaign autumn)", info.Payload, err)
 	}
 	if err := inspector.DeleteTask(queue, p.TaskID()); err != nil {
 		t.Fatal(err)
 	}
-	if requeued, err := tasks.RequeueArchived(inspector, p); err != nil || requeued {
+	if requeued, err := tasks.RequeueArchived(ctx, client, inspector, p); err != nil || requeued {
 		t.Fatalf("RequeueArchived of a finished task = %v, %v; want false", requeued, err)
 	}
 }

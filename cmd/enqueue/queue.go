@@ -512,7 +512,7 @@ func (q *queuer) queueBatch(ctx context.Context, batch []tasks.GeneratePayload) 
 		_, err = q.client.EnqueueContext(ctx, task)
 		switch {
 		case errors.Is(err, asynq.ErrTaskIDConflict):
-			requeued, err := tasks.RequeueArchived(q.inspector, p)
+			requeued, err := tasks.RequeueArchived(ctx, q.client, q.inspector, p)
 			if err != nil {
 				return err
 			}
