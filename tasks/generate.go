@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -484,23 +485,13 @@ func (j *generation) handleCreateError(ctx context.Context, err error) error {
 // quota is spent and only an operator can decide what happens next. The task
 // stays in its (paused) queue.
 func (j *generation) pauseTotal(ctx context.Context, cause error) error {
-	spec := j.p.Spec
-	queue := QueueName(spec.AppID, spec.Kind.Class())
-	first, err := j.g.Pauses.Pause(ctx, PauseState{
-		Queue: queue, AppID: spec.AppID, Class: spec.Kind.Class(), Errcode: 45029,
-		Reason:   "lifetime quota of 100,000 codes spent (45029)",
-		PausedAt: j.g.now(),
+	return j.pause(ctx, pause{
+		classes: []wxqr.QuotaClass{j.p.Spec.Kind.Class()},
+		code:    45029,
+		reason:  "lifetime quota of 100,000 codes spent (45029)",
+		advice:  "lifetime quota spent: queue paused for every worker; its tasks are kept. Resume with `enqueue resume` or the web UI once the quota allows",
+		cause:   cause,
 	})
-	if err != nil {
-		return fmt.Errorf("pause after 45029: %w", err)
-	}
-	if first {
-		waiting, _ := j.g.Pauses.Waiting(ctx, queue)
-		j.log.Error().Err(cause).Int("errcode", 45029).Str("class", string(spec.Kind.Class())).
-			Str("queue", queue).Int("tasks_waiting", waiting).
-			Msg("lifetime quota spent: queue paused for every worker; its tasks are kept. Resume with `enqueue resume` or the web UI once the quota allows")
-	}
-	return retryLater(j.g.pausedRetry(), "queue %s paused: lifetime quota spent (45029)", queue)
 }
 
 // pauseApp stops every queue of the app: WeChat refuses the account itself
@@ -508,74 +499,81 @@ func (j *generation) pauseTotal(ctx context.Context, cause error) error {
 // so every task would fail the same way, and archiving them all would lose
 // campaigns past the archive's cap. An operator fixes the app and resumes.
 func (j *generation) pauseApp(ctx context.Context, cause error) error {
-	spec := j.p.Spec
 	code := 0
 	var apiErr *wechat.APIError
 	if errors.As(cause, &apiErr) {
 		code = apiErr.Code
 	}
-	reason := fmt.Sprintf("WeChat refuses the app (errcode %d): fix its configuration, then resume", code)
-	for _, class := range spec.Kind.AppType().Classes() {
-		queue := QueueName(spec.AppID, class)
-		first, err := j.g.Pauses.Pause(ctx, PauseState{
-			Queue: queue, AppID: spec.AppID, Class: class, Errcode: code,
-			Reason: reason, PausedAt: j.g.now(),
-		})
-		if err != nil {
-			return fmt.Errorf("pause %s: %w", queue, err)
-		}
-		if first {
-			waiting, _ := j.g.Pauses.Waiting(ctx, queue)
-			j.log.Error().Err(cause).Int("errcode", code).Str("class", string(class)).Str("queue", queue).
-				Int("tasks_waiting", waiting).
-				Msg("WeChat refuses the app: queue paused for every worker; its tasks are kept. Fix the app, then `enqueue resume`")
-		}
-	}
-	return retryLater(j.g.pausedRetry(), "%s", reason)
+	return j.pause(ctx, pause{
+		classes: j.p.Spec.Kind.AppType().Classes(),
+		code:    code,
+		reason:  fmt.Sprintf("WeChat refuses the app (errcode %d): fix its configuration, then resume", code),
+		advice:  "WeChat refuses the app: queue paused for every worker; its tasks are kept. Fix the app, then `enqueue resume`",
+		cause:   cause,
+	})
 }
 
 // pauseDaily stops every class of the app that calls the same API until the
 // next daily reset, when a worker resumes them.
 func (j *generation) pauseDaily(ctx context.Context, code int, reason string) error {
 	spec := j.p.Spec
-	resumeAt := ratelimit.NextReset(j.g.now(), j.g.resetLocation())
-	for _, class := range classesCalling(spec.Kind.AppType(), spec.Kind.API()) {
+	return j.pause(ctx, pause{
+		classes:  classesCalling(spec.Kind.AppType(), spec.Kind.API()),
+		code:     code,
+		reason:   reason,
+		advice:   reason + ": queue paused until the daily reset",
+		resumeAt: ratelimit.NextReset(j.g.now(), j.g.resetLocation()),
+	})
+}
+
+// pause is one decision to stop some classes of the task's app.
+type pause struct {
+	classes  []wxqr.QuotaClass
+	code     int       // WeChat's errcode; 0 when wxqr stops before WeChat says no
+	reason   string    // recorded with the pause, for status and the web UI
+	advice   string    // the log line, for the operator
+	resumeAt time.Time // zero: until an operator resumes
+	cause    error
+}
+
+// pause pauses every queue of p for the fleet, and has the worker that
+// recorded each pause say so once: an error for a pause that waits for an
+// operator, a warning for one that ends by itself. The task goes back to its
+// queue, which asynq now holds.
+func (j *generation) pause(ctx context.Context, p pause) error {
+	spec := j.p.Spec
+	for _, class := range p.classes {
 		queue := QueueName(spec.AppID, class)
 		first, err := j.g.Pauses.Pause(ctx, PauseState{
-			Queue: queue, AppID: spec.AppID, Class: class, Errcode: code,
-			Reason: reason, PausedAt: j.g.now(), ResumeAt: resumeAt,
+			Queue: queue, AppID: spec.AppID, Class: class, Errcode: p.code,
+			Reason: p.reason, PausedAt: j.g.now(), ResumeAt: p.resumeAt,
 		})
 		if err != nil {
 			return fmt.Errorf("pause %s: %w", queue, err)
 		}
-		if first {
-			waiting, _ := j.g.Pauses.Waiting(ctx, queue)
-			j.log.Warn().Int("errcode", code).Str("class", string(class)).Str("queue", queue).
-				Int("tasks_waiting", waiting).Time("resume_at", resumeAt).
-				Msg(reason + ": queue paused until the daily reset")
+		if !first {
+			continue
 		}
+		waiting, _ := j.g.Pauses.Waiting(ctx, queue)
+		ev := j.log.Error()
+		if !p.resumeAt.IsZero() {
+			ev = j.log.Warn().Time("resume_at", p.resumeAt)
+		}
+		ev.Err(p.cause).Int("errcode", p.code).Str("class", string(class)).Str("queue", queue).
+			Int("tasks_waiting", waiting).Msg(p.advice)
 	}
-	return retryLater(j.g.pausedRetry(), "%s", reason)
+	return retryLater(j.g.pausedRetry(), "%s", p.reason)
 }
 
 // classesCalling lists the quota classes of an app type whose kinds call api.
 func classesCalling(t wxqr.AppType, api string) []wxqr.QuotaClass {
 	var classes []wxqr.QuotaClass
 	for _, k := range wxqr.Kinds {
-		if k.AppType() == t && k.API() == api && !containsClass(classes, k.Class()) {
+		if k.AppType() == t && k.API() == api && !slices.Contains(classes, k.Class()) {
 			classes = append(classes, k.Class())
 		}
 	}
 	return classes
-}
-
-func containsClass(cs []wxqr.QuotaClass, c wxqr.QuotaClass) bool {
-	for _, x := range cs {
-		if x == c {
-			return true
-		}
-	}
-	return false
 }
 
 // store puts the image and its metadata in the bucket, records the code in
