@@ -92,8 +92,12 @@ func decodeStaged(fields map[string]string) (*Staged, error) {
 	s := &Staged{
 		Ticket:      fields[stagedTicket],
 		URL:         fields[stagedURL],
-		Image:       []byte(fields[stagedImage]),
 		ContentType: fields[stagedContentType],
+	}
+	// An empty field is a ticket staged before its image was fetched: no
+	// image, whatever Redis gives back for it.
+	if img := fields[stagedImage]; img != "" {
+		s.Image = []byte(img)
 	}
 	var err error
 	if s.Generation, err = strconv.Atoi(fields[stagedGeneration]); err != nil {

@@ -31,6 +31,12 @@ type GeneratePayload struct {
 	// Generation is 0 to make the code if it does not exist yet; n > 0 to
 	// regenerate it as generation n (temporary codes only).
 	Generation int `json:"generation,omitempty"`
+	// Repair asks to mend a code whose stored image `enqueue verify` found
+	// missing or broken: the worker checks the object again and, if it is
+	// still broken, fetches the image again with the recorded ticket (no
+	// quota), makes an expired temporary code anew, and asks WeChat again
+	// for a Mini Program code only when nothing usable is left.
+	Repair bool `json:"repair,omitempty"`
 }
 
 // LimitKey is the key of an app's rate limit and daily budget for one WeChat
@@ -49,6 +55,9 @@ func (p GeneratePayload) TaskID() string {
 	id := p.Spec.ID()
 	if p.Generation > 0 {
 		id += ":g" + strconv.Itoa(p.Generation)
+	}
+	if p.Repair {
+		id += ":repair"
 	}
 	return id
 }
@@ -71,6 +80,9 @@ const asynqMaxRetry = math.MaxInt32
 // would spend lifetime quota again), and a temporary code's validity is
 // WeChat's 1 s .. 30 days, 0 meaning the default.
 func (p *GeneratePayload) check() error {
+	if p.Repair && p.Generation > 0 {
+		return errors.New("a repair mends the current generation: it takes no generation")
+	}
 	if p.Generation > 0 && !p.Spec.Kind.Temporary() {
 		return fmt.Errorf("generation %d of a %s code: only temporary codes are regenerated", p.Generation, p.Spec.Kind)
 	}
