@@ -202,7 +202,20 @@ func (c *Catalog) GetMany(ctx context.Context, ids []string) ([]*wxqr.Record, er
 //
 // Put fails without writing if rec has no id or its id is not rec.Spec.ID().
 func (c *Catalog) Put(ctx context.Context, rec *wxqr.Record) error {
-	_, err := c.put(ctx, rec, false)
+	_, err := c.put(ctx, rec, false, nil)
+	return err
+}
+
+// PutHeld is Put by the holder of lease, fenced by it: the record is written
+// only while the lease still holds the code's lock, in the same transaction,
+// and otherwise PutHeld fails with an error wrapping ErrLockLost, so that a
+// worker that stalled past its lock never overwrites what the code's new
+// holder wrote.
+func (c *Catalog) PutHeld(ctx context.Context, rec *wxqr.Record, lease *Lease) error {
+	if lease == nil {
+		return errors.New("catalog: put: a lease is required")
+	}
+	_, err := c.put(ctx, rec, false, lease)
 	return err
 }
 
@@ -213,15 +226,25 @@ func (c *Catalog) Put(ctx context.Context, rec *wxqr.Record) error {
 const maxTxAttempts = 16
 
 // put is Put; with keepNewer it leaves a stored record of a higher
-// generation alone and reports written == false.
-func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool) (written bool, err error) {
+// generation alone and reports written == false; with a lease it writes only
+// while the lease holds its lock.
+func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool, lease *Lease) (written bool, err error) {
 	if err := checkRecord(rec); err != nil {
 		return false, fmt.Errorf("catalog: put: %w", err)
 	}
 	next := canonical(rec)
 	codeKey := c.keys.code(next.ID)
+	watched := []string{codeKey}
+	if lease != nil {
+		watched = append(watched, lease.key)
+	}
 	err = c.transact(ctx, func(tx *redis.Tx) error {
 		written = false
+		if lease != nil {
+			if err := lease.check(tx.Get(ctx, lease.key).Result()); err != nil {
+				return err
+			}
+		}
 		old, err := c.readRecord(ctx, tx, next.ID)
 		if err != nil {
 			return err
@@ -255,7 +278,7 @@ func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool) (wr
 		})
 		written = err == nil
 		return err
-	}, codeKey)
+	}, watched...)
 	if err != nil {
 		return false, fmt.Errorf("catalog: put %s: %w", next.ID, err)
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -13,6 +15,14 @@ import (
 //	wxqr:lock:{id}  string: the token of the one worker making the code
 
 func (k keys) lock(id string) string { return k.prefix + "lock:" + id }
+
+// ErrLocked is returned by Lock when another worker holds the code.
+var ErrLocked = errors.New("catalog: the code is being made by another worker")
+
+// ErrLockLost is returned (wrapped) by Lease.Check, and by Put with a lease,
+// once the lease's lock lapsed or was taken by another worker: its holder
+// must stop before it calls WeChat or writes anything.
+var ErrLockLost = errors.New("catalog: the per-code lock was lost")
 
 // unlockScript deletes a lock only if it still holds the token of the one
 // who took it: a lock that expired and was taken by another stays theirs.
@@ -29,53 +39,91 @@ if redis.call("GET", KEYS[1]) == ARGV[1] then
 end
 return 0`)
 
+// Lease is one worker's hold on a code, taken by Lock. It is renewed in the
+// background until Release; if its holder stalls or Redis loses it (a
+// failover, an outage longer than the lock's ttl), another worker may take
+// the code, and Check says so: the token it holds is the fence.
+type Lease struct {
+	c       *Catalog
+	key     string
+	token   string
+	stop    chan struct{}
+	renewed chan struct{}
+	bg      context.Context
+	release sync.Once
+}
+
 // Lock takes the code id for one worker, so that two runs of one task (a
 // lease that expired under a slow worker, a task requeued at shutdown while
-// its handler still runs) never both call WeChat. ok is false when someone
-// else holds it. While held, the lock is renewed every ttl/3; if its holder
-// dies, it lapses within ttl. unlock stops the renewal and releases it; it
-// is safe to call after the lock lapsed.
-func (c *Catalog) Lock(ctx context.Context, id string, ttl time.Duration) (unlock func(), ok bool, err error) {
+// its handler still runs) never both call WeChat. It fails with ErrLocked
+// when someone else holds it. While held, the lock is renewed every ttl/3;
+// if its holder dies, it lapses within ttl.
+func (c *Catalog) Lock(ctx context.Context, id string, ttl time.Duration) (*Lease, error) {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
-		return nil, false, fmt.Errorf("catalog: lock %s: %w", id, err)
+		return nil, fmt.Errorf("catalog: lock %s: %w", id, err)
 	}
-	token := hex.EncodeToString(b[:])
-	key := c.keys.lock(id)
-	ok, err = c.rdb.SetNX(ctx, key, token, ttl).Result()
+	l := &Lease{
+		c: c, key: c.keys.lock(id), token: hex.EncodeToString(b[:]),
+		stop: make(chan struct{}), renewed: make(chan struct{}),
+		// The renewal and the release must happen even when the caller's
+		// context is over.
+		bg: context.WithoutCancel(ctx),
+	}
+	ok, err := c.rdb.SetNX(ctx, l.key, l.token, ttl).Result()
 	if err != nil {
-		return nil, false, fmt.Errorf("catalog: lock %s: %w", id, err)
+		return nil, fmt.Errorf("catalog: lock %s: %w", id, err)
 	}
 	if !ok {
-		return nil, false, nil
+		return nil, ErrLocked
 	}
-	// The renewal and the release must happen even when the caller's
-	// context is over.
-	bg := context.WithoutCancel(ctx)
-	stop := make(chan struct{})
-	renewed := make(chan struct{})
-	go func() {
-		defer close(renewed)
-		tick := time.NewTicker(ttl / 3)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				// A failed renewal is retried at the next tick. A lock that
-				// lapses meanwhile (Redis away for a whole ttl) lets a second
-				// run in; past the staging of a result that costs nothing,
-				// before it, a second call to WeChat.
-				renewScript.Run(bg, c.rdb, []string{key}, token, ttl.Milliseconds()) //nolint:errcheck
-			}
+	go l.renew(ttl)
+	return l, nil
+}
+
+func (l *Lease) renew(ttl time.Duration) {
+	defer close(l.renewed)
+	tick := time.NewTicker(ttl / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-tick.C:
+			// A failed renewal is retried at the next tick; a lock that
+			// lapses meanwhile is caught by Check before the next step.
+			renewScript.Run(l.bg, l.c.rdb, []string{l.key}, l.token, ttl.Milliseconds()) //nolint:errcheck
 		}
-	}()
-	return func() {
-		close(stop)
-		<-renewed
-		ctx, cancel := context.WithTimeout(bg, 5*time.Second)
+	}
+}
+
+// Check reports whether the lease still holds its lock: nil, or an error
+// wrapping ErrLockLost (or Redis's error when it cannot tell).
+func (l *Lease) Check(ctx context.Context) error {
+	got, err := l.c.rdb.Get(ctx, l.key).Result()
+	return l.check(got, err)
+}
+
+func (l *Lease) check(got string, err error) error {
+	switch {
+	case errors.Is(err, redis.Nil):
+		return fmt.Errorf("%w: %s lapsed", ErrLockLost, l.key)
+	case err != nil:
+		return fmt.Errorf("catalog: check %s: %w", l.key, err)
+	case got != l.token:
+		return fmt.Errorf("%w: %s is held by another worker", ErrLockLost, l.key)
+	}
+	return nil
+}
+
+// Release stops the renewal and releases the lock if it is still held. It is
+// safe to call after the lock lapsed, and more than once.
+func (l *Lease) Release() {
+	l.release.Do(func() {
+		close(l.stop)
+		<-l.renewed
+		ctx, cancel := context.WithTimeout(l.bg, 5*time.Second)
 		defer cancel()
-		unlockScript.Run(ctx, c.rdb, []string{key}, token) //nolint:errcheck // an unreleased lock lapses
-	}, true, nil
+		unlockScript.Run(ctx, l.c.rdb, []string{l.key}, l.token) //nolint:errcheck // an unreleased lock lapses
+	})
 }

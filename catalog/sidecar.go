@@ -90,7 +90,7 @@ func (c *Catalog) Rebuild(ctx context.Context, store storage.Store) (int, error)
 			return err
 		}
 		rec.Bucket, rec.ObjectKey = store.Location(strings.TrimSuffix(key, sidecarSuffix))
-		written, err := c.put(ctx, rec, true)
+		written, err := c.put(ctx, rec, true, nil)
 		if err != nil {
 			return err
 		}

@@ -114,11 +114,42 @@ func decodeStaged(fields map[string]string) (*Staged, error) {
 	return s, nil
 }
 
-// DropStaged deletes the staged result of code id, once storage and the
-// catalog have it. Dropping a result that does not exist is not an error.
+// DropStaged deletes the staged result of code id and its call mark (see
+// MarkCalled), once storage and the catalog have it. Dropping a result that
+// does not exist is not an error.
 func (c *Catalog) DropStaged(ctx context.Context, id string) error {
-	if err := c.rdb.Del(ctx, c.keys.staged(id)).Err(); err != nil {
+	if err := c.rdb.Del(ctx, c.keys.staged(id), c.keys.called(id)).Err(); err != nil {
 		return fmt.Errorf("catalog: drop staged %s: %w", id, err)
 	}
 	return nil
+}
+
+//	wxqr:called:{id}  string: the generation an attempt asked WeChat for, with a TTL
+
+func (k keys) called(id string) string { return k.prefix + "called:" + id }
+
+// MarkCalled notes, before a worker asks WeChat for generation gen of code
+// id, that it did: a later attempt that finds neither a record nor a staged
+// result then knows that the code may exist already (its image and sidecar
+// stored, the record lost with a Redis outage or failover) and looks in the
+// bucket before it pays again. The mark lives as long as a staged result
+// and goes with it (DropStaged).
+func (c *Catalog) MarkCalled(ctx context.Context, id string, gen int) error {
+	if err := c.rdb.Set(ctx, c.keys.called(id), gen, c.stagedTTL).Err(); err != nil {
+		return fmt.Errorf("catalog: mark %s called: %w", id, err)
+	}
+	return nil
+}
+
+// Called returns the generation of code id that an attempt asked WeChat
+// for since the code was last recorded, or 0.
+func (c *Catalog) Called(ctx context.Context, id string) (int, error) {
+	gen, err := c.rdb.Get(ctx, c.keys.called(id)).Int()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("catalog: called %s: %w", id, err)
+	}
+	return gen, nil
 }

@@ -32,11 +32,13 @@ type WeChat interface {
 // Catalog is the part of the catalog the generator uses.
 type Catalog interface {
 	Get(ctx context.Context, id string) (*wxqr.Record, error)
-	Put(ctx context.Context, rec *wxqr.Record) error
+	PutHeld(ctx context.Context, rec *wxqr.Record, lease *catalog.Lease) error
 	Stage(ctx context.Context, id string, s *catalog.Staged) error
 	Staged(ctx context.Context, id string) (*catalog.Staged, error)
 	DropStaged(ctx context.Context, id string) error
-	Lock(ctx context.Context, id string, ttl time.Duration) (unlock func(), ok bool, err error)
+	MarkCalled(ctx context.Context, id string, gen int) error
+	Called(ctx context.Context, id string) (int, error)
+	Lock(ctx context.Context, id string, ttl time.Duration) (*catalog.Lease, error)
 }
 
 // Limiter makes a call wait its turn under the cluster-wide rate limit for
@@ -71,12 +73,17 @@ type Observer interface {
 // generation whatever fails and however often the task runs.
 //
 // The steps, each there for a reason:
-//  1. catalog: a code already made and still valid is done, with no call;
-//  2. staged result: what WeChat returned on an earlier attempt is reused,
+//  1. the per-code lock: one run at a time per code, its token checked
+//     before every call and write (a run that lost it stops);
+//  2. catalog: a code already made and still valid is done, with no call;
+//  3. staged result: what WeChat returned on an earlier attempt is reused,
 //     so a retry after a storage or Redis failure spends no quota;
-//  3. pause, budget and rate limiter: calls WeChat would refuse are not made;
-//  4. WeChat, then the result is staged at once;
-//  5. storage (image and sidecar), then catalog, then the staged result goes.
+//  4. the bucket: when an earlier attempt asked WeChat and left no staged
+//     result, its image and sidecar may be stored already: adopted, no call;
+//  5. pause, budget and rate limiter: calls WeChat would refuse are not made;
+//  6. WeChat, then the result is staged at once;
+//  7. the image is checked whole, then storage (image and sidecar), then
+//     catalog, then the staged result goes.
 type Generator struct {
 	Clients  map[string]WeChat // by app id
 	Catalog  Catalog
@@ -169,6 +176,9 @@ type generation struct {
 	id     string
 	client WeChat
 	log    zerolog.Logger
+	// lease holds the code's lock for the run; checked before every WeChat
+	// call and every write.
+	lease *catalog.Lease
 	// unstaged is set when the latest result could not be staged: it then
 	// lives only in this run until storage has it.
 	unstaged bool
@@ -182,49 +192,88 @@ func (j *generation) run(ctx context.Context) (*wxqr.Record, error) {
 	// lock: a task whose lease expired, one that asynq requeued at shutdown,
 	// or another task of the same code (a regeneration and a new queueing)
 	// may be running somewhere.
-	unlock, ok, err := j.g.Catalog.Lock(ctx, j.id, lockTTL)
+	lease, err := j.g.Catalog.Lock(ctx, j.id, lockTTL)
+	if errors.Is(err, catalog.ErrLocked) {
+		return nil, retryLater(j.g.pausedRetry(), "code %s is being made by another worker", j.id)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, retryLater(j.g.pausedRetry(), "code %s is being made by another worker", j.id)
-	}
-	defer unlock()
+	defer lease.Release()
+	j.lease = lease
 
 	prev, err := j.g.Catalog.Get(ctx, j.id)
 	if err != nil && !errors.Is(err, catalog.ErrNotFound) {
 		return nil, fmt.Errorf("read catalog: %w", err)
 	}
-	target, ok := j.target(prev, now)
-	if !ok {
-		return nil, nil
-	}
-
-	staged, err := j.g.Catalog.Staged(ctx, j.id)
-	if err != nil {
-		return nil, fmt.Errorf("read staged result: %w", err)
-	}
-	if staged != nil && !j.reusable(staged, target, now) {
-		staged = nil
+	target, staged, err := j.plan(ctx, prev, now)
+	if err != nil || target == 0 {
+		return nil, err
 	}
 	if staged == nil {
+		if rec, err := j.adopt(ctx, target); err != nil || rec != nil {
+			return rec, err
+		}
 		if staged, err = j.create(ctx, target); err != nil {
 			return nil, err
 		}
 	}
-	// From here on the code exists at WeChat: what fails now costs nothing
-	// to retry, so it never counts against the task's retries.
-	if staged.Image == nil {
-		// OA codes: the ticket is staged, the image is fetched separately
-		// (showqrcode spends no quota).
-		img, err := j.call(ctx, "showqrcode", func(ctx context.Context) (*wechat.Image, error) {
-			return j.client.ShowQRCode(ctx, staged.Ticket)
-		})
+	rec, err := j.finish(ctx, prev, staged, now)
+	if errors.Is(err, errTicketDied) {
+		// An expired temporary ticket: make the code anew, at once. A
+		// repaired code that is still recorded gets a new generation.
+		gen := staged.Generation
+		if prev != nil {
+			gen = max(gen, prev.Generation+1)
+		}
+		if staged, err = j.create(ctx, gen); err != nil {
+			return nil, err
+		}
+		rec, err = j.finish(ctx, prev, staged, now)
+	}
+	return rec, err
+}
+
+// plan decides which generation of the code to make (0: none, it exists as
+// asked) and returns the staged result of an earlier attempt to finish it
+// with, or nil when WeChat must be asked.
+func (j *generation) plan(ctx context.Context, prev *wxqr.Record, now time.Time) (int, *catalog.Staged, error) {
+	if j.p.Repair && prev != nil {
+		return j.planRepair(ctx, prev, now)
+	}
+	target, ok := j.target(prev, now)
+	if !ok {
+		return 0, nil, nil
+	}
+	staged, err := j.staged(ctx, target, now)
+	return target, staged, err
+}
+
+// staged returns the staged result for generation target if there is one
+// this run can use.
+func (j *generation) staged(ctx context.Context, target int, now time.Time) (*catalog.Staged, error) {
+	s, err := j.g.Catalog.Staged(ctx, j.id)
+	if err != nil {
+		return nil, fmt.Errorf("read staged result: %w", err)
+	}
+	if s == nil || !j.reusable(s, target, now) {
+		return nil, nil
+	}
+	return s, nil
+}
+
+// finish takes a code WeChat has made to the bucket and the catalog: it
+// fetches an Official Account code's image first (showqrcode spends no
+// quota). What fails from here on costs nothing to retry, so it never counts
+// against the task's retries; only a dead temporary ticket (errTicketDied)
+// sends the run back to WeChat.
+func (j *generation) finish(ctx context.Context, prev *wxqr.Record, staged *catalog.Staged, now time.Time) (*wxqr.Record, error) {
+	if len(staged.Image) == 0 {
+		img, err := j.showQRCode(ctx, staged.Ticket)
 		switch {
 		case errors.Is(err, wechat.ErrTicketNotFound) && j.p.Spec.Kind.Temporary():
-			// The ticket died (an expired temporary code): make it anew.
 			j.dropStaged(ctx)
-			return nil, err
+			return nil, fmt.Errorf("%w: %w", errTicketDied, err)
 		case errors.Is(err, wechat.ErrTicketNotFound) && now.Sub(staged.CreatedAt) > permanentTicketPatience:
 			// A permanent ticket is never dropped (making it again could
 			// spend a second slot of the lifetime quota), nor retried for
@@ -232,8 +281,7 @@ func (j *generation) run(ctx context.Context) (*wxqr.Record, error) {
 			// and running the task again once showqrcode answers reuses it.
 			return nil, fmt.Errorf("showqrcode keeps refusing the permanent ticket made at %s: %w: %w",
 				staged.CreatedAt.UTC().Format(time.RFC3339), err, asynq.SkipRetry)
-		}
-		if err != nil {
+		case err != nil:
 			return nil, j.retryStored(staged, now, err)
 		}
 		staged.Image, staged.ContentType = img.Data, img.ContentType
@@ -244,6 +292,27 @@ func (j *generation) run(ctx context.Context) (*wxqr.Record, error) {
 		return nil, j.retryStored(staged, now, err)
 	}
 	return rec, nil
+}
+
+// errTicketDied is a temporary code's ticket that showqrcode no longer knows.
+var errTicketDied = errors.New("the temporary ticket expired before its image was fetched")
+
+// showQRCode fetches the image of ticket, checked whole: a body cut short
+// is a failure of showqrcode, fetched again on the next attempt.
+func (j *generation) showQRCode(ctx context.Context, ticket string) (*wechat.Image, error) {
+	if err := j.lease.Check(ctx); err != nil {
+		return nil, err
+	}
+	img, err := j.call(ctx, "showqrcode", func(ctx context.Context) (*wechat.Image, error) {
+		return j.client.ShowQRCode(ctx, ticket)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := wxqr.CheckImage(img.Data, j.p.Spec.ImageWidth()); err != nil {
+		return nil, fmt.Errorf("showqrcode: %w", err)
+	}
+	return img, nil
 }
 
 // lockTTL is how soon the lock of a worker that died lapses; a live worker
@@ -322,12 +391,25 @@ func (j *generation) target(prev *wxqr.Record, now time.Time) (int, bool) {
 }
 
 // reusable reports whether a staged result from an earlier attempt is the
-// one this run is making and can still be used.
+// one this run is making and can still be used. A staged image that is not
+// whole is forgotten: an Official Account code fetches it again with the
+// staged ticket, a Mini Program code must be asked for again.
 func (j *generation) reusable(s *catalog.Staged, target int, now time.Time) bool {
 	if s.Generation != target {
 		return false
 	}
-	if j.p.Spec.Kind.Temporary() && s.Image == nil {
+	if len(s.Image) > 0 {
+		if _, err := wxqr.CheckImage(s.Image, j.p.Spec.ImageWidth()); err != nil {
+			j.log.Warn().Err(err).Msg("the staged image is not whole; it is not used")
+			s.Image, s.ContentType = nil, ""
+		}
+	}
+	switch {
+	case len(s.Image) > 0:
+		return true
+	case j.p.Spec.Kind.AppType() != wxqr.AppOA || s.Ticket == "":
+		return false
+	case j.p.Spec.Kind.Temporary():
 		// The ticket must outlive its trip through showqrcode and storage.
 		return s.CreatedAt.Add(time.Duration(s.ExpireSeconds)*time.Second - time.Minute).After(now)
 	}
@@ -368,6 +450,17 @@ func (j *generation) create(ctx context.Context, gen int) (*catalog.Staged, erro
 		return nil, fmt.Errorf("rate limiter: %w", err)
 	}
 
+	// A run that lost its lock while it waited must not call: the code's
+	// new holder may be calling already. The mark goes first, so that a
+	// result stored but lost from Redis is found in the bucket next time.
+	if err := j.lease.Check(ctx); err != nil {
+		j.refund(ctx, key)
+		return nil, retryLater(j.g.pausedRetry(), "%v", err)
+	}
+	if err := j.g.Catalog.MarkCalled(ctx, j.id, gen); err != nil {
+		j.refund(ctx, key)
+		return nil, err
+	}
 	staged := &catalog.Staged{Generation: gen, CreatedAt: j.g.now()}
 	switch spec.Kind {
 	case wxqr.KindOATemp, wxqr.KindOAPerm:
@@ -389,18 +482,30 @@ func (j *generation) create(ctx context.Context, gen int) (*catalog.Staged, erro
 		})
 		if err == nil {
 			staged.Ticket, staged.URL, staged.ExpireSeconds = ticket.Ticket, ticket.URL, ticket.ExpireSeconds
+			if spec.Kind.Temporary() && staged.ExpireSeconds == 0 {
+				// An answer without expire_seconds: the code lives as long
+				// as asked (WeChat's rule), not for ever.
+				staged.ExpireSeconds = j.p.ExpireSeconds
+			}
 		}
 	default:
 		var img *wechat.Image
 		img, err = j.call(ctx, api, j.miniProgramCall(spec))
 		if err == nil {
-			staged.Image, staged.ContentType = img.Data, img.ContentType
+			if _, cerr := wxqr.CheckImage(img.Data, spec.ImageWidth()); cerr != nil {
+				// Nothing whole to keep: the call failed, and the next
+				// attempt asks again.
+				err = fmt.Errorf("%s: %w: %w", api, cerr, wechat.ErrTransient)
+			} else {
+				staged.Image, staged.ContentType = img.Data, img.ContentType
+			}
 		}
 	}
 	if err != nil {
 		var apiErr *wechat.APIError
-		if errors.As(err, &apiErr) {
-			// WeChat answered with an error: no code was made, nothing spent.
+		if errors.As(err, &apiErr) || errors.Is(err, wechat.ErrNotSent) {
+			// WeChat answered with an error, or never heard of the call:
+			// no code was made, nothing spent.
 			j.refund(ctx, key)
 		}
 		return nil, j.handleCreateError(ctx, err)
@@ -581,6 +686,12 @@ func classesCalling(t wxqr.AppType, api string) []wxqr.QuotaClass {
 // has it, a retry finds the staged result and spends nothing.
 func (j *generation) store(ctx context.Context, prev *wxqr.Record, s *catalog.Staged) (*wxqr.Record, error) {
 	spec := j.p.Spec
+	info, err := wxqr.CheckImage(s.Image, spec.ImageWidth())
+	if err != nil {
+		// Never reached: every image is checked where it comes in. Storing
+		// it would record a broken code as made.
+		return nil, fmt.Errorf("refusing to store the image: %w", err)
+	}
 	key := spec.Key()
 	bucket, objectKey := j.g.Store.Location(key)
 	sum := sha256.Sum256(s.Image)
@@ -595,7 +706,7 @@ func (j *generation) store(ctx context.Context, prev *wxqr.Record, s *catalog.St
 		Generation:    s.Generation,
 		Bucket:        bucket,
 		ObjectKey:     objectKey,
-		ContentType:   normalizeImageType(s.ContentType),
+		ContentType:   info.ContentType,
 		Size:          int64(len(s.Image)),
 		SHA256:        hex.EncodeToString(sum[:]),
 	}
@@ -606,25 +717,21 @@ func (j *generation) store(ctx context.Context, prev *wxqr.Record, s *catalog.St
 		rec.ExpiresAt = rec.CreatedAt.Add(time.Duration(s.ExpireSeconds) * time.Second)
 	}
 	meta := map[string]string{"wxqr-id": rec.ID, "wxqr-generation": fmt.Sprint(rec.Generation)}
+	// A run that lost its lock could overwrite a newer generation's image.
+	if err := j.lease.Check(ctx); err != nil {
+		return nil, err
+	}
 	if err := j.g.Store.Put(ctx, key, s.Image, rec.ContentType, meta); err != nil {
 		return nil, fmt.Errorf("store image: %w", err)
 	}
 	if err := catalog.WriteSidecar(ctx, j.g.Store, rec); err != nil {
 		return nil, fmt.Errorf("store metadata: %w", err)
 	}
-	if err := j.g.Catalog.Put(ctx, rec); err != nil {
+	if err := j.g.Catalog.PutHeld(ctx, rec, j.lease); err != nil {
 		return nil, fmt.Errorf("record code: %w", err)
 	}
 	j.dropStaged(ctx)
 	return rec, nil
-}
-
-// normalizeImageType names JPEG the standard way: showqrcode says image/jpg.
-func normalizeImageType(ct string) string {
-	if ct == "" || ct == "image/jpg" {
-		return "image/jpeg"
-	}
-	return ct
 }
 
 func (g *Generator) pausedRetry() time.Duration {

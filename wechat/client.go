@@ -182,7 +182,7 @@ func (c *Client) callAPI(ctx context.Context, op, path string, body any, decode 
 func (c *Client) token(ctx context.Context, op string) (string, error) {
 	token, err := c.tokens.Token(ctx)
 	if err != nil {
-		return "", fmt.Errorf("wechat: %s: access token: %w", op, err)
+		return "", &failure{op: op, msg: "access token", err: err, notSent: true}
 	}
 	return token, nil
 }

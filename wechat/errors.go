@@ -36,6 +36,12 @@ var (
 	ErrTicketNotFound = errors.New("wechat: ticket not found")
 )
 
+// ErrNotSent marks (alongside its class) a failure that certainly never
+// reached WeChat: the access token could not be had, or the connection was
+// never made (dial refused, DNS). WeChat counted nothing for such a call,
+// so a caller may give back what it reserved for it (a daily budget).
+var ErrNotSent = errors.New("wechat: request not sent")
+
 // codeClasses maps WeChat errcodes to their class, as documented on
 // https://developers.weixin.qq.com/doc/oplatform/en/Return_codes/Return_code_descriptions_new.html
 // and on each API's page.
@@ -91,6 +97,9 @@ type failure struct {
 	class error // one of the sentinels, or nil when unclassified
 	msg   string
 	err   error // the cause, if any; already free of secrets
+	// notSent is set when the request certainly never reached WeChat
+	// (see ErrNotSent).
+	notSent bool
 }
 
 func (f *failure) Error() string {
@@ -102,11 +111,14 @@ func (f *failure) Error() string {
 }
 
 func (f *failure) Unwrap() []error {
-	errs := make([]error, 0, 2)
+	errs := make([]error, 0, 3)
 	for _, e := range []error{f.class, f.err} {
 		if e != nil {
 			errs = append(errs, e)
 		}
+	}
+	if f.notSent {
+		errs = append(errs, ErrNotSent)
 	}
 	return errs
 }

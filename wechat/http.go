@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -104,9 +105,18 @@ func checkResponse(op string, r *response) error {
 func (r *requester) transportError(ctx context.Context, op, msg string, err error) error {
 	err = r.sanitize(err)
 	if ctx.Err() != nil {
-		return &failure{op: op, msg: msg, err: err}
+		return &failure{op: op, msg: msg, err: err, notSent: neverConnected(err)}
 	}
-	return &failure{op: op, class: ErrTransient, msg: msg, err: err}
+	return &failure{op: op, class: ErrTransient, msg: msg, err: err, notSent: neverConnected(err)}
+}
+
+// neverConnected reports whether err is a failure to open the connection
+// (the name did not resolve, the dial was refused or timed out), after
+// which not a byte of the request was sent.
+func neverConnected(err error) bool {
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	return errors.As(err, &opErr) && opErr.Op == "dial" || errors.As(err, &dnsErr)
 }
 
 // sanitize removes secrets from the URL that net/http puts in a *url.Error
