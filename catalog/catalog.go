@@ -19,6 +19,10 @@
 //	wxqr:expiry                  sorted set: temporary, not retired codes, score = expires_at (Unix seconds)
 //	wxqr:quota:{app_id}:{class}  set: ids that spent a lifetime quota (classes with Lifetime())
 //	wxqr:staged:{id}             hash: a staged result, with a TTL
+//	wxqr:called:{id}             string: the generation an attempt asked WeChat for, with a TTL
+//	wxqr:lock:{id}               string: the token of the one worker making the code, with a TTL
+//	wxqr:planned:{campaign}      set: the ids queued for a campaign
+//	wxqr:failed:{campaign}       hash: id → why it failed for good; Put removes the id
 //
 // The id indexes are sorted sets with equal scores rather than plain sets so
 // that they can be paged by id (ZRANGE BYLEX): iteration visits every record
