@@ -74,7 +74,8 @@ Examples:
   enqueue --campaign spring --dry-run jobs.csv
   crm-export | enqueue --app wx1234 --skip-invalid -
 
-Other commands (each with -h): status, resume, export, reindex, retire, regen.
+Other commands (each with -h): status, resume, export, reindex, retire, regen,
+verify.
 
 Exit status: 0 ok; 1 failure; 2 bad usage, configuration or input (nothing queued).
 `
@@ -175,7 +176,7 @@ func runQueue(ctx context.Context, c *cli, args []string) error {
 		catalog:   catalog.New(rdb, ""),
 		now:       c.now,
 	}
-	stopProgress := c.showProgress(q, int64(plan.unique()))
+	stopProgress := c.showProgress("queueing", q.done, int64(plan.unique()))
 	err = q.queue(ctx, src, chk, plan.seen, f.concurrency)
 	stopProgress()
 	// The summary also shows what an interrupted run did; running it again
