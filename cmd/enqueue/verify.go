@@ -104,15 +104,15 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 	}
 	sum := v.total()
 	if repair && sum.broken > 0 {
-		r := &repairer{client: asynq.NewClientFromRedisClient(c.rdb), inspector: inspector}
+		r := &repairer{client: asynq.NewClientFromRedisClient(c.rdb), inspector: inspector, outcomes: map[enqueueOutcome]int{}}
 		err := r.queue(ctx, v.broken)
 		// What an interrupted run queued is shown too; running it again
 		// queues the rest.
 		fmt.Fprintln(c.stdout)
 		if perr := printSummary(c.stdout, []summaryLine{
-			{"repairs queued", int64(r.queued)},
-			{"repairs already queued", int64(r.alreadyQueued)},
-			{"failed before, queued again", int64(r.requeued)},
+			{"repairs queued", int64(r.outcomes[enqueued])},
+			{"repairs already queued", int64(r.outcomes[alreadyQueued])},
+			{"failed before, queued again", int64(r.outcomes[requeued])},
 		}); err == nil {
 			err = perr
 		}
@@ -150,38 +150,15 @@ type verifier struct {
 // run checks every record of campaign ("" = all). It stops at the first
 // error: a store that cannot be read says nothing about the images in it.
 func (v *verifier) run(ctx context.Context, cat *catalog.Catalog, campaign string) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	recs := make(chan *wxqr.Record, verifyConcurrency)
-	var wg sync.WaitGroup
-	for range verifyConcurrency {
-		wg.Go(func() {
-			for rec := range recs {
-				if err := v.check(ctx, rec); err != nil {
-					cancel(err)
-					return
-				}
+	return fanOut(ctx, verifyConcurrency, func(ctx context.Context, send func(*wxqr.Record) error) error {
+		return cat.Each(ctx, campaign, func(rec *wxqr.Record) error {
+			if rec.Retired {
+				v.count(rec, "", true)
+				return nil
 			}
+			return send(rec)
 		})
-	}
-	err := cat.Each(ctx, campaign, func(rec *wxqr.Record) error {
-		if rec.Retired {
-			v.count(rec, "", true)
-			return nil
-		}
-		select {
-		case recs <- rec:
-			return nil
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
-	})
-	close(recs)
-	wg.Wait()
-	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
-		return cause // a reader's error: more telling than the walk's
-	}
-	return err
+	}, v.check)
 }
 
 // check verifies one record and counts the result.
@@ -283,7 +260,7 @@ type repairer struct {
 	client    *asynq.Client
 	inspector *asynq.Inspector
 
-	queued, alreadyQueued, requeued int
+	outcomes map[enqueueOutcome]int // repairs, by what queueing did
 }
 
 // queue queues a repair of each broken code: one task per code, whose id
@@ -295,27 +272,11 @@ func (r *repairer) queue(ctx context.Context, broken []brokenCode) error {
 		if bc.rec.Spec.Kind.Temporary() {
 			p.ExpireSeconds = bc.rec.ExpireSeconds
 		}
-		task, err := tasks.NewGenerateTask(p)
+		outcome, err := enqueueGenerate(ctx, r.client, r.inspector, p)
 		if err != nil {
-			return fmt.Errorf("repair %s: %w", bc.key, err)
-		}
-		_, err = r.client.EnqueueContext(ctx, task)
-		switch {
-		case errors.Is(err, asynq.ErrTaskIDConflict):
-			requeued, err := tasks.RequeueArchived(ctx, r.client, r.inspector, p)
-			if err != nil {
-				return err
-			}
-			if requeued {
-				r.requeued++
-			} else {
-				r.alreadyQueued++
-			}
-		case err != nil:
 			return fmt.Errorf("queue the repair of %s: %w", bc.key, err)
-		default:
-			r.queued++
 		}
+		r.outcomes[outcome]++
 	}
 	return nil
 }
