@@ -439,6 +439,16 @@ func (c *Catalog) Each(ctx context.Context, campaign string, fn func(*wxqr.Recor
 	})
 }
 
+// Count returns how many records campaign ("" = every record) holds, as
+// Each would visit them now: a total for progress reports, in one round trip.
+func (c *Catalog) Count(ctx context.Context, campaign string) (int64, error) {
+	n, err := c.rdb.ZCard(ctx, c.idIndex(campaign)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("catalog: count %s: %w", c.idIndex(campaign), err)
+	}
+	return n, nil
+}
+
 // idIndex is the sorted set holding the ids of campaign ("" = all).
 func (c *Catalog) idIndex(campaign string) string {
 	if campaign == "" {

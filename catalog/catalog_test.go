@@ -639,6 +639,11 @@ func TestEachLarge(t *testing.T) {
 	if got := eachIDs(t, c, "odd"); len(got) != total/2 {
 		t.Errorf("Each(odd) visited %d records, want %d", len(got), total/2)
 	}
+	for campaign, want := range map[string]int64{"": total, "odd": total / 2, "none": 0} {
+		if n, err := c.Count(t.Context(), campaign); err != nil || n != want {
+			t.Errorf("Count(%q) = %d, %v; want %d", campaign, n, err, want)
+		}
+	}
 
 	t.Run("stops at the first error", func(t *testing.T) {
 		stop := errors.New("stop")
@@ -817,6 +822,7 @@ func TestRedisDown(t *testing.T) {
 		"Get":      func(ctx context.Context) error { _, err := c.Get(ctx, rec.ID); return err },
 		"GetMany":  func(ctx context.Context) error { _, err := c.GetMany(ctx, []string{rec.ID}); return err },
 		"Each":     func(ctx context.Context) error { return c.Each(ctx, "", func(*wxqr.Record) error { return nil }) },
+		"Count":    func(ctx context.Context) error { _, err := c.Count(ctx, ""); return err },
 		"Expiring": func(ctx context.Context) error { _, err := c.Expiring(ctx, base, 1); return err },
 		"Retire":   func(ctx context.Context) error { _, err := c.Retire(ctx, rec.ID); return err },
 		"Staged":   func(ctx context.Context) error { _, err := c.Staged(ctx, rec.ID); return err },

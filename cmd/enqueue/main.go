@@ -1,6 +1,6 @@
 // Command enqueue is wxqr's producer and operator tool: it queues the codes a
 // campaign file or its flags describe, and shows, resumes, exports,
-// reindexes, retires and regenerates what the workers made.
+// reindexes, retires, regenerates and verifies what the workers made.
 //
 //	enqueue [flags] [FILE|-]     queue codes (run "enqueue -h" for the flags)
 //	enqueue status               campaigns, queues, pauses and quota
@@ -9,6 +9,7 @@
 //	enqueue reindex              rebuild the catalog from the bucket
 //	enqueue retire               stop regenerating codes
 //	enqueue regen                regenerate temporary codes about to expire
+//	enqueue verify               check every stored image; queue repairs
 //
 // Configuration comes from the environment (REDIS_URL, WXQR_APPS,
 // WXQR_STORAGE, ...; see the README). Exit status: 0 on success, 1 on a
@@ -85,6 +86,7 @@ var commands = map[string]func(ctx context.Context, c *cli, args []string) error
 	"reindex": runReindex,
 	"retire":  runRetire,
 	"regen":   runRegen,
+	"verify":  runVerify,
 }
 
 // run is the whole command: main only adds the process around it. Output

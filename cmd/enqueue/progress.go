@@ -8,16 +8,17 @@ import (
 	"github.com/wxqr/wxqr/internal/config"
 )
 
-// showProgress reports q's progress towards total until the returned
-// function is called: as a progress bar when stderr is a terminal, else as a
-// log line every logEvery.
-func (c *cli) showProgress(q *queuer, total int64) (stop func()) {
+// showProgress reports the progress of what ("queueing", "verifying"): done
+// codes of total, until the returned function is called. It shows a progress
+// bar when stderr is a terminal, else a log line every logEvery. done is
+// called from another goroutine.
+func (c *cli) showProgress(what string, done func() int64, total int64) (stop func()) {
 	var report func(final bool)
 	interval := logEvery
 	if config.IsTerminal(c.stderr) {
 		bar := progressbar.NewOptions64(total,
 			progressbar.OptionSetWriter(c.stderr),
-			progressbar.OptionSetDescription("queueing"),
+			progressbar.OptionSetDescription(what),
 			progressbar.OptionShowCount(),
 			progressbar.OptionShowIts(),
 			progressbar.OptionSetItsString("codes"),
@@ -25,7 +26,7 @@ func (c *cli) showProgress(q *queuer, total int64) (stop func()) {
 		)
 		interval = 100 * time.Millisecond
 		report = func(final bool) {
-			_ = bar.Set64(q.done())
+			_ = bar.Set64(done())
 			if final {
 				_ = bar.Finish()
 				c.stderr.Write([]byte("\n"))
@@ -34,7 +35,7 @@ func (c *cli) showProgress(q *queuer, total int64) (stop func()) {
 	} else {
 		report = func(final bool) {
 			if !final {
-				c.log.Info().Int64("done", q.done()).Int64("total", total).Msg("queueing")
+				c.log.Info().Int64("done", done()).Int64("total", total).Msg(what)
 			}
 		}
 	}

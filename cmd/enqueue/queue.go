@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
@@ -74,7 +73,8 @@ Examples:
   enqueue --campaign spring --dry-run jobs.csv
   crm-export | enqueue --app wx1234 --skip-invalid -
 
-Other commands (each with -h): status, resume, export, reindex, retire, regen.
+Other commands (each with -h): status, resume, export, reindex, retire, regen,
+verify.
 
 Exit status: 0 ok; 1 failure; 2 bad usage, configuration or input (nothing queued).
 `
@@ -175,7 +175,7 @@ func runQueue(ctx context.Context, c *cli, args []string) error {
 		catalog:   catalog.New(rdb, ""),
 		now:       c.now,
 	}
-	stopProgress := c.showProgress(q, int64(plan.unique()))
+	stopProgress := c.showProgress("queueing", q.done, int64(plan.unique()))
 	err = q.queue(ctx, src, chk, plan.seen, f.concurrency)
 	stopProgress()
 	// The summary also shows what an interrupted run did; running it again
@@ -422,56 +422,31 @@ func (q *queuer) done() int64 {
 // it empties), batchSize codes per catalog lookup, from concurrency
 // goroutines. It stops at the first error.
 func (q *queuer) queue(ctx context.Context, src source, chk *checker, seen map[codeID]struct{}, concurrency int) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	batches := make(chan []tasks.GeneratePayload, concurrency)
-	var wg sync.WaitGroup
-	for range concurrency {
-		wg.Go(func() {
-			for batch := range batches {
-				if err := q.queueBatch(ctx, batch); err != nil {
-					cancel(err)
-					return
-				}
+	return fanOut(ctx, concurrency, func(ctx context.Context, send func([]tasks.GeneratePayload) error) error {
+		batch := make([]tasks.GeneratePayload, 0, batchSize)
+		err := src.each(ctx, func(_ int, r *rawRow) error {
+			payload, errs := chk.check(r)
+			if len(errs) > 0 {
+				return nil // listed by validate
 			}
-		})
-	}
-
-	batch := make([]tasks.GeneratePayload, 0, batchSize)
-	send := func() error {
-		select {
-		case batches <- batch:
+			id := idOf(payload.Spec)
+			if _, ok := seen[id]; !ok {
+				return nil // a duplicate of a code already sent
+			}
+			delete(seen, id)
+			batch = append(batch, payload)
+			if len(batch) < batchSize {
+				return nil
+			}
+			full := batch
 			batch = make([]tasks.GeneratePayload, 0, batchSize)
-			return nil
-		case <-ctx.Done():
-			return context.Cause(ctx)
+			return send(full)
+		})
+		if err == nil && len(batch) > 0 {
+			err = send(batch)
 		}
-	}
-	err := src.each(ctx, func(_ int, r *rawRow) error {
-		payload, errs := chk.check(r)
-		if len(errs) > 0 {
-			return nil // listed by validate
-		}
-		id := idOf(payload.Spec)
-		if _, ok := seen[id]; !ok {
-			return nil // a duplicate of a code already sent
-		}
-		delete(seen, id)
-		batch = append(batch, payload)
-		if len(batch) == batchSize {
-			return send()
-		}
-		return nil
-	})
-	if err == nil && len(batch) > 0 {
-		err = send()
-	}
-	close(batches)
-	wg.Wait()
-	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
-		return cause // a worker's error: more telling than the reader's
-	}
-	return err
+		return err
+	}, q.queueBatch)
 }
 
 // queueBatch skips the codes the catalog already holds (still valid, or
@@ -505,27 +480,53 @@ func (q *queuer) queueBatch(ctx context.Context, batch []tasks.GeneratePayload) 
 			q.alreadyGenerated.Add(1)
 			continue
 		}
-		task, err := tasks.NewGenerateTask(p)
+		outcome, err := enqueueGenerate(ctx, q.client, q.inspector, p)
 		if err != nil {
-			return err
-		}
-		_, err = q.client.EnqueueContext(ctx, task)
-		switch {
-		case errors.Is(err, asynq.ErrTaskIDConflict):
-			requeued, err := tasks.RequeueArchived(ctx, q.client, q.inspector, p)
-			if err != nil {
-				return err
-			}
-			if requeued {
-				q.requeued.Add(1)
-			} else {
-				q.alreadyQueued.Add(1)
-			}
-		case err != nil:
 			return fmt.Errorf("queue code %s: %w", ids[i], err)
-		default:
+		}
+		switch outcome {
+		case enqueued:
 			q.queued.Add(1)
+		case alreadyQueued:
+			q.alreadyQueued.Add(1)
+		case requeued:
+			q.requeued.Add(1)
 		}
 	}
 	return nil
+}
+
+// enqueueOutcome is what enqueueGenerate did.
+type enqueueOutcome int
+
+const (
+	enqueued      enqueueOutcome = iota // queued a new task
+	alreadyQueued                       // the code's task is on its way: nothing queued twice
+	requeued                            // the code's task had failed for good: queued afresh
+)
+
+// enqueueGenerate queues the task of p. A task with the same id that asynq
+// still holds is either on its way or in the archive; an archived one is
+// replaced (tasks.RequeueArchived), so a code that failed once can be
+// queued again.
+func enqueueGenerate(ctx context.Context, client *asynq.Client, inspector *asynq.Inspector, p tasks.GeneratePayload) (enqueueOutcome, error) {
+	task, err := tasks.NewGenerateTask(p)
+	if err != nil {
+		return 0, err
+	}
+	_, err = client.EnqueueContext(ctx, task)
+	switch {
+	case errors.Is(err, asynq.ErrTaskIDConflict):
+		again, err := tasks.RequeueArchived(ctx, client, inspector, p)
+		if err != nil {
+			return 0, err
+		}
+		if again {
+			return requeued, nil
+		}
+		return alreadyQueued, nil
+	case err != nil:
+		return 0, err
+	}
+	return enqueued, nil
 }
