@@ -11,24 +11,39 @@ import (
 	"github.com/wxqr/wxqr/storage"
 )
 
-// ErrObjectMissing is returned (wrapped) by CheckObject when the store has
-// no image at the record's key.
+// ErrObjectMissing is matched (errors.Is) by CheckObject's error when the
+// store has no image at the record's key.
 var ErrObjectMissing = errors.New("missing")
 
-// ErrObjectBroken is returned (wrapped) by CheckObject when the image at the
-// record's key is not what the record says: another size or sha256, or not a
-// complete image (wxqr.ErrIncompleteImage is wrapped too).
+// ErrObjectBroken is matched (errors.Is) by CheckObject's error when the
+// image at the record's key is not what the record says: not a complete
+// image (wxqr.ErrIncompleteImage matches too), another size or sha256.
 var ErrObjectBroken = errors.New("broken")
 
+// ObjectError is what CheckObject found wrong with a stored image; its
+// message is the problem alone ("missing", "0 bytes, ..."), for listings.
+type ObjectError struct {
+	Problem string
+	missing bool
+	err     error // the image check's error, if that is what failed
+}
+
+func (e *ObjectError) Error() string { return e.Problem }
+func (e *ObjectError) Unwrap() error { return e.err }
+
+// Is makes the error match ErrObjectMissing or ErrObjectBroken.
+func (e *ObjectError) Is(target error) bool {
+	return target == ErrObjectMissing && e.missing || target == ErrObjectBroken && !e.missing
+}
+
 // CheckObject reads the image of rec from store and reports whether it is
-// whole and the one rec describes: present, of rec's size and sha256, and a
-// complete image of the expected width. The error says what is wrong and
-// wraps ErrObjectMissing or ErrObjectBroken, or is the store's own error
-// when the store could not be read.
+// whole and the one rec describes: present, a complete image of the expected
+// width, of rec's size and sha256. A problem is an *ObjectError; any other
+// error is the store's, which says nothing about the image.
 func CheckObject(ctx context.Context, store storage.Store, rec *wxqr.Record) error {
 	obj, err := store.Get(ctx, rec.Spec.Key())
 	if errors.Is(err, storage.ErrNotFound) {
-		return fmt.Errorf("%w: no object", ErrObjectMissing)
+		return &ObjectError{Problem: "missing", missing: true}
 	}
 	if err != nil {
 		return err
@@ -37,14 +52,16 @@ func CheckObject(ctx context.Context, store storage.Store, rec *wxqr.Record) err
 }
 
 func checkImageOf(rec *wxqr.Record, body []byte) error {
+	// An incomplete image is the most telling problem: it also explains a
+	// size or a sha256 that differ.
+	if _, err := wxqr.CheckImage(body, rec.Spec.ImageWidth()); err != nil {
+		return &ObjectError{Problem: err.Error(), err: err}
+	}
 	if int64(len(body)) != rec.Size {
-		return fmt.Errorf("%w: %d bytes, the record says %d", ErrObjectBroken, len(body), rec.Size)
+		return &ObjectError{Problem: fmt.Sprintf("%d bytes, the record says %d", len(body), rec.Size)}
 	}
 	if sum := sha256.Sum256(body); hex.EncodeToString(sum[:]) != rec.SHA256 {
-		return fmt.Errorf("%w: sha256 differs from the record", ErrObjectBroken)
-	}
-	if _, err := wxqr.CheckImage(body, rec.Spec.ImageWidth()); err != nil {
-		return fmt.Errorf("%w: %w", ErrObjectBroken, err)
+		return &ObjectError{Problem: "sha256 differs from the record"}
 	}
 	return nil
 }
@@ -65,9 +82,10 @@ func StoredRecord(ctx context.Context, store storage.Store, spec wxqr.Spec) (*wx
 	case rec.ID != spec.ID():
 		return nil, nil
 	}
+	var bad *ObjectError
 	err = CheckObject(ctx, store, rec)
 	switch {
-	case errors.Is(err, ErrObjectMissing), errors.Is(err, ErrObjectBroken):
+	case errors.As(err, &bad):
 		return nil, nil
 	case err != nil:
 		return nil, err

@@ -53,12 +53,13 @@ func (j *generation) planRepair(ctx context.Context, prev *wxqr.Record, now time
 	if prev.Retired {
 		return 0, nil, nil
 	}
+	var bad *catalog.ObjectError
 	err := catalog.CheckObject(ctx, j.g.Store, prev)
 	switch {
 	case err == nil:
 		j.log.Info().Msg("the stored image is whole: nothing to repair")
 		return 0, nil, nil
-	case !errors.Is(err, catalog.ErrObjectMissing) && !errors.Is(err, catalog.ErrObjectBroken):
+	case !errors.As(err, &bad):
 		return 0, nil, fmt.Errorf("check the stored image: %w", err)
 	}
 	j.log.Warn().Err(err).Int("generation", prev.Generation).Msg("repairing the stored image")

@@ -3,8 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -197,24 +195,13 @@ func (v *verifier) count(rec *wxqr.Record, problem string, retired bool) {
 // nothing is. The error is a failure to read the store, which says nothing
 // about the image.
 func imageProblem(ctx context.Context, store storage.Store, rec *wxqr.Record) (string, error) {
-	obj, err := store.Get(ctx, rec.Spec.Key())
+	var bad *catalog.ObjectError
+	err := catalog.CheckObject(ctx, store, rec)
 	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		return "missing", nil
+	case errors.As(err, &bad):
+		return bad.Problem, nil
 	case err != nil:
 		return "", err
-	}
-	// An incomplete image is the most telling problem: it also explains a
-	// size or a sha256 that differ.
-	if _, err := wxqr.CheckImage(obj.Body, rec.Spec.ImageWidth()); err != nil {
-		return err.Error(), nil
-	}
-	if size := int64(len(obj.Body)); size != rec.Size {
-		return fmt.Sprintf("%d bytes, the record says %d", size, rec.Size), nil
-	}
-	sum := sha256.Sum256(obj.Body)
-	if hex.EncodeToString(sum[:]) != rec.SHA256 {
-		return "sha256 differs from the record", nil
 	}
 	return "", nil
 }
