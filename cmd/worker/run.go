@@ -125,7 +125,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		LogLevel:        asynq.WarnLevel,
 		ShutdownTimeout: shutdownTimeout,
 	})
-	mon, err := startMonitor(ctx, cfg, getenv, rdb, store, cat, m, log)
+	mon, err := startMonitor(ctx, cfg, getenv, rdb, store, cat, pauses, m, log)
 	if err != nil {
 		return err
 	}
