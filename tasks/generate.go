@@ -514,7 +514,8 @@ func (j *generation) pauseApp(ctx context.Context, cause error) error {
 }
 
 // pauseDaily stops every class of the app that calls the same API until the
-// next daily reset, when a worker resumes them.
+// next daily reset (or, just after one, for minutes: see dailyPauseEnd),
+// when a worker resumes them.
 func (j *generation) pauseDaily(ctx context.Context, code int, reason string) error {
 	spec := j.p.Spec
 	return j.pause(ctx, pause{
@@ -522,7 +523,7 @@ func (j *generation) pauseDaily(ctx context.Context, code int, reason string) er
 		code:     code,
 		reason:   reason,
 		advice:   reason + ": queue paused until the daily reset",
-		resumeAt: ratelimit.NextReset(j.g.now(), j.g.resetLocation()),
+		resumeAt: dailyPauseEnd(j.g.now(), j.g.resetLocation(), code != 0),
 	})
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wxqr/wxqr"
+	"github.com/wxqr/wxqr/ratelimit"
 )
 
 // PauseState says why a queue (one quota class of one app) is paused. The
@@ -265,6 +266,30 @@ func (p *Pauses) ResumeDue(ctx context.Context, now time.Time) ([]PauseState, er
 		}
 	}
 	return resumed, nil
+}
+
+// WeChat's daily quotas reset at midnight in Asia/Shanghai, but WeChat's
+// own reset may lag the fleet's clock: a 45009 seen just after midnight
+// most likely still counts yesterday's calls, and a pause until the next
+// midnight would idle the queue for a whole day.
+const (
+	// dailyResetLag is how long after midnight a 45009 is taken for
+	// WeChat's lag.
+	dailyResetLag = 15 * time.Minute
+	// dailyResetRetry is how soon a pause for such a 45009 ends.
+	dailyResetRetry = 5 * time.Minute
+)
+
+// dailyPauseEnd returns when a pause on a daily quota made at now ends: at
+// the next midnight in loc, or, when WeChat said so (45009) within
+// dailyResetLag of the last midnight, dailyResetRetry from now. A daily
+// budget of wxqr's own is counted on the fleet's clock and never lags.
+func dailyPauseEnd(now time.Time, loc *time.Location, fromWeChat bool) time.Time {
+	y, m, d := now.In(loc).Date()
+	if fromWeChat && now.Sub(time.Date(y, m, d, 0, 0, 0, 0, loc)) < dailyResetLag {
+		return now.Add(dailyResetRetry)
+	}
+	return ratelimit.NextReset(now, loc)
 }
 
 // Waiting returns how many tasks queue holds that have not finished: what a
