@@ -37,6 +37,7 @@ type Catalog interface {
 	Staged(ctx context.Context, id string) (*catalog.Staged, error)
 	DropStaged(ctx context.Context, id string) error
 	Lock(ctx context.Context, id string, ttl time.Duration) (unlock func(), ok bool, err error)
+	CampaignRetired(ctx context.Context, campaign string) (bool, error)
 }
 
 // Limiter makes a call wait its turn under the cluster-wide rate limit for
@@ -208,6 +209,11 @@ func (j *generation) run(ctx context.Context) (*wxqr.Record, error) {
 		staged = nil
 	}
 	if staged == nil {
+		// A retired campaign gets no new code. (One WeChat made already is
+		// stored: the catalog records it retired.)
+		if retired, err := j.g.Catalog.CampaignRetired(ctx, j.p.Campaign); err != nil || retired {
+			return nil, err
+		}
 		if staged, err = j.create(ctx, target); err != nil {
 			return nil, err
 		}
