@@ -15,6 +15,7 @@
 //	wxqr:codes                   sorted set (all scores 0): every id
 //	wxqr:campaign:{name}         sorted set (all scores 0): the ids of one campaign
 //	wxqr:campaigns               set: campaign names that have at least one code
+//	wxqr:retired-campaigns       set: campaigns retired as a whole (RetireCampaign)
 //	wxqr:apps                    set: app ids that have at least one code
 //	wxqr:expiry                  sorted set: temporary, not retired codes, score = expires_at (Unix seconds)
 //	wxqr:quota:{app_id}:{class}  set: ids that spent a lifetime quota (classes with Lifetime())
@@ -138,6 +139,7 @@ func (k keys) code(id string) string       { return k.prefix + "code:" + id }
 func (k keys) codes() string               { return k.prefix + "codes" }
 func (k keys) campaign(name string) string { return k.prefix + "campaign:" + name }
 func (k keys) campaigns() string           { return k.prefix + "campaigns" }
+func (k keys) retiredCampaigns() string    { return k.prefix + "retired-campaigns" }
 func (k keys) apps() string                { return k.prefix + "apps" }
 func (k keys) expiry() string              { return k.prefix + "expiry" }
 func (k keys) staged(id string) string     { return k.prefix + "staged:" + id }
@@ -200,9 +202,10 @@ func (c *Catalog) GetMany(ctx context.Context, ids []string) ([]*wxqr.Record, er
 // class, and the app set.
 //
 // The stored record has its spec normalised and its times in UTC. Put never
-// un-retires a code: if the stored record is retired, the new one is stored
-// retired too, so a regeneration that raced with Retire cannot bring the code
-// back. rec itself is not modified.
+// un-retires a code: if the stored record is retired, or its campaign is
+// (see RetireCampaign), the new one is stored retired too, so a generation
+// that raced with Retire or RetireCampaign cannot bring the code back.
+// rec itself is not modified.
 //
 // Put fails without writing if rec has no id or its id is not rec.Spec.ID().
 func (c *Catalog) Put(ctx context.Context, rec *wxqr.Record) error {
@@ -238,7 +241,7 @@ func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool, lea
 	}
 	next := canonical(rec)
 	codeKey := c.keys.code(next.ID)
-	watched := []string{codeKey}
+	watched := []string{codeKey, c.keys.retiredCampaigns()}
 	if lease != nil {
 		watched = append(watched, lease.key)
 	}
@@ -256,7 +259,11 @@ func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool, lea
 		if keepNewer && old != nil && old.Generation > next.Generation {
 			return nil
 		}
-		next.Retired = rec.Retired || old != nil && old.Retired
+		campaignRetired, err := c.campaignRetired(ctx, tx, next.Campaign)
+		if err != nil {
+			return err
+		}
+		next.Retired = rec.Retired || old != nil && old.Retired || campaignRetired
 		data, err := json.Marshal(next)
 		if err != nil {
 			return fmt.Errorf("encode record: %w", err)
@@ -530,11 +537,20 @@ func (c *Catalog) Retire(ctx context.Context, ids ...string) (int, error) {
 	return total, nil
 }
 
-// RetireCampaign retires every code of campaign, BatchSize at a time, and
-// returns how many it retired (codes already retired are not counted).
+// RetireCampaign retires campaign for good: every code it has, BatchSize at
+// a time, and every code it will have, as Put stores them retired and the
+// generator makes none (see CampaignRetired). It returns how many records
+// it retired (those already retired are not counted).
+//
+// The campaign is marked first and its records walked after: a Put either
+// committed before the mark, and the walk finds its record, or it watched
+// the mark and stores the record retired.
 func (c *Catalog) RetireCampaign(ctx context.Context, campaign string) (int, error) {
 	if campaign == "" {
 		return 0, errors.New("catalog: retire campaign: a campaign name is required")
+	}
+	if err := c.rdb.SAdd(ctx, c.keys.retiredCampaigns(), campaign).Err(); err != nil {
+		return 0, fmt.Errorf("catalog: retire campaign %q: %w", campaign, err)
 	}
 	total := 0
 	err := c.eachBatch(ctx, c.keys.campaign(campaign), func(ids []string) error {
@@ -543,6 +559,28 @@ func (c *Catalog) RetireCampaign(ctx context.Context, campaign string) (int, err
 		return err
 	})
 	return total, err
+}
+
+// CampaignRetired reports whether campaign was retired with RetireCampaign.
+// The campaign "" never is.
+func (c *Catalog) CampaignRetired(ctx context.Context, campaign string) (bool, error) {
+	if campaign == "" {
+		return false, nil
+	}
+	retired, err := c.rdb.SIsMember(ctx, c.keys.retiredCampaigns(), campaign).Result()
+	if err != nil {
+		return false, fmt.Errorf("catalog: is campaign %q retired: %w", campaign, err)
+	}
+	return retired, nil
+}
+
+// campaignRetired is CampaignRetired inside a transaction that watches the
+// set of retired campaigns.
+func (c *Catalog) campaignRetired(ctx context.Context, tx *redis.Tx, campaign string) (bool, error) {
+	if campaign == "" {
+		return false, nil
+	}
+	return tx.SIsMember(ctx, c.keys.retiredCampaigns(), campaign).Result()
 }
 
 // retire retires one batch of distinct ids in one transaction.

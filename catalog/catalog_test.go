@@ -729,6 +729,62 @@ func TestRetireCampaign(t *testing.T) {
 	}
 }
 
+// TestRetireCampaignCoversLaterCodes: a campaign retired while its codes are
+// still being made has every later code stored retired, out of the expiry
+// index, whatever the order of the writes.
+func TestRetireCampaignCoversLaterCodes(t *testing.T) {
+	ctx := t.Context()
+	c, _ := newCatalog(t, catalog.Config{BatchSize: 4})
+	mustPut(t, c, tempRecord("spring-early", "spring", base))
+	for name, want := range map[string]bool{"spring": false, "": false} {
+		if got, err := c.CampaignRetired(ctx, name); err != nil || got != want {
+			t.Errorf("CampaignRetired(%q) before = %v, %v; want %v", name, got, err, want)
+		}
+	}
+
+	// Codes of the campaign are put while it is retired.
+	const writers, perWriter = 4, 25
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for w := range writers {
+		wg.Go(func() {
+			<-start
+			for i := range perWriter {
+				if err := c.Put(ctx, tempRecord(fmt.Sprintf("spring-%d-%d", w, i), "spring", base)); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	close(start)
+	if _, err := c.RetireCampaign(ctx, "spring"); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	mustPut(t, c, tempRecord("spring-late", "spring", base), tempRecord("summer-0", "summer", base))
+
+	n := 0
+	err := c.Each(ctx, "spring", func(rec *wxqr.Record) error {
+		n++
+		if !rec.Retired {
+			t.Errorf("%s not retired", rec.SceneStr)
+		}
+		return nil
+	})
+	if err != nil || n != writers*perWriter+2 {
+		t.Errorf("Each(spring) saw %d records (%v), want %d", n, err, writers*perWriter+2)
+	}
+	expiring, err := c.Expiring(ctx, base.AddDate(1, 0, 0), 0)
+	if err != nil || len(expiring) != 1 || expiring[0].Campaign != "summer" {
+		t.Errorf("Expiring = %d records (%v), want only the summer one", len(expiring), err)
+	}
+	for name, want := range map[string]bool{"spring": true, "summer": false, "": false} {
+		if got, err := c.CampaignRetired(ctx, name); err != nil || got != want {
+			t.Errorf("CampaignRetired(%q) = %v, %v; want %v", name, got, err, want)
+		}
+	}
+}
+
 func TestQuotaUsed(t *testing.T) {
 	c, _ := newCatalog(t, catalog.Config{})
 	for i := range 3 {

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/rs/zerolog"
 )
 
 // asynqUIRoot is where the asynq web UI is mounted.
@@ -43,6 +45,36 @@ func offlineUI(ui http.Handler) http.Handler {
 		}
 		w.WriteHeader(page.status)
 		_, _ = w.Write(body)
+	})
+}
+
+// The asynq UI's call that resumes a queue (asynqmon v0.7.2):
+// POST {root}/api/queues/{qname}:resume.
+const (
+	resumePrefix = asynqUIRoot + "/api/queues/"
+	resumeSuffix = ":resume"
+)
+
+// resumeThrough answers the asynq UI's resume call with wxqr's resume, which
+// clears asynq's pause flag and wxqr's pause record in one step; asynq's own
+// would leave the record behind. Every other request goes to ui.
+func resumeThrough(pauses Pauses, log zerolog.Logger, ui http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		queue, ok := strings.CutPrefix(r.URL.Path, resumePrefix)
+		if ok {
+			queue, ok = strings.CutSuffix(queue, resumeSuffix)
+		}
+		if !ok || r.Method != http.MethodPost || queue == "" || strings.Contains(queue, "/") {
+			ui.ServeHTTP(w, r)
+			return
+		}
+		if err := pauses.Resume(r.Context(), queue); err != nil {
+			log.Error().Err(err).Str("queue", queue).Msg("could not resume the queue from the web UI")
+			http.Error(w, "could not resume "+queue, http.StatusInternalServerError)
+			return
+		}
+		log.Info().Str("queue", queue).Msg("queue resumed from the web UI")
+		w.WriteHeader(http.StatusNoContent)
 	})
 }
 

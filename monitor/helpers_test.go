@@ -19,6 +19,7 @@ import (
 	"github.com/wxqr/wxqr/catalog"
 	"github.com/wxqr/wxqr/internal/testenv"
 	"github.com/wxqr/wxqr/storage"
+	"github.com/wxqr/wxqr/tasks"
 )
 
 // fixture is a monitor server on a real Redis database of its own and a
@@ -49,7 +50,7 @@ func newFixture(t *testing.T, configure func(*Config)) *fixture {
 		catalog:  catalog.New(rdb, ""),
 		store:    store,
 	}
-	cfg := Config{RedisConnOpt: f.redisOpt, Redis: rdb, Store: store, Catalog: f.catalog}
+	cfg := Config{RedisConnOpt: f.redisOpt, Redis: rdb, Store: store, Catalog: f.catalog, Pauses: tasks.NewPauses(rdb, nil)}
 	if configure != nil {
 		configure(&cfg)
 	}

@@ -8,6 +8,7 @@
 //	GET /readyz                           200 {"redis":"ok","storage":"ok"}, or 503 naming what failed
 //	GET /metrics                          Config.Metrics (when set)
 //	    /monitoring/                      the asynq web UI (asynqmon): queues, pauses, retries, archive
+//	                                      (its resume button resumes through Config.Pauses)
 //	GET /campaigns                        every campaign with its counts
 //	GET /campaigns/{name}                 one campaign: counts and its codes, 200 per page (?page=n)
 //	GET /campaigns/{name}/manifest.csv    the campaign's records as CSV, streamed
@@ -58,6 +59,12 @@ type Catalog interface {
 
 var _ Catalog = (*catalog.Catalog)(nil)
 
+// Pauses resumes queues the way wxqr does: asynq's pause flag and wxqr's
+// record of why the queue was paused go together (a *tasks.Pauses).
+type Pauses interface {
+	Resume(ctx context.Context, queue string) error
+}
+
 // Config configures a Server.
 type Config struct {
 	// Addr is the TCP address Start listens on. Default "127.0.0.1:8080".
@@ -87,6 +94,11 @@ type Config struct {
 
 	// Catalog lists the campaigns and their codes. Required.
 	Catalog Catalog
+
+	// Pauses resumes a queue when the asynq UI's resume button is pressed,
+	// in place of asynq's own resume, which would leave wxqr's pause record
+	// behind. Required.
+	Pauses Pauses
 
 	// Metrics serves /metrics (metrics.Metrics.Handler). Default nil: no
 	// /metrics route.
@@ -146,6 +158,8 @@ func (c Config) validate() error {
 		return errors.New("monitor: Store is required")
 	case c.Catalog == nil:
 		return errors.New("monitor: Catalog is required")
+	case c.Pauses == nil:
+		return errors.New("monitor: Pauses is required")
 	case c.ExpiringSoon < 0:
 		return fmt.Errorf("monitor: ExpiringSoon must not be negative, got %s", c.ExpiringSoon)
 	case c.CheckTimeout < 0:
@@ -281,7 +295,7 @@ func (s *Server) routes() http.Handler {
 	if s.cfg.Metrics != nil {
 		mux.Handle("GET /metrics", s.cfg.Metrics)
 	}
-	mux.Handle(asynqUIRoot+"/", offlineUI(s.ui))
+	mux.Handle(asynqUIRoot+"/", resumeThrough(s.cfg.Pauses, s.log, offlineUI(s.ui)))
 	mux.Handle("GET /{$}", http.RedirectHandler("/campaigns", http.StatusFound))
 	mux.HandleFunc("GET /campaigns", s.campaigns)
 	mux.HandleFunc("GET /campaigns/{name}", s.campaign)

@@ -38,6 +38,7 @@ func TestNewRefusesExposedAddrWithoutCredentials(t *testing.T) {
 	base := Config{
 		RedisConnOpt: asynq.RedisClientOpt{Addr: "127.0.0.1:1"},
 		Redis:        rdb, Store: store, Catalog: catalog.New(rdb, ""),
+		Pauses: tasks.NewPauses(rdb, nil),
 	}
 	with := func(change func(*Config)) Config {
 		c := base
@@ -65,6 +66,7 @@ func TestNewRefusesExposedAddrWithoutCredentials(t *testing.T) {
 		{"no Redis", with(func(c *Config) { c.Redis = nil }), "Redis is required"},
 		{"no store", with(func(c *Config) { c.Store = nil }), "Store is required"},
 		{"no catalog", with(func(c *Config) { c.Catalog = nil }), "Catalog is required"},
+		{"no pauses", with(func(c *Config) { c.Pauses = nil }), "Pauses is required"},
 		{"negative window", with(func(c *Config) { c.ExpiringSoon = -time.Hour }), "ExpiringSoon"},
 	}
 	for _, tt := range tests {
@@ -252,6 +254,53 @@ func TestWrites(t *testing.T) {
 				t.Errorf("GET queues: %d, want 200", resp.StatusCode)
 			}
 		})
+	}
+}
+
+// TestResumeInTheUI: the UI's resume button ends wxqr's pause record with
+// asynq's flag, so that a timed pause resumed early and then paused by hand
+// stays paused when its time comes.
+func TestResumeInTheUI(t *testing.T) {
+	ctx := t.Context()
+	f := newFixture(t, nil)
+	queue := enqueue(t, f.redisOpt, "wx-app-1", wxqr.ClassOATemp)
+	inspector := asynq.NewInspector(f.redisOpt)
+	t.Cleanup(func() { _ = inspector.Close() })
+	pauses := tasks.NewPauses(f.rdb, inspector)
+	at := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	daily := tasks.PauseState{Queue: queue, AppID: "wx-app-1", Class: wxqr.ClassOATemp, Errcode: 45009,
+		Reason: "daily quota", PausedAt: at, ResumeAt: at.Add(14 * time.Hour)}
+	if _, err := pauses.Pause(ctx, daily); err != nil {
+		t.Fatal(err)
+	}
+
+	resp, body := do(t, http.MethodPost, f.url+"/monitoring/api/queues/"+queue+":resume", nil)
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("POST resume: %d %s, want 204", resp.StatusCode, body)
+	}
+	if paused(t, f.redisOpt, queue) {
+		t.Error("queue still paused after the UI's resume")
+	}
+	if n, err := f.rdb.Exists(ctx, "wxqr:pause:queue:"+queue).Result(); err != nil || n != 0 {
+		t.Errorf("pause record left after the UI's resume (%d, %v)", n, err)
+	}
+
+	// Paused by hand in the UI (asynq's own pause), then the old pause's time comes.
+	resp, body = do(t, http.MethodPost, f.url+"/monitoring/api/queues/"+queue+":pause", nil)
+	if resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("POST pause: %d %s, want 204", resp.StatusCode, body)
+	}
+	if resumed, err := pauses.ResumeDue(ctx, daily.ResumeAt.Add(time.Minute)); err != nil || len(resumed) != 0 {
+		t.Errorf("ResumeDue = %+v, %v; want nothing resumed", resumed, err)
+	}
+	if !paused(t, f.redisOpt, queue) {
+		t.Error("the pause by hand was undone")
+	}
+
+	// The UI's resume ends a pause by hand too.
+	resp, body = do(t, http.MethodPost, f.url+"/monitoring/api/queues/"+queue+":resume", nil)
+	if resp.StatusCode != http.StatusNoContent || paused(t, f.redisOpt, queue) {
+		t.Errorf("POST resume of a pause by hand: %d %s, paused %v; want 204 and running", resp.StatusCode, body, paused(t, f.redisOpt, queue))
 	}
 }
 

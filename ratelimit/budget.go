@@ -51,8 +51,10 @@ type BudgetConfig struct {
 	// fail. Default: nil, no key has a budget.
 	Limits func(key string) (limit int64, ok bool)
 
-	// Now returns the current time; the day is taken from it, not from
-	// Redis. Default: time.Now.
+	// Now returns the current time; the day is taken from it. Give every
+	// process sharing the budget the same clock (the worker gives Redis's,
+	// see internal/fleetclock), or one whose clock runs ahead starts the
+	// next day's counter early. Default: time.Now.
 	Now func() time.Time
 }
 

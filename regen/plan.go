@@ -21,7 +21,9 @@
 // Codes beyond an app's remaining daily budget are deferred: the report
 // counts them and names the soonest deferred expiry, and the next scan finds
 // them again (they are still due). Retired codes are never planned: the
-// catalog keeps them out of its expiry index.
+// catalog keeps them out of its expiry index. Nor are the codes of a retired
+// campaign, even one whose retirement was cut short before it reached every
+// record.
 package regen
 
 import (
@@ -44,6 +46,8 @@ type Catalog interface {
 	// Expiring returns up to limit (<= 0: all) temporary codes that are not
 	// retired and expire before before, soonest first.
 	Expiring(ctx context.Context, before time.Time, limit int) ([]*wxqr.Record, error)
+	// CampaignRetired reports whether a campaign was retired as a whole.
+	CampaignRetired(ctx context.Context, campaign string) (bool, error)
 }
 
 // Budget tells how much of a daily budget is left today. *ratelimit.Budget
@@ -195,11 +199,22 @@ func (p *Planner) Plan(ctx context.Context, opts Options) (*Plan, error) {
 	// without a budget are absent. Looked up once per app.
 	left := map[string]int64{}
 	looked := map[string]bool{}
+	retired := map[string]bool{} // by campaign, looked up once each
 	for _, rec := range recs {
 		// The catalog leaves retired codes out of its expiry index, but a
 		// code retired between its index read and its record read comes
 		// back retired.
 		if rec.Retired || opts.Campaign != "" && rec.Campaign != opts.Campaign {
+			continue
+		}
+		gone, ok := retired[rec.Campaign]
+		if !ok {
+			if gone, err = p.catalog.CampaignRetired(ctx, rec.Campaign); err != nil {
+				return nil, fmt.Errorf("regen: plan: %w", err)
+			}
+			retired[rec.Campaign] = gone
+		}
+		if gone {
 			continue
 		}
 		if !looked[rec.AppID] {

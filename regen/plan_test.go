@@ -399,3 +399,31 @@ func TestValidity(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanSkipsRetiredCampaigns: no code of a retired campaign is planned,
+// not even one its retirement did not reach (cut short after marking the
+// campaign).
+func TestPlanSkipsRetiredCampaigns(t *testing.T) {
+	ctx := t.Context()
+	e := newEnv(t)
+	put(t, e.cat, code("wxa", 1), "spring", 1, time.Hour)
+	put(t, e.cat, code("wxa", 2), "autumn", 1, time.Hour)
+	put(t, e.cat, code("wxa", 3), "winter", 1, time.Hour)
+	if _, err := e.cat.RetireCampaign(ctx, "spring"); err != nil {
+		t.Fatal(err)
+	}
+	// What RetireCampaign writes first, alone: the mark on the campaign.
+	if err := e.rdb.SAdd(ctx, "wxqr:retired-campaigns", "autumn").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if retired, err := e.cat.CampaignRetired(ctx, "autumn"); err != nil || !retired {
+		t.Fatalf("CampaignRetired(autumn) = %v, %v; the key of retired campaigns moved", retired, err)
+	}
+	plan, err := e.planner(t, nil).Plan(ctx, Options{Within: 48 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := outcomes(plan), []string{"wxa/3:to queue"}; !slices.Equal(got, want) {
+		t.Errorf("plan %v, want %v", got, want)
+	}
+}

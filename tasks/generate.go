@@ -39,6 +39,7 @@ type Catalog interface {
 	MarkCalled(ctx context.Context, id string, gen int) error
 	Called(ctx context.Context, id string) (int, error)
 	Lock(ctx context.Context, id string, ttl time.Duration) (*catalog.Lease, error)
+	CampaignRetired(ctx context.Context, campaign string) (bool, error)
 }
 
 // Limiter makes a call wait its turn under the cluster-wide rate limit for
@@ -213,6 +214,11 @@ func (j *generation) run(ctx context.Context) (*wxqr.Record, error) {
 	if staged == nil {
 		if rec, err := j.adopt(ctx, target); err != nil || rec != nil {
 			return rec, err
+		}
+		// A retired campaign gets no new code. (One WeChat made already is
+		// stored: the catalog records it retired.)
+		if retired, err := j.g.Catalog.CampaignRetired(ctx, j.p.Campaign); err != nil || retired {
+			return nil, err
 		}
 		if staged, err = j.create(ctx, target); err != nil {
 			return nil, err
@@ -619,7 +625,8 @@ func (j *generation) pauseApp(ctx context.Context, cause error) error {
 }
 
 // pauseDaily stops every class of the app that calls the same API until the
-// next daily reset, when a worker resumes them.
+// next daily reset (or, just after one, for minutes: see dailyPauseEnd),
+// when a worker resumes them.
 func (j *generation) pauseDaily(ctx context.Context, code int, reason string) error {
 	spec := j.p.Spec
 	return j.pause(ctx, pause{
@@ -627,7 +634,7 @@ func (j *generation) pauseDaily(ctx context.Context, code int, reason string) er
 		code:     code,
 		reason:   reason,
 		advice:   reason + ": queue paused until the daily reset",
-		resumeAt: ratelimit.NextReset(j.g.now(), j.g.resetLocation()),
+		resumeAt: dailyPauseEnd(j.g.now(), j.g.resetLocation(), code != 0),
 	})
 }
 

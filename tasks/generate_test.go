@@ -127,14 +127,21 @@ type fakeCatalog struct {
 	records map[string]wxqr.Record
 	staged  map[string]catalog.Staged
 	locked  map[string]bool
-	locks   int // Lock calls
-	stages  int // Stage calls
-	drops   int // DropStaged calls
-	puts    int // Put calls
+	retired map[string]bool // retired campaigns
+	locks   int             // Lock calls
+	stages  int             // Stage calls
+	drops   int             // DropStaged calls
+	puts    int             // Put calls
 }
 
 func newFakeCatalog() *fakeCatalog {
-	return &fakeCatalog{records: map[string]wxqr.Record{}, staged: map[string]catalog.Staged{}, locked: map[string]bool{}}
+	return &fakeCatalog{records: map[string]wxqr.Record{}, staged: map[string]catalog.Staged{}, locked: map[string]bool{}, retired: map[string]bool{}}
+}
+
+func (c *fakeCatalog) CampaignRetired(_ context.Context, campaign string) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.retired[campaign], nil
 }
 
 func (c *fakeCatalog) Get(_ context.Context, id string) (*wxqr.Record, error) {
@@ -151,7 +158,9 @@ func (c *fakeCatalog) Put(_ context.Context, rec *wxqr.Record) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.puts++
-	c.records[rec.ID] = *rec
+	stored := *rec
+	stored.Retired = stored.Retired || c.retired[rec.Campaign]
+	c.records[rec.ID] = stored
 	return nil
 }
 

@@ -2,17 +2,19 @@ package tasks
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wxqr/wxqr"
+	"github.com/wxqr/wxqr/ratelimit"
 )
 
 // PauseState says why a queue (one quota class of one app) is paused. The
@@ -28,6 +30,12 @@ type PauseState struct {
 	// ResumeAt is when the queue resumes by itself (the next daily quota
 	// reset); zero means an operator must resume it.
 	ResumeAt time.Time `json:"resume_at,omitzero"`
+	// Flag is the value Pause wrote into asynq's pause flag (see
+	// asynqPausedKey); Pause sets it. The state holds only while the flag
+	// still holds this value: once the queue was resumed by other means and
+	// paused again by hand, the flag holds asynq's own value and the state
+	// is stale, so it can never end the operator's pause.
+	Flag string `json:"flag,omitempty"`
 }
 
 // Pauses pauses and resumes queues across the fleet, and remembers why.
@@ -38,7 +46,7 @@ type Pauses struct {
 }
 
 // NewPauses returns Pauses keeping its states in rdb under "wxqr:pause:" and
-// pausing queues through inspector.
+// counting the tasks a pause holds back through inspector.
 func NewPauses(rdb redis.UniversalClient, inspector *asynq.Inspector) *Pauses {
 	return &Pauses{rdb: rdb, inspector: inspector, prefix: "wxqr:pause:"}
 }
@@ -46,29 +54,46 @@ func NewPauses(rdb redis.UniversalClient, inspector *asynq.Inspector) *Pauses {
 func (p *Pauses) stateKey(queue string) string { return p.prefix + "queue:" + queue }
 func (p *Pauses) indexKey() string             { return p.prefix + "queues" }
 
+// asynqPausedKey is asynq's pause flag of queue: a key of asynq's internal
+// layout (a test pins it). asynq (v0.26) only tests whether it exists, to
+// skip the queue; its own PauseQueue writes the Unix time there with SETNX
+// and UnpauseQueue deletes it. wxqr writes its own value there (see
+// PauseState.Flag), and changes flag and state together in one script.
+func asynqPausedKey(queue string) string { return "asynq:{" + queue + "}:paused" }
+
 // pauseScript pauses a queue for the fleet and records why, in one step, so
 // that concurrent pauses cannot overwrite each other out of order. KEYS:
 // the state, asynq's pause flag, the index of paused queues. ARGV: the
-// state, the time (asynq stores it in the flag), "1" when the pause is for
-// good, the queue. It returns 1 when it recorded the state:
-//   - the queue was running: whatever is recorded is stale (it was resumed in
-//     the web UI), so the state is written;
-//   - it was paused by hand (nothing recorded): only a pause for good is
-//     recorded, as a timed one would end the operator's pause at the reset;
+// state, its flag value, "1" when the pause is for good, the queue. It
+// returns 1 when it recorded the state:
+//   - the queue was running: whatever is recorded is stale, so the state is
+//     written;
+//   - it was paused by hand (no state, or one whose flag is not the one in
+//     place): only a pause for good is recorded, as a timed one would end
+//     the operator's pause at the reset;
 //   - a pause for good replaces a timed one (a 45029 outranks a daily
 //     quota), never the reverse.
+//
+// When it records the state it writes the state's value into the flag: the
+// queue stays paused, and the state now holds.
 var pauseScript = redis.NewScript(`
-local was_running = redis.call("SETNX", KEYS[2], ARGV[2]) == 1
+local flag = redis.call("GET", KEYS[2])
 local old = redis.call("GET", KEYS[1])
+local held = nil
+if flag and old then
+	local s = cjson.decode(old)
+	if s.flag == flag then held = s end
+end
 local write
-if was_running then
+if not flag then
 	write = true
-elseif not old then
+elseif not held then
 	write = ARGV[3] == "1"
 else
-	write = ARGV[3] == "1" and cjson.decode(old).resume_at ~= nil
+	write = ARGV[3] == "1" and held.resume_at ~= nil
 end
 if write then
+	redis.call("SET", KEYS[2], ARGV[2])
 	redis.call("SET", KEYS[1], ARGV[1])
 	redis.call("SADD", KEYS[3], ARGV[4])
 	return 1
@@ -78,22 +103,27 @@ return 0`)
 // Pause pauses the queue of s for the fleet and records why. It reports
 // whether this call recorded the pause (false when another worker got there
 // first with the same or a stronger reason), so that one worker reports
-// each pause.
-//
-// It sets asynq's pause flag itself (the key Paused reads) so that flag and
-// state change together.
+// each pause. s.Flag is ignored: Pause makes a value of its own.
 func (p *Pauses) Pause(ctx context.Context, s PauseState) (first bool, err error) {
+	s.Flag = newFlag(s.PausedAt)
 	data, err := json.Marshal(s)
 	if err != nil {
 		return false, fmt.Errorf("pause %s: %w", s.Queue, err)
 	}
 	written, err := pauseScript.Run(ctx, p.rdb,
 		[]string{p.stateKey(s.Queue), asynqPausedKey(s.Queue), p.indexKey()},
-		data, s.PausedAt.Unix(), flag(s.ResumeAt.IsZero()), s.Queue).Int()
+		data, s.Flag, flag(s.ResumeAt.IsZero()), s.Queue).Int()
 	if err != nil {
 		return false, fmt.Errorf("pause %s: %w", s.Queue, err)
 	}
 	return written == 1, nil
+}
+
+// newFlag returns a value for asynq's pause flag that no one else writes:
+// the pause time, as asynq writes it, then a random mark, so that a pause by
+// hand, even in the same second, never matches it.
+func newFlag(at time.Time) string {
+	return strconv.FormatInt(at.Unix(), 10) + ":wxqr:" + rand.Text()
 }
 
 func flag(b bool) string {
@@ -103,52 +133,44 @@ func flag(b bool) string {
 	return "0"
 }
 
-// Paused returns the pause state of queue, or nil when it runs. asynq's own
-// flag is the truth about whether the queue runs: a state without it is
-// stale (resumed in the web UI) and is ignored.
+// Paused returns the pause state of queue, or nil when it runs or was
+// paused by hand. The state holds only while asynq's flag holds the value
+// it records.
 func (p *Pauses) Paused(ctx context.Context, queue string) (*PauseState, error) {
-	s, err := p.get(ctx, queue)
-	if err != nil || s == nil {
-		return nil, err
-	}
-	running, err := p.asynqRunning(ctx, queue)
-	if err != nil || running {
+	s, _, held, err := p.read(ctx, queue)
+	if err != nil || !held {
 		return nil, err
 	}
 	return s, nil
 }
 
-// asynqPausedKey is asynq's pause flag of queue: a key of asynq's internal
-// layout (a test pins it). Reading it costs one EXISTS where the Inspector's
-// public GetQueueInfo reads the queue's whole statistics, memory usage
-// included; setting it with the state keeps the two in step.
-func asynqPausedKey(queue string) string { return "asynq:{" + queue + "}:paused" }
-
-// asynqRunning reads asynq's pause flag for queue.
-func (p *Pauses) asynqRunning(ctx context.Context, queue string) (bool, error) {
-	n, err := p.rdb.Exists(ctx, asynqPausedKey(queue)).Result()
-	if err != nil {
-		return false, fmt.Errorf("read pause flag of %s: %w", queue, err)
+// read returns the state of queue as stored (raw, for a later
+// compare-and-delete), decoded, and whether it holds.
+func (p *Pauses) read(ctx context.Context, queue string) (s *PauseState, raw string, held bool, err error) {
+	pipe := p.rdb.Pipeline()
+	stateCmd := pipe.Get(ctx, p.stateKey(queue))
+	flagCmd := pipe.Get(ctx, asynqPausedKey(queue))
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, "", false, fmt.Errorf("read pause state of %s: %w", queue, err)
 	}
-	return n == 0, nil
-}
-
-func (p *Pauses) get(ctx context.Context, queue string) (*PauseState, error) {
-	data, err := p.rdb.Get(ctx, p.stateKey(queue)).Bytes()
+	raw, err = stateCmd.Result()
 	if errors.Is(err, redis.Nil) {
-		return nil, nil
+		return nil, "", false, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read pause state of %s: %w", queue, err)
+	s = &PauseState{}
+	if err := json.Unmarshal([]byte(raw), s); err != nil {
+		return nil, "", false, fmt.Errorf("decode pause state of %s: %w", queue, err)
 	}
-	var s PauseState
-	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("decode pause state of %s: %w", queue, err)
+	if s.Flag == "" {
+		// Recorded before states named their flag, when the flag held the
+		// pause time.
+		s.Flag = strconv.FormatInt(s.PausedAt.Unix(), 10)
 	}
-	return &s, nil
+	value, err := flagCmd.Result()
+	return s, raw, err == nil && value == s.Flag, nil
 }
 
-// List returns every recorded pause, ordered by queue name.
+// List returns every pause that holds, ordered by queue name.
 func (p *Pauses) List(ctx context.Context) ([]PauseState, error) {
 	queues, err := p.rdb.SMembers(ctx, p.indexKey()).Result()
 	if err != nil {
@@ -168,50 +190,107 @@ func (p *Pauses) List(ctx context.Context) ([]PauseState, error) {
 	return states, nil
 }
 
-// Resume unpauses queue and forgets why it was paused.
+// resumeScript resumes a queue and forgets why it was paused, in one step.
+// KEYS: asynq's pause flag, the state, the index. ARGV: the queue.
+var resumeScript = redis.NewScript(`
+redis.call("DEL", KEYS[1], KEYS[2])
+redis.call("SREM", KEYS[3], ARGV[1])
+return 0`)
+
+// Resume unpauses queue, however it was paused, and forgets why, in one
+// atomic step: no worker can see the queue running with the old state, nor
+// the state gone with the queue still paused. Resuming a running queue is
+// a no-op. `enqueue resume` and the web UI's resume button both call it.
 func (p *Pauses) Resume(ctx context.Context, queue string) error {
-	if err := p.inspector.UnpauseQueue(queue); err != nil && !isNotPaused(err) {
+	if err := resumeScript.Run(ctx, p.rdb, []string{asynqPausedKey(queue), p.stateKey(queue), p.indexKey()}, queue).Err(); err != nil {
 		return fmt.Errorf("resume %s: %w", queue, err)
-	}
-	return p.forget(ctx, queue)
-}
-
-// ResumeDue resumes every queue whose pause ends at or before now, and
-// returns them. Every worker calls it now and then; resuming twice is
-// harmless.
-func (p *Pauses) ResumeDue(ctx context.Context, now time.Time) ([]PauseState, error) {
-	states, err := p.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var resumed []PauseState
-	for _, s := range states {
-		if s.ResumeAt.IsZero() || s.ResumeAt.After(now) {
-			continue
-		}
-		if err := p.Resume(ctx, s.Queue); err != nil {
-			return resumed, err
-		}
-		resumed = append(resumed, s)
-	}
-	return resumed, nil
-}
-
-func (p *Pauses) forget(ctx context.Context, queue string) error {
-	_, err := p.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-		pipe.Del(ctx, p.stateKey(queue))
-		pipe.SRem(ctx, p.indexKey(), queue)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("forget pause of %s: %w", queue, err)
 	}
 	return nil
 }
 
-// isNotPaused recognises asynq's error for resuming a running queue, which
-// has no sentinel to match: it is what we wanted.
-func isNotPaused(err error) bool { return strings.Contains(err.Error(), "not paused") }
+// settleScript ends one timed pause that is due, or drops a state that no
+// longer holds, provided the state is still the one the caller read. KEYS:
+// asynq's pause flag, the state, the index. ARGV: the state as read, its
+// flag value, "1" when the pause is due, the queue. It returns 1 when it
+// resumed the queue, 2 when it dropped a stale state, 0 otherwise.
+var settleScript = redis.NewScript(`
+if redis.call("GET", KEYS[2]) ~= ARGV[1] then
+	return 0
+end
+if redis.call("GET", KEYS[1]) == ARGV[2] then
+	if ARGV[3] ~= "1" then
+		return 0
+	end
+	redis.call("DEL", KEYS[1], KEYS[2])
+	redis.call("SREM", KEYS[3], ARGV[4])
+	return 1
+end
+redis.call("DEL", KEYS[2])
+redis.call("SREM", KEYS[3], ARGV[4])
+return 2`)
+
+// ResumeDue resumes every queue whose timed pause ends at or before now,
+// and returns them; it also drops the states that no longer hold. A queue
+// whose flag is no longer the one its state recorded (paused by hand since)
+// stays paused. Every worker calls it now and then; two calls at once
+// resume each queue once.
+func (p *Pauses) ResumeDue(ctx context.Context, now time.Time) ([]PauseState, error) {
+	queues, err := p.rdb.SMembers(ctx, p.indexKey()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list pauses: %w", err)
+	}
+	sort.Strings(queues)
+	var resumed []PauseState
+	for _, q := range queues {
+		s, raw, held, err := p.read(ctx, q)
+		if err != nil {
+			return resumed, err
+		}
+		if s == nil {
+			if err := p.rdb.SRem(ctx, p.indexKey(), q).Err(); err != nil {
+				return resumed, fmt.Errorf("forget pause of %s: %w", q, err)
+			}
+			continue
+		}
+		due := !s.ResumeAt.IsZero() && !s.ResumeAt.After(now)
+		if held && !due {
+			continue
+		}
+		n, err := settleScript.Run(ctx, p.rdb, []string{asynqPausedKey(q), p.stateKey(q), p.indexKey()},
+			raw, s.Flag, flag(due), q).Int()
+		if err != nil {
+			return resumed, fmt.Errorf("resume %s: %w", q, err)
+		}
+		if n == 1 {
+			resumed = append(resumed, *s)
+		}
+	}
+	return resumed, nil
+}
+
+// WeChat's daily quotas reset at midnight in Asia/Shanghai, but WeChat's
+// own reset may lag the fleet's clock: a 45009 seen just after midnight
+// most likely still counts yesterday's calls, and a pause until the next
+// midnight would idle the queue for a whole day.
+const (
+	// dailyResetLag is how long after midnight a 45009 is taken for
+	// WeChat's lag.
+	dailyResetLag = 15 * time.Minute
+	// dailyResetRetry is how soon a pause for such a 45009 ends.
+	dailyResetRetry = 5 * time.Minute
+)
+
+// dailyPauseEnd returns when a pause on a daily quota made at now ends: at
+// the next midnight in loc, or, when WeChat said so (45009) within
+// dailyResetLag of the last midnight, dailyResetRetry from now. A daily
+// budget of wxqr's own is counted on the fleet's clock and never lags.
+func dailyPauseEnd(now time.Time, loc *time.Location, fromWeChat bool) time.Time {
+	y, m, d := now.In(loc).Date()
+	if fromWeChat && now.Sub(time.Date(y, m, d, 0, 0, 0, 0, loc)) < dailyResetLag {
+		return now.Add(dailyResetRetry)
+	}
+	return ratelimit.NextReset(now, loc)
+}
 
 // Waiting returns how many tasks queue holds that have not finished: what a
 // pause holds back.

@@ -154,3 +154,104 @@ func TestPausesConcurrently(t *testing.T) {
 		t.Errorf("Paused = %+v, %v; want the pause for good", s, err)
 	}
 }
+
+// TestPauseByHandOutlivesAnOldState is the sequence an operator follows: a
+// daily pause is resumed early (with Resume, or straight through asynq),
+// then the queue is paused by hand. When the daily pause's time comes, the
+// queue stays paused: only the operator ends their pause.
+func TestPauseByHandOutlivesAnOldState(t *testing.T) {
+	at := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	daily := tasks.PauseState{Queue: "wxa.oa_temp", AppID: "wxa", Class: wxqr.ClassOATemp, Errcode: 45009,
+		Reason: "daily quota", PausedAt: at, ResumeAt: at.Add(14 * time.Hour)}
+	for _, tc := range []struct {
+		name   string
+		resume func(*tasks.Pauses, *asynq.Inspector) error
+	}{
+		{"resumed by wxqr", func(p *tasks.Pauses, _ *asynq.Inspector) error { return p.Resume(t.Context(), daily.Queue) }},
+		{"resumed through asynq alone", func(_ *tasks.Pauses, i *asynq.Inspector) error { return i.UnpauseQueue(daily.Queue) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			p, inspector, rdb := newPauses(t)
+			if first, err := p.Pause(ctx, daily); err != nil || !first {
+				t.Fatalf("Pause = %v, %v", first, err)
+			}
+			if err := tc.resume(p, inspector); err != nil {
+				t.Fatal(err)
+			}
+			if err := inspector.PauseQueue(daily.Queue); err != nil {
+				t.Fatal(err)
+			}
+			if s, err := p.Paused(ctx, daily.Queue); err != nil || s != nil {
+				t.Errorf("Paused after a pause by hand = %+v, %v; want no state", s, err)
+			}
+			resumed, err := p.ResumeDue(ctx, daily.ResumeAt.Add(time.Minute))
+			if err != nil || len(resumed) != 0 {
+				t.Errorf("ResumeDue = %+v, %v; want nothing resumed", resumed, err)
+			}
+			if info, err := inspector.GetQueueInfo(daily.Queue); err != nil || !info.Paused {
+				t.Fatalf("queue info %+v, %v; want the pause by hand to hold", info, err)
+			}
+			// The stale state is gone: nothing is left that could resume it.
+			if n, err := rdb.Exists(ctx, "wxqr:pause:queue:"+daily.Queue).Result(); err != nil || n != 0 {
+				t.Errorf("stale pause state still stored (%d, %v)", n, err)
+			}
+			if n, err := rdb.SCard(ctx, "wxqr:pause:queues").Result(); err != nil || n != 0 {
+				t.Errorf("index of pauses holds %d queues (%v), want none", n, err)
+			}
+		})
+	}
+}
+
+// TestResumeIsOneStep checks that Resume ends both halves of a pause: the
+// flag asynq reads and the state wxqr reads.
+func TestResumeIsOneStep(t *testing.T) {
+	ctx := t.Context()
+	p, inspector, rdb := newPauses(t)
+	at := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	if _, err := p.Pause(ctx, tasks.PauseState{Queue: "wxa.oa_perm", Errcode: 45029, Reason: "total", PausedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Resume(ctx, "wxa.oa_perm"); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := inspector.GetQueueInfo("wxa.oa_perm"); err != nil || info.Paused {
+		t.Errorf("queue info %+v, %v; want running", info, err)
+	}
+	if n, err := rdb.Exists(ctx, "wxqr:pause:queue:wxa.oa_perm", "wxqr:pause:queues").Result(); err != nil || n != 0 {
+		t.Errorf("%d pause keys left (%v), want none", n, err)
+	}
+	// Resuming a running queue is what was asked: no error.
+	if err := p.Resume(ctx, "wxa.oa_perm"); err != nil {
+		t.Errorf("Resume of a running queue: %v", err)
+	}
+}
+
+// TestPauseStateFromEarlierVersions: a state recorded before states named
+// their flag holds while the flag holds its pause time, as those versions
+// wrote it, and still resumes at its time.
+func TestPauseStateFromEarlierVersions(t *testing.T) {
+	ctx := t.Context()
+	p, inspector, rdb := newPauses(t)
+	at := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	old := `{"queue":"wxa.oa_temp","app_id":"wxa","class":"oa_temp","errcode":45009,"reason":"daily quota","paused_at":"2026-05-01T10:00:00Z","resume_at":"2026-05-01T16:00:00Z"}`
+	if err := rdb.Set(ctx, "asynq:{wxa.oa_temp}:paused", at.Unix(), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Set(ctx, "wxqr:pause:queue:wxa.oa_temp", old, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.SAdd(ctx, "wxqr:pause:queues", "wxa.oa_temp").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := p.Paused(ctx, "wxa.oa_temp"); err != nil || s == nil || s.Errcode != 45009 {
+		t.Fatalf("Paused = %+v, %v; want the recorded daily pause", s, err)
+	}
+	resumed, err := p.ResumeDue(ctx, at.Add(6*time.Hour))
+	if err != nil || len(resumed) != 1 {
+		t.Fatalf("ResumeDue = %+v, %v; want the daily pause resumed", resumed, err)
+	}
+	if info, err := inspector.GetQueueInfo("wxa.oa_temp"); err != nil || info.Paused {
+		t.Errorf("queue info %+v, %v; want running", info, err)
+	}
+}

@@ -122,7 +122,11 @@ const retireUsage = `Usage: enqueue retire --campaign NAME | --id ID...
 Retires codes: they stay in the catalog and the bucket, but temporary codes
 are never regenerated again, and queueing them again does nothing.
 
-  --campaign NAME  every code of the campaign
+Retiring a campaign is for good, and covers the codes it does not have yet:
+those still queued or being made are not made (or, when WeChat made one
+already, it is stored retired), nor is any code queued in it later.
+
+  --campaign NAME  every code of the campaign, now and later
   --id ID          this code (repeat, or separate ids with commas)
 
 Examples:
@@ -149,12 +153,15 @@ func runRetire(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	var n int
 	if campaign != "" {
-		n, err = cat.RetireCampaign(ctx, campaign)
-	} else {
-		n, err = cat.Retire(ctx, ids...)
+		n, err := cat.RetireCampaign(ctx, campaign)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "retired %d codes; campaign %s retired: none of its codes still queued will be made\n", n, campaign)
+		return nil
 	}
+	n, err := cat.Retire(ctx, ids...)
 	if err != nil {
 		return err
 	}

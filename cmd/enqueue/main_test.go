@@ -497,6 +497,38 @@ func TestStatusAndResume(t *testing.T) {
 	}
 }
 
+// TestResumeEndsTheRecord: `enqueue resume` ends wxqr's record of a timed
+// pause with the pause, so a pause by hand made afterwards outlives the
+// record's time.
+func TestResumeEndsTheRecord(t *testing.T) {
+	ctx := t.Context()
+	h := newHarness(t)
+	h.mustRun(t, "", "--app", "wxoa", "--kind", "oa_temp", "--campaign", "spring", "--scene-ids", "1-3")
+	pauses := tasks.NewPauses(h.rdb, h.inspector)
+	at := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	daily := tasks.PauseState{Queue: "wxoa.oa_temp", AppID: "wxoa", Class: wxqr.ClassOATemp, Errcode: 45009,
+		Reason: "daily quota", PausedAt: at, ResumeAt: at.Add(14 * time.Hour)}
+	if _, err := pauses.Pause(ctx, daily); err != nil {
+		t.Fatal(err)
+	}
+	r := h.mustRun(t, "", "resume", "--app", "wxoa")
+	if !strings.Contains(r.stdout, "resumed wxoa.oa_temp") {
+		t.Fatalf("resume: %q", r.stdout)
+	}
+	if n, err := h.rdb.Exists(ctx, "wxqr:pause:queue:wxoa.oa_temp").Result(); err != nil || n != 0 {
+		t.Errorf("pause record left after resume (%d, %v)", n, err)
+	}
+	if err := h.inspector.PauseQueue("wxoa.oa_temp"); err != nil {
+		t.Fatal(err)
+	}
+	if resumed, err := pauses.ResumeDue(ctx, daily.ResumeAt.Add(time.Minute)); err != nil || len(resumed) != 0 {
+		t.Errorf("ResumeDue = %+v, %v; want nothing resumed", resumed, err)
+	}
+	if info, err := h.inspector.GetQueueInfo("wxoa.oa_temp"); err != nil || !info.Paused {
+		t.Errorf("queue info %+v, %v; want the pause by hand to hold", info, err)
+	}
+}
+
 func TestRetire(t *testing.T) {
 	h := newHarness(t)
 	var ids []string

@@ -57,7 +57,7 @@ func newMetrics(cfg *config.Config, inspector *asynq.Inspector, pauses *tasks.Pa
 // startMonitor serves the web UI, /metrics and the health checks, unless
 // the address is "off". It returns nil, nil then.
 func startMonitor(ctx context.Context, cfg *config.Config, getenv func(string) string, rdb redis.UniversalClient,
-	store storage.Store, cat *catalog.Catalog, m *metrics.Metrics, log zerolog.Logger) (*monitor.Server, error) {
+	store storage.Store, cat *catalog.Catalog, pauses *tasks.Pauses, m *metrics.Metrics, log zerolog.Logger) (*monitor.Server, error) {
 	if cfg.MonitorAddr == config.MonitorOff {
 		return nil, nil
 	}
@@ -77,6 +77,7 @@ func startMonitor(ctx context.Context, cfg *config.Config, getenv func(string) s
 		Redis:        rdb,
 		Store:        store,
 		Catalog:      cat,
+		Pauses:       pauses,
 		Metrics:      m.Handler(),
 		Logger:       log.With().Str("component", "monitor").Logger(),
 	})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wxqr/wxqr/catalog"
 	"github.com/wxqr/wxqr/internal/config"
+	"github.com/wxqr/wxqr/internal/fleetclock"
 	"github.com/wxqr/wxqr/metrics"
 	"github.com/wxqr/wxqr/ratelimit"
 	"github.com/wxqr/wxqr/regen"
@@ -79,8 +80,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer inspector.Close()
 	pauses := tasks.NewPauses(rdb, inspector)
 
+	// Days, budgets and pause times follow Redis's clock, the same for the
+	// whole fleet.
+	clock, err := fleetclock.New(ctx, rdb, fleetclock.Config{Logger: log})
+	if err != nil {
+		return fmt.Errorf("redis at %s: %w", cfg.Redis, err)
+	}
 	cat := catalog.New(rdb, "")
-	budget := ratelimit.NewBudget(rdb, ratelimit.BudgetConfig{Limits: budgets.Lookup})
+	budget := ratelimit.NewBudget(rdb, ratelimit.BudgetConfig{Limits: budgets.Lookup, Now: clock.Now})
 	m, err := newMetrics(cfg, inspector, pauses, budget, budgets, log)
 	if err != nil {
 		return err
@@ -103,6 +110,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Pauses:   pauses,
 		Observer: m,
 		Logger:   log,
+		Now:      clock.Now,
 	}
 
 	queues := map[string]int{}
@@ -125,7 +133,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		LogLevel:        asynq.WarnLevel,
 		ShutdownTimeout: shutdownTimeout,
 	})
-	mon, err := startMonitor(ctx, cfg, getenv, rdb, store, cat, m, log)
+	mon, err := startMonitor(ctx, cfg, getenv, rdb, store, cat, pauses, m, log)
 	if err != nil {
 		return err
 	}
@@ -154,7 +162,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	loopsDone := make(chan struct{})
 	go func() {
 		defer close(loopsDone)
-		resumeLoop(loopCtx, pauses, log)
+		resumeLoop(loopCtx, pauses, clock.Now, log)
 	}()
 	stop := func() {
 		stopLoops()
@@ -228,11 +236,11 @@ func newClients(cfg *config.Config, rdb redis.UniversalClient, m *metrics.Metric
 
 // resumeLoop resumes, now and then, the queues whose daily quota has reset.
 // Every worker runs it; resuming twice is harmless.
-func resumeLoop(ctx context.Context, pauses *tasks.Pauses, log zerolog.Logger) {
+func resumeLoop(ctx context.Context, pauses *tasks.Pauses, now func() time.Time, log zerolog.Logger) {
 	ticker := time.NewTicker(resumeCheck)
 	defer ticker.Stop()
 	for {
-		resumed, err := pauses.ResumeDue(ctx, time.Now())
+		resumed, err := pauses.ResumeDue(ctx, now())
 		if err != nil && ctx.Err() == nil {
 			log.Warn().Err(err).Msg("could not resume the queues whose pause ended")
 		}
