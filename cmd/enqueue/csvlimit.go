@@ -12,12 +12,12 @@ import (
 // at once instead of reading the rest of the file into one field.
 const maxRecordBytes = 64 << 10
 
-// errRecordTooLong is what recordLimiter's Read returns past the bound.
-type errRecordTooLong struct {
+// recordTooLongError is what recordLimiter's Read returns past the bound.
+type recordTooLongError struct {
 	line int // where the record starts
 }
 
-func (e *errRecordTooLong) Error() string {
+func (e *recordTooLongError) Error() string {
 	return fmt.Sprintf("record longer than %d bytes (unterminated quote?)", maxRecordBytes)
 }
 
@@ -57,7 +57,7 @@ func (l *recordLimiter) Read(p []byte) (int, error) {
 		}
 		if l.size+j > l.max {
 			// Pass on what fits; the next Read fails.
-			l.err = &errRecordTooLong{line: l.startLine}
+			l.err = &recordTooLongError{line: l.startLine}
 			return i + l.max - l.size, nil
 		}
 		l.size += j

@@ -153,7 +153,7 @@ func (s csvSource) parseError(err error) error {
 	if errors.As(err, &pe) {
 		return inputErrorf("%s:%d:%d: %v", s.display, pe.Line, pe.Column, pe.Err)
 	}
-	var tooLong *errRecordTooLong
+	var tooLong *recordTooLongError
 	if errors.As(err, &tooLong) {
 		return inputErrorf("%s:%d: %v", s.display, tooLong.line, tooLong)
 	}
