@@ -2,6 +2,7 @@ package wxqr_test
 
 import (
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -58,6 +59,26 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf("worker publishes %q beyond loopback", p)
 		}
 	}
+	// No password has a default: each is required, and compose stops with
+	// the message when it is not set.
+	if got := worker.Environment["WXQR_MONITOR_PASSWORD"]; !requiredVar.MatchString(got) || !strings.HasPrefix(got, "${WXQR_MONITOR_PASSWORD:?") {
+		t.Errorf("worker's WXQR_MONITOR_PASSWORD is %q, want ${WXQR_MONITOR_PASSWORD:?message}: no default password", got)
+	}
+	redisPassword := argAfter(redis.Command, "--requirepass")
+	if !requiredVar.MatchString(redisPassword) {
+		t.Errorf("redis runs %v, want --requirepass ${VAR:?message}", redis.Command)
+	}
+	if got := redis.Environment["REDISCLI_AUTH"]; got != redisPassword {
+		t.Errorf("redis health check authenticates with %q (REDISCLI_AUTH), want %q", got, redisPassword)
+	}
+	if argAfter(redis.Command, "--maxmemory-policy") != "noeviction" {
+		t.Errorf("redis runs %v, want --maxmemory-policy noeviction: the worker refuses any other", redis.Command)
+	}
+	for name, s := range compose.Services {
+		if u, ok := s.Environment["REDIS_URL"]; ok && !strings.HasPrefix(u, "redis://:"+redisPassword+"@redis:") {
+			t.Errorf("service %s has REDIS_URL %q, want redis://:%s@redis:...", name, u, redisPassword)
+		}
+	}
 	if !slices.Contains(compose.Services["wechatsim"].Profiles, "sim") {
 		t.Error("the simulator must be an opt-in profile (sim)")
 	}
@@ -68,4 +89,17 @@ func TestComposeFile(t *testing.T) {
 			}
 		}
 	}
+}
+
+// requiredVar is compose's form for a variable that must be set, with the
+// message shown when it is not: ${VAR:?message}.
+var requiredVar = regexp.MustCompile(`^\$\{[A-Z_]+:\?[^}]+\}$`)
+
+// argAfter returns the argument that follows flag in args, or "".
+func argAfter(args []string, flag string) string {
+	i := slices.Index(args, flag)
+	if i < 0 || i+1 >= len(args) {
+		return ""
+	}
+	return args[i+1]
 }

@@ -54,7 +54,14 @@ func (s csvSource) each(ctx context.Context, fn func(line int, r *rawRow) error)
 		return fmt.Errorf("open jobs file: %w", err)
 	}
 	defer f.Close()
-	cr := csv.NewReader(bufio.NewReaderSize(f, 64<<10))
+	return s.read(ctx, f, fn)
+}
+
+// read is each over an open jobs file. No record may pass maxRecordBytes:
+// a quote that never closes would otherwise read the rest of the input
+// into memory.
+func (s csvSource) read(ctx context.Context, r io.Reader, fn func(line int, r *rawRow) error) error {
+	cr := csv.NewReader(newRecordLimiter(bufio.NewReaderSize(r, 64<<10), maxRecordBytes))
 	// One record buffer for the whole file; the strings cut from it are
 	// used before the next Read.
 	cr.ReuseRecord = true
@@ -145,6 +152,10 @@ func (s csvSource) parseError(err error) error {
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
 		return inputErrorf("%s:%d:%d: %v", s.display, pe.Line, pe.Column, pe.Err)
+	}
+	var tooLong *recordTooLongError
+	if errors.As(err, &tooLong) {
+		return inputErrorf("%s:%d: %v", s.display, tooLong.line, tooLong)
 	}
 	return fmt.Errorf("read %s: %w", s.display, err)
 }

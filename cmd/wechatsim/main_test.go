@@ -136,7 +136,7 @@ func TestRunRejectsBadConfiguration(t *testing.T) {
 	}{
 		{"no apps", nil, nil, "no apps"},
 		{"bad entry", []string{"-apps", "wx1:hush"}, nil, "entry 1"},
-		{"bad kind", []string{"-apps", "wx1:hush:game"}, nil, `"game"`},
+		{"bad kind", []string{"-apps", "wx1:hush:game"}, nil, "kind: want oa or mp"},
 		{"duplicate app", []string{"-apps", "wx1:hush:oa,wx1:hush:mp"}, nil, "already configured"},
 		{"missing apps file", nil, map[string]string{"WXQR_APPS": "@" + filepath.Join(t.TempDir(), "apps.json")}, "apps.json"},
 		{"no secret", nil, map[string]string{"WXQR_APPS": "@" + writeFile(t, "apps.json", `[{"app_id":"wx1","kind":"oa","token_source":"redis:tok"}]`)}, "no secret"},

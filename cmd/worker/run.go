@@ -72,6 +72,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		return fmt.Errorf("redis at %s: %w", cfg.Redis, err)
 	}
+	if err := config.CheckNoEviction(ctx, rdb, log); err != nil {
+		return &exitStatus{code: exitUsage, err: fmt.Errorf("redis at %s: %w", cfg.Redis, err)}
+	}
 	store, err := cfg.Storage.Open(ctx)
 	if err != nil {
 		return fmt.Errorf("storage %s: %w", cfg.Storage, err)

@@ -79,7 +79,7 @@ func ParseTokenSource(s string) (TokenSource, error) {
 	switch TokenSourceKind(kind) {
 	case "", TokenStable, TokenClassic:
 		if ref != "" {
-			return TokenSource{}, fmt.Errorf("%s takes no argument", kind)
+			return TokenSource{}, errors.New("stable and classic take no argument")
 		}
 		if kind == "" {
 			kind = string(TokenStable)
@@ -98,7 +98,8 @@ func ParseTokenSource(s string) (TokenSource, error) {
 		}
 		return TokenSource{Kind: TokenURL, Ref: ref}, nil
 	default:
-		return TokenSource{}, fmt.Errorf(`want stable, classic, redis:<key> or url:<url>, got %q`, kind)
+		// Not quoted: a secret put in the wrong field would be.
+		return TokenSource{}, errors.New(`want stable, classic, redis:<key> or url:<url>`)
 	}
 }
 
@@ -158,8 +159,12 @@ func (as Apps) Get(appID string) (App, bool) {
 // {"app_id", "secret", "kind", "token_source"} objects. readFile reads that
 // file (os.ReadFile).
 //
-// Errors name the entry by position (1-based) and the field, and never quote
-// a secret or an entry that may contain one.
+// Errors name the entry by position (1-based), the field and the rule, and
+// quote no value of an entry: a field swapped with the secret (the secret
+// where the kind or the app id goes) would be printed otherwise. An app id
+// that looks like an appsecret (32 hexadecimal digits, as WeChat issues them)
+// is refused, so that "secret:appid:kind" cannot pass for a valid entry and
+// put the secret in queue names, storage keys and logs.
 func LoadApps(s string, readFile func(string) ([]byte, error)) (Apps, error) {
 	s = strings.TrimSpace(s)
 	switch {
@@ -264,20 +269,36 @@ func newApp(appID, secret, kind, tokenSource string) (App, error) {
 		return App{}, errors.New("app_id: is required")
 	}
 	if i := strings.IndexFunc(app.AppID, func(r rune) bool { return !isAppIDRune(r) }); i >= 0 {
-		// Not quoted: a misplaced secret must not end up in the error.
 		return App{}, errors.New("app_id: only letters, digits, '_' and '-' are allowed")
 	}
+	if looksLikeAppSecret(app.AppID) {
+		return App{}, errors.New("app_id: looks like an appsecret (32 hexadecimal digits): want appid:secret:kind, in that order")
+	}
 	if app.Type != wxqr.AppOA && app.Type != wxqr.AppMP {
-		return App{}, fmt.Errorf("kind: app %s: want oa or mp, got %q", app.AppID, kind)
+		return App{}, errors.New("kind: want oa or mp")
 	}
 	var err error
 	if app.Token, err = ParseTokenSource(strings.TrimSpace(tokenSource)); err != nil {
-		return App{}, fmt.Errorf("token_source: app %s: %w", app.AppID, err)
+		return App{}, fmt.Errorf("token_source: %w", err)
 	}
 	if app.Secret == "" && !app.Token.External() {
-		return App{}, fmt.Errorf("secret: app %s: is required with token source %s", app.AppID, app.Token.Kind)
+		return App{}, fmt.Errorf("secret: is required with token source %s", app.Token.Kind)
 	}
 	return app, nil
+}
+
+// looksLikeAppSecret reports whether s has the shape of a WeChat appsecret:
+// 32 hexadecimal digits. (An appid is "wx" and 16 of them.)
+func looksLikeAppSecret(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 func isAppIDRune(r rune) bool {
@@ -285,12 +306,12 @@ func isAppIDRune(r rune) bool {
 }
 
 // duplicates rejects an app id configured twice; positions[i] is the entry
-// number of apps[i].
+// number of apps[i]. The app id is not quoted: it may be a misplaced secret.
 func duplicates(apps Apps, positions []int) error {
 	seen := make(map[string]int, len(apps))
 	for i, a := range apps {
 		if first, ok := seen[a.AppID]; ok {
-			return fmt.Errorf("entry %d: app_id: %s is already configured by entry %d", positions[i], a.AppID, first)
+			return fmt.Errorf("entry %d: app_id: is already configured by entry %d", positions[i], first)
 		}
 		seen[a.AppID] = positions[i]
 	}

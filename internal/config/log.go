@@ -49,11 +49,16 @@ func LoadLog(getenv func(string) string) (Log, error) {
 // New returns a logger writing to w at l's level and in l's format, with a
 // timestamp on every event. Console output is coloured only when w is a
 // terminal.
+//
+// The logger is safe for concurrent use whatever w is: handlers log from
+// many goroutines, and a caller may pass a writer that is not (a
+// bytes.Buffer in tests), so every event is written under one lock, the
+// console formatting included.
 func (l Log) New(w io.Writer) zerolog.Logger {
 	if l.Format == LogConsole || l.Format == "" && IsTerminal(w) {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: !IsTerminal(w)}
 	}
-	return zerolog.New(w).Level(l.Level).With().Timestamp().Logger()
+	return zerolog.New(zerolog.SyncWriter(w)).Level(l.Level).With().Timestamp().Logger()
 }
 
 // IsTerminal reports whether w is a terminal.

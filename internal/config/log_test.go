@@ -1,8 +1,10 @@
 package config
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -57,5 +59,39 @@ func TestLoadLogLevels(t *testing.T) {
 		if err != nil || l.Level != want {
 			t.Errorf("LOG_LEVEL=%s: level %v, error %v; want %v", in, l.Level, err, want)
 		}
+	}
+}
+
+// TestLogNewConcurrent logs from many goroutines into a bytes.Buffer, which
+// is not safe for concurrent use: under -race, a logger that writes without a
+// lock fails here, and one that interleaves writes breaks lines apart.
+func TestLogNewConcurrent(t *testing.T) {
+	const goroutines, events = 16, 50
+	for _, format := range []string{LogJSON, LogConsole} {
+		t.Run(format, func(t *testing.T) {
+			var out bytes.Buffer
+			logger := Log{Level: zerolog.InfoLevel, Format: format}.New(&out)
+			var wg sync.WaitGroup
+			for g := range goroutines {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range events {
+						logger.Info().Int("goroutine", g).Int("event", i).Msg("concurrent")
+					}
+				}()
+			}
+			wg.Wait()
+
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			if len(lines) != goroutines*events {
+				t.Fatalf("logged %d lines, want %d", len(lines), goroutines*events)
+			}
+			for _, line := range lines {
+				if format == LogJSON && !json.Valid([]byte(line)) || !strings.Contains(line, "concurrent") {
+					t.Fatalf("line %q is not one whole event", line)
+				}
+			}
+		})
 	}
 }

@@ -67,7 +67,8 @@ func parseRedisURL(raw string) (Redis, error) {
 		}
 		return Redis{failover: opts, display: displayURL(u)}, nil
 	default:
-		return Redis{}, fmt.Errorf("scheme %q: want redis, rediss or redis-sentinel", u.Scheme)
+		// Not quoted: without "://", what precedes a colon may be a password.
+		return Redis{}, errors.New("scheme: want redis://, rediss:// or redis-sentinel://")
 	}
 }
 

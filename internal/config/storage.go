@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"strconv"
 
 	"github.com/wxqr/wxqr/storage"
@@ -40,6 +41,12 @@ func LoadStorage(getenv func(string) string) (Storage, error) {
 	if s.URL == "" {
 		s.URL = DefaultStorage
 	}
+	if err := checkStorageURL(s.URL); err != nil {
+		return Storage{}, err
+	}
+	if err := checkEndpoint(s.S3.Endpoint); err != nil {
+		return Storage{}, err
+	}
 	if getenv(EnvAWSSessionToken) == "" {
 		s.S3.AccessKey = getenv(EnvAWSAccessKeyID)
 		s.S3.SecretKey = getenv(EnvAWSSecretKey)
@@ -52,6 +59,38 @@ func LoadStorage(getenv func(string) string) (Storage, error) {
 		s.S3.ForcePathStyle = b
 	}
 	return s, nil
+}
+
+// checkStorageURL refuses a storage URL that carries what may be a secret
+// (user info, a query, which a presigned URL signs, or an opaque part, which
+// "s3:key:secret@bucket" is), without quoting it: storage.Open checks the
+// rest and names the URL in its errors, and String shows it.
+func checkStorageURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%s: not a valid URL (want s3://bucket/prefix or file:///path)", EnvStorage)
+	}
+	if u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Opaque != "" {
+		return fmt.Errorf("%s: must not carry credentials, a query or a fragment (want s3://bucket/prefix or file:///path; S3 keys go in %s and %s)",
+			EnvStorage, EnvAWSAccessKeyID, EnvAWSSecretKey)
+	}
+	return nil
+}
+
+// checkEndpoint refuses an S3 endpoint with credentials or a query, without
+// quoting it: String shows the endpoint.
+func checkEndpoint(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%s: not a valid URL", EnvS3Endpoint)
+	}
+	if u.User != nil || u.RawQuery != "" {
+		return fmt.Errorf("%s: must not carry credentials or a query (S3 keys go in %s and %s)", EnvS3Endpoint, EnvAWSAccessKeyID, EnvAWSSecretKey)
+	}
+	return nil
 }
 
 // Open opens the store s describes; errors name the URL.
