@@ -35,7 +35,7 @@ func TestCatalogContract(t *testing.T) {
 		}},
 		{"testCatalog", func(t *testing.T) (tasks.Catalog, *redis.Client) {
 			rdb := testenv.Redis(t)
-			return &testCatalog{Catalog: catalog.New(rdb, ""), rdb: rdb}, rdb
+			return &testCatalog{Catalog: catalog.New(rdb, "")}, rdb
 		}},
 	}
 	const id = "code"

@@ -304,7 +304,7 @@ func TestGenerateFencing(t *testing.T) {
 	})
 	t.Run("lost before the catalog write", func(t *testing.T) {
 		h := newHarness(t)
-		h.store.onPut = func(string) { h.takeLock(t, id) }
+		h.store.onPut = func() { h.takeLock(t, id) }
 		wantRetryLater(t, h.run(t, generateTask(t, tasks.GeneratePayload{Spec: permSpec})))
 		if _, _, _, puts := h.catalog.counts(); puts != 1 {
 			t.Errorf("PutHeld called %d times, want 1", puts)

@@ -86,6 +86,7 @@ func jpegOf(tb testing.TB, text string) []byte {
 // Bodies WeChat sends when something breaks on the way, each taken for an
 // image by a client that trusts its status line.
 func truncatedJPEG(tb testing.TB) []byte {
+	tb.Helper()
 	img := jpegOf(tb, "cut short")
 	return img[:len(img)/2]
 }
@@ -215,7 +216,6 @@ func (f *fakeWeChat) Tickets() []string {
 // next cannot be had otherwise.
 type testCatalog struct {
 	*catalog.Catalog
-	rdb *redis.Client
 
 	mu        sync.Mutex
 	putErr    error // returned by PutHeld instead of writing
@@ -287,13 +287,14 @@ func (c *testCatalog) setPutErr(err error) {
 func lockKey(id string) string { return catalog.DefaultPrefix + "lock:" + id }
 
 // testStore is a directory store in the test's own directory, with its
-// calls counted, Put made to fail on demand, and a hook run at each Put.
+// calls counted, Put made to fail on demand, and a hook run at each Put
+// (before it writes).
 type testStore struct {
 	*storage.DirStore
 
 	mu     sync.Mutex
 	putErr error
-	onPut  func(key string)
+	onPut  func()
 	puts   int // Put calls, failed ones included
 	gets   int // Get calls
 }
@@ -315,7 +316,7 @@ func (s *testStore) Put(ctx context.Context, key string, body []byte, contentTyp
 	err, onPut := s.putErr, s.onPut
 	s.mu.Unlock()
 	if onPut != nil {
-		onPut(key)
+		onPut()
 	}
 	if err != nil {
 		return fmt.Errorf("test storage: put %q: %w", key, err)
@@ -486,7 +487,7 @@ func newHarness(t *testing.T) *harness {
 		clock:       fakeclock.New(genNow),
 		rdb:         rdb,
 		wechat:      newFakeWeChat(t),
-		catalog:     &testCatalog{Catalog: catalog.New(rdb, ""), rdb: rdb},
+		catalog:     &testCatalog{Catalog: catalog.New(rdb, "")},
 		store:       newTestStore(t),
 		limiter:     &fakeLimiter{},
 		pauses:      tasks.NewPauses(rdb, inspector),
