@@ -118,3 +118,78 @@ func TestStageRefusesNothing(t *testing.T) {
 		t.Error("Stage(no id) succeeded, want an error")
 	}
 }
+
+// TestStagedWithoutImage pins what the generator relies on: a ticket staged
+// before its image was fetched reads back with no image, though Redis keeps
+// the field and returns it as an empty string.
+func TestStagedWithoutImage(t *testing.T) {
+	for _, image := range [][]byte{nil, {}} {
+		c, rdb := newCatalog(t, catalog.Config{})
+		ctx := t.Context()
+		const id = "ticket-only"
+		s := &catalog.Staged{Generation: 1, Ticket: "gQH47joAAAAAAAAAASx", URL: "http://weixin.qq.com/q/02x", Image: image, CreatedAt: base}
+		if err := c.Stage(ctx, id, s); err != nil {
+			t.Fatal(err)
+		}
+		field, err := rdb.HGet(ctx, "wxqr:staged:"+id, "image").Result()
+		if err != nil || field != "" {
+			t.Fatalf("the image field in Redis = %q, %v; want an empty string", field, err)
+		}
+		got, err := c.Staged(ctx, id)
+		if err != nil || got == nil {
+			t.Fatalf("Staged = %+v, %v", got, err)
+		}
+		if len(got.Image) != 0 || got.Image != nil {
+			t.Errorf("staged image = %#v, want nil: no image was staged", got.Image)
+		}
+		if got.Ticket != s.Ticket {
+			t.Errorf("staged ticket = %q, want %q", got.Ticket, s.Ticket)
+		}
+	}
+}
+
+func TestMarkCalled(t *testing.T) {
+	c, rdb := newCatalog(t, catalog.Config{StagedTTL: time.Hour})
+	ctx := t.Context()
+	const id = "code"
+	if gen, err := c.Called(ctx, id); err != nil || gen != 0 {
+		t.Fatalf("Called before MarkCalled = %d, %v; want 0, nil", gen, err)
+	}
+	for _, gen := range []int{1, 3} {
+		if err := c.MarkCalled(ctx, id, gen); err != nil {
+			t.Fatalf("MarkCalled(%d): %v", gen, err)
+		}
+		if got, err := c.Called(ctx, id); err != nil || got != gen {
+			t.Fatalf("Called after MarkCalled(%d) = %d, %v", gen, got, err)
+		}
+	}
+	ttl, err := rdb.PTTL(ctx, "wxqr:called:"+id).Result()
+	if err != nil || ttl <= time.Hour-time.Minute || ttl > time.Hour {
+		t.Errorf("TTL of the call mark = %s (%v), want just under the staged TTL of 1h", ttl, err)
+	}
+	// Another code's mark is its own.
+	if gen, err := c.Called(ctx, "other"); err != nil || gen != 0 {
+		t.Errorf("Called(other) = %d, %v; want 0", gen, err)
+	}
+
+	// The mark goes with the staged result: the code is recorded.
+	if err := c.Stage(ctx, id, &catalog.Staged{Generation: 3, Ticket: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DropStaged(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if gen, err := c.Called(ctx, id); err != nil || gen != 0 {
+		t.Errorf("Called after DropStaged = %d, %v; want 0", gen, err)
+	}
+	if s, err := c.Staged(ctx, id); err != nil || s != nil {
+		t.Errorf("Staged after DropStaged = %+v, %v; want nil", s, err)
+	}
+
+	if err := rdb.Set(ctx, "wxqr:called:"+id, "not a number", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Called(ctx, id); err == nil {
+		t.Error("Called of a corrupt mark succeeded, want an error")
+	}
+}

@@ -39,7 +39,7 @@ func TestDailyPauseJustAfterMidnight(t *testing.T) {
 			h := newHarness(t)
 			h.gen.Now, h.gen.Pauses = clock.Now, pauses
 			if tt.budgetSpent {
-				h.budget.exhausted = true
+				h.exhaustBudget()
 			} else {
 				h.wechat.createErr = fmt.Errorf("create code: %w", &wechat.APIError{Op: apiCreate, Code: 45009, Msg: "reach max api daily quota limit"})
 			}

@@ -1,571 +1,42 @@
 package tasks_test
 
 import (
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/rs/zerolog"
 
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/catalog"
 	"github.com/wxqr/wxqr/ratelimit"
-	"github.com/wxqr/wxqr/storage"
 	"github.com/wxqr/wxqr/tasks"
 	"github.com/wxqr/wxqr/wechat"
 )
-
-// genNow is the generator's clock in these tests: 04:30 on 11 March in
-// Shanghai, still 10 March in UTC, so that a daily reset computed in the
-// wrong zone shows.
-var genNow = time.Date(2025, 3, 10, 20, 30, 0, 0, time.UTC)
-
-const (
-	oaApp = "wxoa" // an Official Account
-	mpApp = "wxmp" // a Mini Program
-
-	apiCreate   = "qrcode/create"
-	apiShow     = "showqrcode"
-	apiWxaQR    = "wxaapp/createwxaqrcode"
-	testBucket  = "codes"
-	testPrefix  = "wxqr/"
-	tempSeconds = 3600
-)
-
-var (
-	permSpec = wxqr.Spec{Kind: wxqr.KindOAPerm, AppID: oaApp, SceneID: 42}
-	tempSpec = wxqr.Spec{Kind: wxqr.KindOATemp, AppID: oaApp, SceneStr: "promo-7"}
-	wxaSpec  = wxqr.Spec{Kind: wxqr.KindWxaQRCode, AppID: mpApp, Path: "pages/index?id=1"}
-)
-
-// fakeWeChat answers like WeChat and remembers every call, in order.
-type fakeWeChat struct {
-	mu         sync.Mutex
-	calls      []string // the APIs called
-	createReqs []wechat.CreateQRCodeRequest
-	wxaReqs    []wechat.CreateWxaQRCodeRequest
-	tickets    []string // the tickets shown
-	createErr  error    // returned by every call that makes a code
-	showErr    error    // returned by showqrcode
-}
-
-func (f *fakeWeChat) CreateQRCode(_ context.Context, req *wechat.CreateQRCodeRequest) (*wechat.QRCodeTicket, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, apiCreate)
-	f.createReqs = append(f.createReqs, *req)
-	if f.createErr != nil {
-		return nil, f.createErr
-	}
-	n := len(f.createReqs)
-	return &wechat.QRCodeTicket{
-		Ticket:        fmt.Sprintf("ticket-%d", n),
-		URL:           fmt.Sprintf("http://weixin.qq.com/q/%d", n),
-		ExpireSeconds: req.ExpireSeconds,
-	}, nil
-}
-
-func (f *fakeWeChat) ShowQRCode(_ context.Context, ticket string) (*wechat.Image, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, apiShow)
-	f.tickets = append(f.tickets, ticket)
-	if f.showErr != nil {
-		return nil, f.showErr
-	}
-	return &wechat.Image{Data: jpegOf(ticket), ContentType: "image/jpeg"}, nil
-}
-
-func (f *fakeWeChat) CreateWxaQRCode(_ context.Context, req *wechat.CreateWxaQRCodeRequest) (*wechat.Image, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, apiWxaQR)
-	f.wxaReqs = append(f.wxaReqs, *req)
-	if f.createErr != nil {
-		return nil, f.createErr
-	}
-	return &wechat.Image{Data: jpegOf(req.Path), ContentType: "image/jpeg"}, nil
-}
-
-func (f *fakeWeChat) GetWxaCode(context.Context, *wechat.GetWxaCodeRequest) (*wechat.Image, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, "wxa/getwxacode")
-	return nil, errors.New("fake: getwxacode is not used by these tests")
-}
-
-func (f *fakeWeChat) GetWxaCodeUnlimited(context.Context, *wechat.GetWxaCodeUnlimitedRequest) (*wechat.Image, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, "wxa/getwxacodeunlimit")
-	return nil, errors.New("fake: getwxacodeunlimit is not used by these tests")
-}
-
-func (f *fakeWeChat) Calls() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.calls)
-}
-
-// jpegOf is a distinct image per ticket or path, starting like a JPEG.
-func jpegOf(s string) []byte { return []byte("\xff\xd8\xff" + s) }
-
-// fakeCatalog keeps records, staged results and locks in memory, copying
-// what goes in and out as Redis would.
-type fakeCatalog struct {
-	mu      sync.Mutex
-	records map[string]wxqr.Record
-	staged  map[string]catalog.Staged
-	locked  map[string]bool
-	retired map[string]bool // retired campaigns
-	locks   int             // Lock calls
-	stages  int             // Stage calls
-	drops   int             // DropStaged calls
-	puts    int             // Put calls
-}
-
-func newFakeCatalog() *fakeCatalog {
-	return &fakeCatalog{records: map[string]wxqr.Record{}, staged: map[string]catalog.Staged{}, locked: map[string]bool{}, retired: map[string]bool{}}
-}
-
-func (c *fakeCatalog) CampaignRetired(_ context.Context, campaign string) (bool, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.retired[campaign], nil
-}
-
-func (c *fakeCatalog) Get(_ context.Context, id string) (*wxqr.Record, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	rec, ok := c.records[id]
-	if !ok {
-		return nil, fmt.Errorf("fake catalog: get %s: %w", id, catalog.ErrNotFound)
-	}
-	return &rec, nil
-}
-
-func (c *fakeCatalog) Put(_ context.Context, rec *wxqr.Record) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.puts++
-	stored := *rec
-	stored.Retired = stored.Retired || c.retired[rec.Campaign]
-	c.records[rec.ID] = stored
-	return nil
-}
-
-func (c *fakeCatalog) Stage(_ context.Context, id string, s *catalog.Staged) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.stages++
-	c.staged[id] = cloneStaged(*s)
-	return nil
-}
-
-func (c *fakeCatalog) Staged(_ context.Context, id string) (*catalog.Staged, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s, ok := c.staged[id]
-	if !ok {
-		return nil, nil
-	}
-	s = cloneStaged(s)
-	return &s, nil
-}
-
-func (c *fakeCatalog) DropStaged(_ context.Context, id string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.drops++
-	delete(c.staged, id)
-	return nil
-}
-
-func (c *fakeCatalog) Lock(_ context.Context, id string, _ time.Duration) (func(), bool, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.locks++
-	if c.locked[id] {
-		return nil, false, nil
-	}
-	c.locked[id] = true
-	return func() {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		delete(c.locked, id)
-	}, true, nil
-}
-
-func (c *fakeCatalog) record(id string) (wxqr.Record, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	rec, ok := c.records[id]
-	return rec, ok
-}
-
-func (c *fakeCatalog) stagedResult(id string) (catalog.Staged, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s, ok := c.staged[id]
-	return cloneStaged(s), ok
-}
-
-func (c *fakeCatalog) isLocked(id string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.locked[id]
-}
-
-func cloneStaged(s catalog.Staged) catalog.Staged {
-	s.Image = slices.Clone(s.Image)
-	return s
-}
-
-// fakeStore is an object store in memory whose Put can be made to fail.
-type fakeStore struct {
-	mu      sync.Mutex
-	objects map[string]storage.Object
-	putErr  error
-	puts    int // Put calls, failed ones included
-}
-
-func (s *fakeStore) Put(_ context.Context, key string, body []byte, contentType string, meta map[string]string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.puts++
-	if s.putErr != nil {
-		return fmt.Errorf("fake storage: put %q: %w", key, s.putErr)
-	}
-	m := map[string]string{}
-	for k, v := range meta {
-		m[k] = v
-	}
-	s.objects[key] = storage.Object{Body: slices.Clone(body), ContentType: contentType, Meta: m}
-	return nil
-}
-
-func (s *fakeStore) Get(_ context.Context, key string) (*storage.Object, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	obj, ok := s.objects[key]
-	if !ok {
-		return nil, fmt.Errorf("fake storage: get %q: %w", key, storage.ErrNotFound)
-	}
-	return &obj, nil
-}
-
-func (s *fakeStore) Walk(_ context.Context, prefix string, fn func(key string) error) error {
-	s.mu.Lock()
-	var keys []string
-	for k := range s.objects {
-		if strings.HasPrefix(k, prefix) {
-			keys = append(keys, k)
-		}
-	}
-	s.mu.Unlock()
-	sort.Strings(keys)
-	for _, k := range keys {
-		if err := fn(k); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *fakeStore) Check(context.Context) error { return nil }
-
-func (s *fakeStore) Location(key string) (string, string) { return testBucket, testPrefix + key }
-
-func (s *fakeStore) setPutErr(err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.putErr = err
-}
-
-func (s *fakeStore) object(key string) (storage.Object, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	obj, ok := s.objects[key]
-	return obj, ok
-}
-
-func (s *fakeStore) putCalls() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.puts
-}
-
-// fakeLimiter lets every call through at once, or fails with err.
-type fakeLimiter struct {
-	mu    sync.Mutex
-	keys  []string
-	err   error
-	waits int
-}
-
-func (l *fakeLimiter) Wait(_ context.Context, key string) (time.Duration, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.waits++
-	l.keys = append(l.keys, key)
-	return 0, l.err
-}
-
-// fakeBudget counts what is spent and refunded per key; exhausted refuses
-// every Spend.
-type fakeBudget struct {
-	mu        sync.Mutex
-	spent     map[string]int64
-	refunded  map[string]int64
-	exhausted bool
-}
-
-func (b *fakeBudget) Spend(_ context.Context, key string, n int64) (bool, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.exhausted {
-		return false, nil
-	}
-	b.spent[key] += n
-	return true, nil
-}
-
-func (b *fakeBudget) Refund(_ context.Context, key string, n int64) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.refunded[key] += n
-	return nil
-}
-
-// counts returns what was spent and refunded under key.
-func (b *fakeBudget) counts(key string) (spent, refunded int64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.spent[key], b.refunded[key]
-}
-
-// fakePauses is a pause board in memory; every Pause call is kept.
-type fakePauses struct {
-	mu     sync.Mutex
-	paused map[string]tasks.PauseState
-	calls  []tasks.PauseState
-}
-
-func (p *fakePauses) Pause(_ context.Context, s tasks.PauseState) (bool, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.calls = append(p.calls, s)
-	_, already := p.paused[s.Queue]
-	p.paused[s.Queue] = s
-	return !already, nil
-}
-
-func (p *fakePauses) Paused(_ context.Context, queue string) (*tasks.PauseState, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	s, ok := p.paused[queue]
-	if !ok {
-		return nil, nil
-	}
-	return &s, nil
-}
-
-func (p *fakePauses) Waiting(context.Context, string) (int, error) { return 3, nil }
-
-func (p *fakePauses) pauseCalls() []tasks.PauseState {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.calls)
-}
-
-// fakeObserver counts the codes generated per kind.
-type fakeObserver struct {
-	mu        sync.Mutex
-	generated map[wxqr.Kind]int
-	calls     int
-}
-
-func (o *fakeObserver) WeChatCall(string, string, error, time.Duration) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.calls++
-}
-
-func (o *fakeObserver) LimiterWait(string, string, time.Duration) {}
-
-func (o *fakeObserver) CodeGenerated(_ string, kind wxqr.Kind) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.generated[kind]++
-}
-
-func (o *fakeObserver) wechatCalls() int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.calls
-}
-
-func (o *fakeObserver) generatedCount(kind wxqr.Kind) int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.generated[kind]
-}
-
-// harness is a Generator wired to fakes, on the fixed clock genNow.
-type harness struct {
-	wechat   *fakeWeChat
-	catalog  *fakeCatalog
-	store    *fakeStore
-	limiter  *fakeLimiter
-	budget   *fakeBudget
-	pauses   *fakePauses
-	observer *fakeObserver
-	gen      *tasks.Generator
-}
-
-func newHarness(t *testing.T) *harness {
-	t.Helper()
-	h := &harness{
-		wechat:   &fakeWeChat{},
-		catalog:  newFakeCatalog(),
-		store:    &fakeStore{objects: map[string]storage.Object{}},
-		limiter:  &fakeLimiter{},
-		budget:   &fakeBudget{spent: map[string]int64{}, refunded: map[string]int64{}},
-		pauses:   &fakePauses{paused: map[string]tasks.PauseState{}},
-		observer: &fakeObserver{generated: map[wxqr.Kind]int{}},
-	}
-	h.gen = &tasks.Generator{
-		Clients:  map[string]tasks.WeChat{oaApp: h.wechat, mpApp: h.wechat},
-		Catalog:  h.catalog,
-		Store:    h.store,
-		Limiter:  h.limiter,
-		Budget:   h.budget,
-		Pauses:   h.pauses,
-		Observer: h.observer,
-		Logger:   zerolog.Nop(),
-		Now:      func() time.Time { return genNow },
-	}
-	return h
-}
-
-// run processes task as a worker would, minus asynq's metadata.
-func (h *harness) run(t *testing.T, task *asynq.Task) error {
-	t.Helper()
-	return h.gen.ProcessTask(t.Context(), task)
-}
-
-func generateTask(t *testing.T, p tasks.GeneratePayload) *asynq.Task {
-	t.Helper()
-	task, err := tasks.NewGenerateTask(p)
-	if err != nil {
-		t.Fatalf("NewGenerateTask: %v", err)
-	}
-	return task
-}
-
-// defaultPausedRetry is Generator.PausedRetry's documented default.
-const defaultPausedRetry = 5 * time.Second
-
-// wantRetryLater fails t unless err is a wait (not a failure) and returns it.
-func wantRetryLater(t *testing.T, err error) *tasks.RetryLaterError {
-	t.Helper()
-	var later *tasks.RetryLaterError
-	if !errors.As(err, &later) {
-		t.Fatalf("err = %v, want a *tasks.RetryLaterError", err)
-	}
-	if tasks.IsFailure(err) {
-		t.Errorf("IsFailure(%v) = true, want false", err)
-	}
-	if errors.Is(err, asynq.SkipRetry) {
-		t.Errorf("err = %v wraps asynq.SkipRetry, want a retry", err)
-	}
-	return later
-}
-
-// wantStored checks that the code of spec is in storage (image and sidecar)
-// and in the catalog at generation gen, with nothing left staged, and
-// returns its record.
-func wantStored(t *testing.T, h *harness, spec wxqr.Spec, gen int) wxqr.Record {
-	t.Helper()
-	id := spec.ID()
-	key := spec.Key()
-	rec, ok := h.catalog.record(id)
-	if !ok {
-		t.Fatalf("catalog has no record of %s", id)
-	}
-	img, ok := h.store.object(key)
-	if !ok {
-		t.Fatalf("no image at %s", key)
-	}
-	sum := sha256.Sum256(img.Body)
-	checks := []struct {
-		field     string
-		got, want any
-	}{
-		{"record id", rec.ID, id},
-		{"record spec", rec.Spec, spec.Normalize()},
-		{"record generation", rec.Generation, gen},
-		{"record bucket", rec.Bucket, testBucket},
-		{"record key", rec.ObjectKey, testPrefix + key},
-		{"record content type", rec.ContentType, "image/jpeg"},
-		{"record size", rec.Size, int64(len(img.Body))},
-		{"record sha256", rec.SHA256, hex.EncodeToString(sum[:])},
-		{"image content type", img.ContentType, "image/jpeg"},
-		{"image meta wxqr-id", img.Meta["wxqr-id"], id},
-		{"image meta wxqr-generation", img.Meta["wxqr-generation"], fmt.Sprint(gen)},
-	}
-	for _, c := range checks {
-		if c.got != c.want {
-			t.Errorf("%s = %v, want %v", c.field, c.got, c.want)
-		}
-	}
-	sidecar, ok := h.store.object(catalog.SidecarKey(key))
-	if !ok {
-		t.Fatalf("no sidecar at %s", catalog.SidecarKey(key))
-	}
-	want, err := json.Marshal(rec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(sidecar.Body) != string(want) {
-		t.Errorf("sidecar = %s, want the catalog's record %s", sidecar.Body, want)
-	}
-	if _, ok := h.catalog.stagedResult(id); ok {
-		t.Error("a staged result is left after the code was recorded")
-	}
-	if h.catalog.isLocked(id) {
-		t.Error("the code's lock is still held after the run")
-	}
-	return rec
-}
 
 func TestGenerateMakesCodes(t *testing.T) {
 	tests := []struct {
 		name      string
 		payload   tasks.GeneratePayload
 		wantCalls []string
-		check     func(t *testing.T, h *harness, rec wxqr.Record)
+		content   string // what the stored image encodes
+		check     func(t *testing.T, h *harness, rec *wxqr.Record)
 	}{
 		{
 			name:      "oa_perm",
 			payload:   tasks.GeneratePayload{Spec: permSpec, Campaign: "spring"},
 			wantCalls: []string{apiCreate, apiShow},
-			check: func(t *testing.T, h *harness, rec wxqr.Record) {
+			content:   "ticket-1",
+			check: func(t *testing.T, h *harness, rec *wxqr.Record) {
 				wantReq := wechat.CreateQRCodeRequest{ActionName: wechat.QRLimitScene, SceneID: 42}
 				if got := h.wechat.createReqs[0]; got != wantReq {
 					t.Errorf("qrcode/create request = %+v, want %+v", got, wantReq)
 				}
-				if got := h.wechat.tickets; !slices.Equal(got, []string{"ticket-1"}) {
+				if got := h.wechat.Tickets(); !slices.Equal(got, []string{"ticket-1"}) {
 					t.Errorf("showqrcode tickets = %q, want [ticket-1]", got)
 				}
 				if rec.Ticket != "ticket-1" || rec.URL != "http://weixin.qq.com/q/1" {
@@ -583,7 +54,8 @@ func TestGenerateMakesCodes(t *testing.T) {
 			name:      "wxa_qrcode",
 			payload:   tasks.GeneratePayload{Spec: wxaSpec},
 			wantCalls: []string{apiWxaQR},
-			check: func(t *testing.T, h *harness, rec wxqr.Record) {
+			content:   wxaContent(wxaSpec.Path, 1),
+			check: func(t *testing.T, h *harness, rec *wxqr.Record) {
 				wantReq := wechat.CreateWxaQRCodeRequest{Path: wxaSpec.Path, Width: wxqr.DefaultWidth}
 				if got := h.wechat.wxaReqs[0]; got != wantReq {
 					t.Errorf("createwxaqrcode request = %+v, want %+v", got, wantReq)
@@ -597,7 +69,8 @@ func TestGenerateMakesCodes(t *testing.T) {
 			name:      "oa_temp",
 			payload:   tasks.GeneratePayload{Spec: tempSpec, ExpireSeconds: tempSeconds},
 			wantCalls: []string{apiCreate, apiShow},
-			check: func(t *testing.T, h *harness, rec wxqr.Record) {
+			content:   "ticket-1",
+			check: func(t *testing.T, h *harness, rec *wxqr.Record) {
 				wantReq := wechat.CreateQRCodeRequest{ActionName: wechat.QRStrScene, SceneStr: tempSpec.SceneStr, ExpireSeconds: tempSeconds}
 				if got := h.wechat.createReqs[0]; got != wantReq {
 					t.Errorf("qrcode/create request = %+v, want %+v", got, wantReq)
@@ -623,18 +96,21 @@ func TestGenerateMakesCodes(t *testing.T) {
 			if got := h.wechat.Calls(); !slices.Equal(got, tt.wantCalls) {
 				t.Errorf("WeChat calls = %q, want %q", got, tt.wantCalls)
 			}
-			rec := wantStored(t, h, tt.payload.Spec, 1)
+			rec := wantStored(t, h, tt.payload.Spec, 1, tt.content)
 			tt.check(t, h, rec)
 
 			limitKey := tasks.LimitKey(tt.payload.Spec.AppID, tt.payload.Spec.Kind.API())
-			if spent, refunded := h.budget.counts(limitKey); spent != 1 || refunded != 0 {
-				t.Errorf("budget of %s: spent %d, refunded %d, want 1 and 0", limitKey, spent, refunded)
+			if spent, refunded, used := h.budget.counts(t, limitKey); spent != 1 || refunded != 0 || used != 1 {
+				t.Errorf("budget of %s: spent %d, refunded %d, used %d, want 1, 0, 1", limitKey, spent, refunded, used)
 			}
-			if !slices.Equal(h.limiter.keys, []string{limitKey}) {
-				t.Errorf("limiter keys = %q, want [%s]", h.limiter.keys, limitKey)
+			if got := h.limiter.Keys(); !slices.Equal(got, []string{limitKey}) {
+				t.Errorf("limiter keys = %q, want [%s]", got, limitKey)
 			}
-			if h.catalog.stages == 0 {
+			if _, stages, _, _ := h.catalog.counts(); stages == 0 {
 				t.Error("the result was never staged before it was stored")
+			}
+			if _, gets := h.store.counts(); gets != 0 {
+				t.Errorf("storage read %d times, want none on a first attempt", gets)
 			}
 			if got := h.observer.generatedCount(tt.payload.Spec.Kind); got != 1 {
 				t.Errorf("observer saw %d codes of %s generated, want 1", got, tt.payload.Spec.Kind)
@@ -671,22 +147,23 @@ func TestGenerateSkipsCodesThatExist(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
-			rec := tt.rec(tt.spec)
-			h.catalog.records[rec.ID] = rec
+			before := recordJSON(t, h.mustPut(t, tt.rec(tt.spec)))
 			if err := h.run(t, generateTask(t, tasks.GeneratePayload{Spec: tt.spec})); err != nil {
 				t.Fatalf("ProcessTask: %v", err)
 			}
 			if got := h.wechat.Calls(); len(got) != 0 {
 				t.Errorf("WeChat calls = %q, want none", got)
 			}
-			if h.catalog.puts != 0 || h.store.putCalls() != 0 {
-				t.Errorf("catalog puts %d, storage puts %d, want none", h.catalog.puts, h.store.putCalls())
+			_, _, _, catalogPuts := h.catalog.counts()
+			storePuts, _ := h.store.counts()
+			if catalogPuts != 0 || storePuts != 0 {
+				t.Errorf("catalog puts %d, storage puts %d, want none", catalogPuts, storePuts)
 			}
-			if got, _ := h.catalog.record(rec.ID); got != rec {
-				t.Errorf("record changed: %+v, want %+v", got, rec)
+			if got, _ := h.record(t, tt.spec.ID()); recordJSON(t, got) != before {
+				t.Errorf("record changed: %s, want %s", recordJSON(t, got), before)
 			}
-			if h.limiter.waits != 0 {
-				t.Errorf("limiter asked %d times, want 0", h.limiter.waits)
+			if got := h.limiter.Keys(); len(got) != 0 {
+				t.Errorf("limiter asked for %q, want nothing", got)
 			}
 			if got := h.observer.generatedCount(tt.spec.Kind); got != 0 {
 				t.Errorf("observer saw %d codes generated, want 0", got)
@@ -695,41 +172,57 @@ func TestGenerateSkipsCodesThatExist(t *testing.T) {
 	}
 }
 
+// TestGenerateReusesStagedResult stages each result through the real
+// catalog, so the run reads it back as Redis returns it: a ticket staged
+// without its image comes back with an empty image field.
 func TestGenerateReusesStagedResult(t *testing.T) {
 	stagedAt := genNow.Add(-10 * time.Minute)
 	tests := []struct {
 		name        string
 		payload     tasks.GeneratePayload
-		staged      catalog.Staged
+		staged      func(t *testing.T) catalog.Staged
 		wantCalls   []string
+		content     string
 		wantTicket  string
 		wantExpires time.Time
 	}{
 		{
 			name:    "oa_perm image staged",
 			payload: tasks.GeneratePayload{Spec: permSpec},
-			staged: catalog.Staged{Generation: 1, Ticket: "ticket-old", URL: "http://weixin.qq.com/q/old",
-				Image: jpegOf("ticket-old"), ContentType: "image/jpeg", CreatedAt: stagedAt},
+			staged: func(t *testing.T) catalog.Staged {
+				return catalog.Staged{Generation: 1, Ticket: "ticket-old", URL: "http://weixin.qq.com/q/old",
+					Image: jpegOf(t, "ticket-old"), ContentType: wxqr.ContentTypeJPEG, CreatedAt: stagedAt}
+			},
+			content:    "ticket-old",
 			wantTicket: "ticket-old",
 		},
 		{
 			name:    "wxa_qrcode image staged",
 			payload: tasks.GeneratePayload{Spec: wxaSpec},
-			staged:  catalog.Staged{Generation: 1, Image: jpegOf("old"), ContentType: "image/jpeg", CreatedAt: stagedAt},
+			staged: func(t *testing.T) catalog.Staged {
+				return catalog.Staged{Generation: 1, Image: jpegOf(t, "staged wxa"), ContentType: wxqr.ContentTypeJPEG, CreatedAt: stagedAt}
+			},
+			content: "staged wxa",
 		},
 		{
-			name:       "oa_perm ticket staged without its image",
-			payload:    tasks.GeneratePayload{Spec: permSpec},
-			staged:     catalog.Staged{Generation: 1, Ticket: "ticket-old", URL: "http://weixin.qq.com/q/old", CreatedAt: stagedAt},
+			name:    "oa_perm ticket staged without its image",
+			payload: tasks.GeneratePayload{Spec: permSpec},
+			staged: func(*testing.T) catalog.Staged {
+				return catalog.Staged{Generation: 1, Ticket: "ticket-old", URL: "http://weixin.qq.com/q/old", CreatedAt: stagedAt}
+			},
 			wantCalls:  []string{apiShow},
+			content:    "ticket-old",
 			wantTicket: "ticket-old",
 		},
 		{
 			name:    "oa_temp ticket staged without its image",
 			payload: tasks.GeneratePayload{Spec: tempSpec, ExpireSeconds: tempSeconds},
-			staged: catalog.Staged{Generation: 1, Ticket: "ticket-old", URL: "http://weixin.qq.com/q/old",
-				ExpireSeconds: tempSeconds, CreatedAt: stagedAt},
+			staged: func(*testing.T) catalog.Staged {
+				return catalog.Staged{Generation: 1, Ticket: "ticket-old", URL: "http://weixin.qq.com/q/old",
+					ExpireSeconds: tempSeconds, CreatedAt: stagedAt}
+			},
 			wantCalls:   []string{apiShow},
+			content:     "ticket-old",
 			wantTicket:  "ticket-old",
 			wantExpires: stagedAt.Add(tempSeconds * time.Second),
 		},
@@ -738,17 +231,18 @@ func TestGenerateReusesStagedResult(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
 			spec := tt.payload.Spec
-			h.catalog.staged[spec.ID()] = tt.staged
+			staged := tt.staged(t)
+			h.mustStage(t, spec.ID(), staged)
 			if err := h.run(t, generateTask(t, tt.payload)); err != nil {
 				t.Fatalf("ProcessTask: %v", err)
 			}
 			if got := h.wechat.Calls(); !slices.Equal(got, tt.wantCalls) {
 				t.Errorf("WeChat calls = %q, want %q", got, tt.wantCalls)
 			}
-			if slices.Contains(tt.wantCalls, apiShow) && !slices.Equal(h.wechat.tickets, []string{tt.staged.Ticket}) {
-				t.Errorf("showqrcode tickets = %q, want the staged %q", h.wechat.tickets, tt.staged.Ticket)
+			if slices.Contains(tt.wantCalls, apiShow) && !slices.Equal(h.wechat.Tickets(), []string{staged.Ticket}) {
+				t.Errorf("showqrcode tickets = %q, want the staged %q", h.wechat.Tickets(), staged.Ticket)
 			}
-			rec := wantStored(t, h, spec, 1)
+			rec := wantStored(t, h, spec, 1, tt.content)
 			if rec.Ticket != tt.wantTicket {
 				t.Errorf("record ticket = %q, want %q", rec.Ticket, tt.wantTicket)
 			}
@@ -759,7 +253,7 @@ func TestGenerateReusesStagedResult(t *testing.T) {
 				t.Errorf("record ExpiresAt = %v, want %v", rec.ExpiresAt, tt.wantExpires)
 			}
 			limitKey := tasks.LimitKey(spec.AppID, spec.Kind.API())
-			if spent, _ := h.budget.counts(limitKey); spent != 0 {
+			if spent, _, _ := h.budget.counts(t, limitKey); spent != 0 {
 				t.Errorf("budget of %s spent %d, want 0: the code was paid for already", limitKey, spent)
 			}
 		})
@@ -771,9 +265,10 @@ func TestGenerateKeepsWhatWeChatMadeWhenStorageFails(t *testing.T) {
 		name       string
 		payload    tasks.GeneratePayload
 		firstCalls []string
+		content    string
 	}{
-		{"oa_perm", tasks.GeneratePayload{Spec: permSpec}, []string{apiCreate, apiShow}},
-		{"wxa_qrcode", tasks.GeneratePayload{Spec: wxaSpec}, []string{apiWxaQR}},
+		{"oa_perm", tasks.GeneratePayload{Spec: permSpec}, []string{apiCreate, apiShow}, "ticket-1"},
+		{"wxa_qrcode", tasks.GeneratePayload{Spec: wxaSpec}, []string{apiWxaQR}, wxaContent(wxaSpec.Path, 1)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -789,20 +284,17 @@ func TestGenerateKeepsWhatWeChatMadeWhenStorageFails(t *testing.T) {
 			if got := h.wechat.Calls(); !slices.Equal(got, tt.firstCalls) {
 				t.Errorf("WeChat calls = %q, want %q", got, tt.firstCalls)
 			}
-			if h.catalog.stages == 0 {
-				t.Error("Stage never called: the paid-for result would be lost")
+			if _, stages, drops, _ := h.catalog.counts(); stages == 0 || drops != 0 {
+				t.Errorf("Stage called %d times, DropStaged %d; want the result staged and not dropped while the code is not stored", stages, drops)
 			}
-			if h.catalog.drops != 0 {
-				t.Errorf("DropStaged called %d times, want 0 while the code is not stored", h.catalog.drops)
-			}
-			staged, ok := h.catalog.stagedResult(spec.ID())
-			if !ok {
+			staged := h.staged(t, spec.ID())
+			if staged == nil {
 				t.Fatal("nothing staged after storage failed")
 			}
-			if staged.Generation != 1 || len(staged.Image) == 0 {
-				t.Errorf("staged generation %d with %d bytes of image, want generation 1 with its image", staged.Generation, len(staged.Image))
+			if _, err := wxqr.CheckImage(staged.Image, spec.Normalize().ImageWidth()); staged.Generation != 1 || err != nil {
+				t.Errorf("staged generation %d with image %v, want generation 1 with its whole image", staged.Generation, err)
 			}
-			if _, ok := h.catalog.record(spec.ID()); ok {
+			if _, ok := h.record(t, spec.ID()); ok {
 				t.Error("the code was recorded although its image is not stored")
 			}
 
@@ -810,7 +302,7 @@ func TestGenerateKeepsWhatWeChatMadeWhenStorageFails(t *testing.T) {
 			if err := h.run(t, task); err != nil {
 				t.Fatalf("ProcessTask once storage is back: %v", err)
 			}
-			wantStored(t, h, spec, 1)
+			wantStored(t, h, spec, 1, tt.content)
 			if got := h.wechat.Calls(); !slices.Equal(got, tt.firstCalls) {
 				t.Errorf("WeChat calls after both runs = %q, want %q: the retry must reuse the staged result", got, tt.firstCalls)
 			}
@@ -902,6 +394,23 @@ func TestGenerateCreateErrors(t *testing.T) {
 			wantIs:      wechat.ErrTransient,
 			wantFailure: true,
 		},
+		{
+			// WeChat never heard of the call: it counted nothing.
+			name:        "dial refused is retried and refunded",
+			payload:     tasks.GeneratePayload{Spec: permSpec},
+			createErr:   fmt.Errorf("wechat: qrcode/create: dial tcp: connection refused: %w: %w", wechat.ErrTransient, wechat.ErrNotSent),
+			wantIs:      wechat.ErrTransient,
+			wantFailure: true,
+			wantRefund:  true,
+		},
+		{
+			name:        "access token unavailable is retried and refunded",
+			payload:     tasks.GeneratePayload{Spec: wxaSpec},
+			createErr:   fmt.Errorf("wechat: createwxaqrcode: access token: %w", wechat.ErrNotSent),
+			wantIs:      wechat.ErrNotSent,
+			wantFailure: true,
+			wantRefund:  true,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -930,14 +439,16 @@ func TestGenerateCreateErrors(t *testing.T) {
 				t.Errorf("WeChat calls = %q, want exactly one create call", got)
 			}
 
-			calls := h.pauses.pauseCalls()
-			if len(calls) != len(tt.wantPauses) {
-				t.Fatalf("Pause called %d times (%+v), want %d", len(calls), calls, len(tt.wantPauses))
+			paused, err := h.pauses.List(t.Context())
+			if err != nil {
+				t.Fatal(err)
 			}
-			sort.Slice(calls, func(i, j int) bool { return calls[i].Queue < calls[j].Queue })
+			if len(paused) != len(tt.wantPauses) {
+				t.Fatalf("paused queues = %+v, want %d", paused, len(tt.wantPauses))
+			}
 			want := slices.Clone(tt.wantPauses)
 			sort.Slice(want, func(i, j int) bool { return want[i].Queue < want[j].Queue })
-			for i, got := range calls {
+			for i, got := range paused { // List orders by queue
 				w := want[i]
 				if got.Queue != w.Queue || got.AppID != w.AppID || got.Class != w.Class || got.Errcode != w.Errcode {
 					t.Errorf("pause %d = queue %s app %s class %s errcode %d, want queue %s app %s class %s errcode %d",
@@ -955,20 +466,19 @@ func TestGenerateCreateErrors(t *testing.T) {
 			}
 
 			limitKey := tasks.LimitKey(spec.AppID, spec.Kind.API())
-			spent, refunded := h.budget.counts(limitKey)
-			if spent != 1 {
-				t.Errorf("budget of %s spent %d, want 1", limitKey, spent)
+			wantRefunded := map[bool]int64{true: 1}[tt.wantRefund]
+			if spent, refunded, used := h.budget.counts(t, limitKey); spent != 1 || refunded != wantRefunded || used != 1-wantRefunded {
+				t.Errorf("budget of %s: spent %d, refunded %d, used %d; want 1, %d, %d",
+					limitKey, spent, refunded, used, wantRefunded, 1-wantRefunded)
 			}
-			if wantRefunded := map[bool]int64{true: 1}[tt.wantRefund]; refunded != wantRefunded {
-				t.Errorf("budget of %s refunded %d, want %d", limitKey, refunded, wantRefunded)
+			if s := h.staged(t, spec.ID()); s != nil {
+				t.Errorf("staged %+v although WeChat made no code", s)
 			}
-			if _, ok := h.catalog.stagedResult(spec.ID()); ok {
-				t.Error("something was staged although WeChat made no code")
+			wantNothingStored(t, h, spec)
+			if storePuts, _ := h.store.counts(); storePuts != 0 {
+				t.Errorf("storage puts %d, want none", storePuts)
 			}
-			if h.store.putCalls() != 0 || h.catalog.puts != 0 {
-				t.Errorf("storage puts %d, catalog puts %d, want none", h.store.putCalls(), h.catalog.puts)
-			}
-			if h.catalog.isLocked(spec.ID()) {
+			if holder := h.lockHolder(t, spec.ID()); holder != "" {
 				t.Error("the code's lock is still held after the run")
 			}
 		})
@@ -980,70 +490,92 @@ func TestGenerateMakesNoCallWhenItCannot(t *testing.T) {
 	tests := []struct {
 		name  string
 		task  func(t *testing.T) *asynq.Task
-		setup func(h *harness)
+		setup func(t *testing.T, h *harness)
 		check func(t *testing.T, h *harness, err error)
 	}{
 		{
 			name: "queue paused",
-			setup: func(h *harness) {
+			setup: func(t *testing.T, h *harness) {
 				q := tasks.QueueName(oaApp, wxqr.ClassOAPerm)
-				h.pauses.paused[q] = tasks.PauseState{Queue: q, AppID: oaApp, Class: wxqr.ClassOAPerm, Errcode: 45029, Reason: "lifetime quota"}
+				if _, err := h.pauses.Pause(t.Context(), tasks.PauseState{Queue: q, AppID: oaApp, Class: wxqr.ClassOAPerm,
+					Errcode: 45029, Reason: "lifetime quota", PausedAt: genNow}); err != nil {
+					t.Fatal(err)
+				}
 			},
 			check: func(t *testing.T, h *harness, err error) {
 				if later := wantRetryLater(t, err); later.After != defaultPausedRetry {
 					t.Errorf("retry after %v, want %v", later.After, defaultPausedRetry)
 				}
-				if spent, _ := h.budget.counts(permKey); spent != 0 {
+				if spent, _, _ := h.budget.counts(t, permKey); spent != 0 {
 					t.Errorf("budget spent %d, want 0", spent)
 				}
 			},
 		},
 		{
 			name:  "code locked by another worker",
-			setup: func(h *harness) { h.catalog.locked[permSpec.ID()] = true },
+			setup: func(t *testing.T, h *harness) { h.takeLock(t, permSpec.ID()) },
 			check: func(t *testing.T, h *harness, err error) {
 				wantRetryLater(t, err)
-				if !h.catalog.isLocked(permSpec.ID()) {
-					t.Error("the other worker's lock was released")
+				if holder := h.lockHolder(t, permSpec.ID()); holder != otherWorker {
+					t.Errorf("lock holder = %q after the run, want the other worker's lock untouched", holder)
 				}
-				if spent, _ := h.budget.counts(permKey); spent != 0 {
+				if spent, _, _ := h.budget.counts(t, permKey); spent != 0 {
 					t.Errorf("budget spent %d, want 0", spent)
 				}
 			},
 		},
 		{
 			name: "rate limited",
-			setup: func(h *harness) {
+			setup: func(_ *testing.T, h *harness) {
 				h.limiter.err = fmt.Errorf("limit: %w", &ratelimit.DelayError{Key: permKey, RetryAfter: 3 * time.Second})
 			},
 			check: func(t *testing.T, h *harness, err error) {
 				if later := wantRetryLater(t, err); later.After != 3*time.Second {
 					t.Errorf("retry after %v, want the limiter's 3s", later.After)
 				}
-				if spent, refunded := h.budget.counts(permKey); spent != 1 || refunded != 1 {
-					t.Errorf("budget spent %d, refunded %d, want 1 and 1", spent, refunded)
+				if spent, refunded, used := h.budget.counts(t, permKey); spent != 1 || refunded != 1 || used != 0 {
+					t.Errorf("budget spent %d, refunded %d, used %d; want 1, 1, 0", spent, refunded, used)
 				}
 			},
 		},
 		{
 			name:  "daily budget spent",
-			setup: func(h *harness) { h.budget.exhausted = true },
+			setup: func(_ *testing.T, h *harness) { h.exhaustBudget() },
 			check: func(t *testing.T, h *harness, err error) {
 				wantRetryLater(t, err)
+				paused, lerr := h.pauses.List(t.Context())
+				if lerr != nil {
+					t.Fatal(lerr)
+				}
 				var queues []string
-				for _, s := range h.pauses.pauseCalls() {
+				for _, s := range paused {
 					queues = append(queues, s.Queue)
 					if s.ResumeAt.IsZero() {
 						t.Errorf("pause of %s has no ResumeAt, want the daily reset", s.Queue)
 					}
 				}
-				sort.Strings(queues)
 				want := []string{tasks.QueueName(oaApp, wxqr.ClassOAPerm), tasks.QueueName(oaApp, wxqr.ClassOATemp)}
 				if !slices.Equal(queues, want) {
 					t.Errorf("paused queues = %q, want %q", queues, want)
 				}
-				if h.limiter.waits != 0 {
-					t.Errorf("limiter asked %d times, want 0", h.limiter.waits)
+				if got := h.limiter.Keys(); len(got) != 0 {
+					t.Errorf("limiter asked for %q, want nothing", got)
+				}
+			},
+		},
+		{
+			// Redis cannot say whether an earlier attempt staged a result:
+			// calling could pay for the code twice.
+			name: "staged result unreadable",
+			setup: func(_ *testing.T, h *harness) {
+				h.catalog.stagedErr = errors.New("connection reset by peer")
+			},
+			check: func(t *testing.T, h *harness, err error) {
+				if !tasks.IsFailure(err) || errors.Is(err, asynq.SkipRetry) {
+					t.Errorf("err = %v, want a failure that is retried", err)
+				}
+				if spent, _, _ := h.budget.counts(t, permKey); spent != 0 {
+					t.Errorf("budget spent %d, want 0", spent)
 				}
 			},
 		},
@@ -1062,8 +594,8 @@ func TestGenerateMakesNoCallWhenItCannot(t *testing.T) {
 				if !errors.Is(err, asynq.SkipRetry) {
 					t.Errorf("err = %v, want it to wrap asynq.SkipRetry", err)
 				}
-				if h.catalog.locks != 0 {
-					t.Errorf("Lock called %d times, want 0", h.catalog.locks)
+				if locks, _, _, _ := h.catalog.counts(); locks != 0 {
+					t.Errorf("Lock called %d times, want 0", locks)
 				}
 			},
 		},
@@ -1092,7 +624,7 @@ func TestGenerateMakesNoCallWhenItCannot(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
 			if tt.setup != nil {
-				tt.setup(h)
+				tt.setup(t, h)
 			}
 			task := generateTask(t, tasks.GeneratePayload{Spec: permSpec})
 			if tt.task != nil {
@@ -1105,8 +637,10 @@ func TestGenerateMakesNoCallWhenItCannot(t *testing.T) {
 			if got := h.wechat.Calls(); len(got) != 0 {
 				t.Errorf("WeChat calls = %q, want none", got)
 			}
-			if h.store.putCalls() != 0 || h.catalog.puts != 0 {
-				t.Errorf("storage puts %d, catalog puts %d, want none", h.store.putCalls(), h.catalog.puts)
+			_, _, _, catalogPuts := h.catalog.counts()
+			storePuts, _ := h.store.counts()
+			if catalogPuts != 0 || storePuts != 0 {
+				t.Errorf("storage puts %d, catalog puts %d, want none", storePuts, catalogPuts)
 			}
 			tt.check(t, h, err)
 		})
@@ -1114,49 +648,70 @@ func TestGenerateMakesNoCallWhenItCannot(t *testing.T) {
 }
 
 func TestGenerateTicketNotFound(t *testing.T) {
-	notFound := fmt.Errorf("wechat: showqrcode: HTTP 404: %w", wechat.ErrTicketNotFound)
 	tests := []struct {
 		name        string
 		payload     tasks.GeneratePayload
 		stagedAt    time.Time
+		wantErr     bool
 		wantFailure bool
 		wantSkip    bool
+		wantCalls   []string
 		wantKept    bool
 	}{
 		{
-			// The ticket died: the next attempt makes a new one.
-			name:        "oa_temp drops the ticket",
-			payload:     tasks.GeneratePayload{Spec: tempSpec, ExpireSeconds: tempSeconds},
-			stagedAt:    genNow.Add(-10 * time.Minute),
-			wantFailure: true,
+			// The ticket died: a new one is made at once, in the same run.
+			name:      "oa_temp makes the code anew",
+			payload:   tasks.GeneratePayload{Spec: tempSpec, ExpireSeconds: tempSeconds},
+			stagedAt:  genNow.Add(-10 * time.Minute),
+			wantCalls: []string{apiShow, apiCreate, apiShow},
 		},
 		{
-			name:     "oa_perm staged 10 minutes ago waits",
-			payload:  tasks.GeneratePayload{Spec: permSpec},
-			stagedAt: genNow.Add(-10 * time.Minute),
-			wantKept: true,
+			name:      "oa_perm staged 10 minutes ago waits",
+			payload:   tasks.GeneratePayload{Spec: permSpec},
+			stagedAt:  genNow.Add(-10 * time.Minute),
+			wantErr:   true,
+			wantCalls: []string{apiShow},
+			wantKept:  true,
 		},
 		{
 			name:        "oa_perm staged 2 hours ago goes to the archive",
 			payload:     tasks.GeneratePayload{Spec: permSpec},
 			stagedAt:    genNow.Add(-2 * time.Hour),
+			wantErr:     true,
 			wantFailure: true,
 			wantSkip:    true,
+			wantCalls:   []string{apiShow},
 			wantKept:    true,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.wechat.showErr = notFound
+			h.wechat.deadTickets["ticket-old"] = true
 			spec := tt.payload.Spec
 			staged := catalog.Staged{Generation: 1, Ticket: "ticket-old", URL: "http://weixin.qq.com/q/old", CreatedAt: tt.stagedAt}
 			if spec.Kind.Temporary() {
 				staged.ExpireSeconds = tempSeconds
 			}
-			h.catalog.staged[spec.ID()] = staged
+			h.mustStage(t, spec.ID(), staged)
 
 			err := h.run(t, generateTask(t, tt.payload))
+			if got := h.wechat.Calls(); !slices.Equal(got, tt.wantCalls) {
+				t.Errorf("WeChat calls = %q, want %q", got, tt.wantCalls)
+			}
+			if !tt.wantErr {
+				if err != nil {
+					t.Fatalf("ProcessTask: %v", err)
+				}
+				rec := wantStored(t, h, spec, 1, "ticket-1")
+				if rec.Ticket != "ticket-1" {
+					t.Errorf("record ticket = %q, want the new ticket-1", rec.Ticket)
+				}
+				if want := genNow.Add(tempSeconds * time.Second); !rec.ExpiresAt.Equal(want) {
+					t.Errorf("record ExpiresAt = %v, want the new ticket's %v", rec.ExpiresAt, want)
+				}
+				return
+			}
 			if err == nil {
 				t.Fatal("ProcessTask succeeded, want an error")
 			}
@@ -1172,19 +727,14 @@ func TestGenerateTicketNotFound(t *testing.T) {
 			if !tt.wantFailure {
 				wantRetryLater(t, err)
 			}
-			if got := h.wechat.Calls(); !slices.Equal(got, []string{apiShow}) {
-				t.Errorf("WeChat calls = %q, want only showqrcode", got)
-			}
-			got, kept := h.catalog.stagedResult(spec.ID())
-			if kept != tt.wantKept {
+			got := h.staged(t, spec.ID())
+			if kept := got != nil; kept != tt.wantKept {
 				t.Errorf("staged ticket kept = %v, want %v", kept, tt.wantKept)
 			}
-			if kept && got.Ticket != staged.Ticket {
+			if got != nil && got.Ticket != staged.Ticket {
 				t.Errorf("staged ticket = %q, want %q", got.Ticket, staged.Ticket)
 			}
-			if _, ok := h.catalog.record(spec.ID()); ok {
-				t.Error("a code was recorded without its image")
-			}
+			wantNothingStored(t, h, spec)
 		})
 	}
 }
@@ -1194,7 +744,7 @@ func TestGenerateRegenerates(t *testing.T) {
 		return wxqr.Record{
 			ID: tempSpec.ID(), Spec: tempSpec, Campaign: "spring", Ticket: "ticket-old",
 			ExpireSeconds: tempSeconds, CreatedAt: expiresAt.Add(-tempSeconds * time.Second), ExpiresAt: expiresAt,
-			Generation: gen, Bucket: testBucket, ObjectKey: testPrefix + tempSpec.Key(), Retired: retired,
+			Generation: gen, Retired: retired,
 		}
 	}
 	valid := genNow.Add(30 * time.Minute)
@@ -1202,26 +752,25 @@ func TestGenerateRegenerates(t *testing.T) {
 	tests := []struct {
 		name       string
 		prev       wxqr.Record
-		staged     *catalog.Staged // left over from an earlier generation
+		staged     bool // a result of generation 1 left staged
 		generation int
 		wantGen    int // 0: nothing to make
 	}{
 		{name: "generation 2 of generation 1", prev: prevOf(valid, 1, false), generation: 2, wantGen: 2},
 		{name: "expired code queued again", prev: prevOf(expired, 1, false), wantGen: 2},
-		{
-			name: "stale staged result of generation 1", prev: prevOf(valid, 1, false), generation: 2, wantGen: 2,
-			staged: &catalog.Staged{Generation: 1, Ticket: "ticket-old", Image: jpegOf("ticket-old"), ContentType: "image/jpeg",
-				ExpireSeconds: tempSeconds, CreatedAt: genNow.Add(-time.Hour)},
-		},
+		{name: "stale staged result of generation 1", prev: prevOf(valid, 1, false), staged: true, generation: 2, wantGen: 2},
 		{name: "generation 2 exists already", prev: prevOf(valid, 3, false), generation: 2},
 		{name: "code retired since", prev: prevOf(expired, 1, true), generation: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.catalog.records[tt.prev.ID] = tt.prev
-			if tt.staged != nil {
-				h.catalog.staged[tt.prev.ID] = *tt.staged
+			prev := tt.prev
+			prev.Bucket, prev.ObjectKey = h.store.Location(tempSpec.Key())
+			before := recordJSON(t, h.mustPut(t, prev))
+			if tt.staged {
+				h.mustStage(t, prev.ID, catalog.Staged{Generation: 1, Ticket: "ticket-old", Image: jpegOf(t, "ticket-old"),
+					ContentType: wxqr.ContentTypeJPEG, ExpireSeconds: tempSeconds, CreatedAt: genNow.Add(-time.Hour)})
 			}
 			task := generateTask(t, tasks.GeneratePayload{Spec: tempSpec, ExpireSeconds: tempSeconds, Generation: tt.generation})
 			if err := h.run(t, task); err != nil {
@@ -1231,8 +780,8 @@ func TestGenerateRegenerates(t *testing.T) {
 				if got := h.wechat.Calls(); len(got) != 0 {
 					t.Errorf("WeChat calls = %q, want none", got)
 				}
-				if got, _ := h.catalog.record(tt.prev.ID); got != tt.prev {
-					t.Errorf("record changed: %+v, want %+v", got, tt.prev)
+				if got, _ := h.record(t, prev.ID); recordJSON(t, got) != before {
+					t.Errorf("record changed: %s, want %s", recordJSON(t, got), before)
 				}
 				return
 			}
@@ -1240,9 +789,9 @@ func TestGenerateRegenerates(t *testing.T) {
 			if got := h.wechat.Calls(); !slices.Equal(got, wantCalls) {
 				t.Errorf("WeChat calls = %q, want %q", got, wantCalls)
 			}
-			rec := wantStored(t, h, tempSpec, tt.wantGen)
-			if rec.ObjectKey != tt.prev.ObjectKey {
-				t.Errorf("record key = %s, want the previous generation's %s", rec.ObjectKey, tt.prev.ObjectKey)
+			rec := wantStored(t, h, tempSpec, tt.wantGen, "ticket-1")
+			if rec.ObjectKey != prev.ObjectKey {
+				t.Errorf("record key = %s, want the previous generation's %s", rec.ObjectKey, prev.ObjectKey)
 			}
 			if rec.Ticket != "ticket-1" {
 				t.Errorf("record ticket = %q, want the new ticket-1", rec.Ticket)
@@ -1250,8 +799,8 @@ func TestGenerateRegenerates(t *testing.T) {
 			if want := genNow.Add(tempSeconds * time.Second); !rec.ExpiresAt.Equal(want) {
 				t.Errorf("record ExpiresAt = %v, want %v", rec.ExpiresAt, want)
 			}
-			if rec.Campaign != tt.prev.Campaign {
-				t.Errorf("record campaign = %q, want the previous %q", rec.Campaign, tt.prev.Campaign)
+			if rec.Campaign != prev.Campaign {
+				t.Errorf("record campaign = %q, want the previous %q", rec.Campaign, prev.Campaign)
 			}
 
 			if err := h.run(t, task); err != nil {
@@ -1260,7 +809,7 @@ func TestGenerateRegenerates(t *testing.T) {
 			if got := h.wechat.Calls(); !slices.Equal(got, wantCalls) {
 				t.Errorf("WeChat calls after running the task again = %q, want still %q", got, wantCalls)
 			}
-			if got, _ := h.catalog.record(tt.prev.ID); got.Generation != tt.wantGen {
+			if got, _ := h.record(t, prev.ID); got.Generation != tt.wantGen {
 				t.Errorf("record generation after running again = %d, want %d", got.Generation, tt.wantGen)
 			}
 		})
