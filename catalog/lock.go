@@ -49,6 +49,9 @@ func (c *Catalog) Lock(ctx context.Context, id string, ttl time.Duration) (unloc
 	if !ok {
 		return nil, false, nil
 	}
+	if err := c.replicateLock(ctx, key, token, ttl); err != nil {
+		return nil, false, fmt.Errorf("catalog: lock %s: %w", id, err)
+	}
 	// The renewal and the release must happen even when the caller's
 	// context is over.
 	bg := context.WithoutCancel(ctx)
