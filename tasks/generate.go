@@ -183,6 +183,10 @@ func (j *generation) run(ctx context.Context) (*wxqr.Record, error) {
 	// or another task of the same code (a regeneration and a new queueing)
 	// may be running somewhere.
 	unlock, ok, err := j.g.Catalog.Lock(ctx, j.id, lockTTL)
+	if errors.Is(err, catalog.ErrNotReplicated) {
+		// A lock that a failover may discard guards nothing: WeChat waits.
+		return nil, retryLater(j.g.pausedRetry(), "lock of code %s: %v", j.id, err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -127,10 +127,11 @@ type fakeCatalog struct {
 	records map[string]wxqr.Record
 	staged  map[string]catalog.Staged
 	locked  map[string]bool
-	locks   int // Lock calls
-	stages  int // Stage calls
-	drops   int // DropStaged calls
-	puts    int // Put calls
+	lockErr error // what Lock fails with, if set
+	locks   int   // Lock calls
+	stages  int   // Stage calls
+	drops   int   // DropStaged calls
+	puts    int   // Put calls
 }
 
 func newFakeCatalog() *fakeCatalog {
@@ -186,6 +187,9 @@ func (c *fakeCatalog) Lock(_ context.Context, id string, _ time.Duration) (func(
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.locks++
+	if c.lockErr != nil {
+		return nil, false, c.lockErr
+	}
 	if c.locked[id] {
 		return nil, false, nil
 	}
@@ -996,6 +1000,20 @@ func TestGenerateMakesNoCallWhenItCannot(t *testing.T) {
 				wantRetryLater(t, err)
 				if !h.catalog.isLocked(permSpec.ID()) {
 					t.Error("the other worker's lock was released")
+				}
+				if spent, _ := h.budget.counts(permKey); spent != 0 {
+					t.Errorf("budget spent %d, want 0", spent)
+				}
+			},
+		},
+		{
+			name: "lock not acknowledged by a replica",
+			setup: func(h *harness) {
+				h.catalog.lockErr = fmt.Errorf("catalog: lock %s: %w: 0 of 1 within 1s", permSpec.ID(), catalog.ErrNotReplicated)
+			},
+			check: func(t *testing.T, h *harness, err error) {
+				if later := wantRetryLater(t, err); later.After != defaultPausedRetry {
+					t.Errorf("retry after %v, want %v", later.After, defaultPausedRetry)
 				}
 				if spent, _ := h.budget.counts(permKey); spent != 0 {
 					t.Errorf("budget spent %d, want 0", spent)

@@ -79,7 +79,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer inspector.Close()
 	pauses := tasks.NewPauses(rdb, inspector)
 
-	cat := catalog.New(rdb, "")
+	cat, err := catalog.NewWithConfig(rdb, catalog.Config{MinReplicas: cfg.RedisMinReplicas})
+	if err != nil {
+		return &exitStatus{code: exitUsage, err: err}
+	}
 	budget := ratelimit.NewBudget(rdb, ratelimit.BudgetConfig{Limits: budgets.Lookup})
 	m, err := newMetrics(cfg, inspector, pauses, budget, budgets, log)
 	if err != nil {
