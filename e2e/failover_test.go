@@ -74,9 +74,11 @@ func TestFailover(t *testing.T) {
 	t.Logf("failover from %s to %s", before, masterAddr(t, sc, sentinel.MasterName))
 
 	for i, w := range workers {
-		if r := w.wait(); r.code != 0 {
+		r := w.wait()
+		if r.code != 0 {
 			t.Errorf("worker %d: exit %d\n%s", i+1, r.code, tail(r.stderr, 30))
 		}
+		t.Logf("worker %d: %d log lines about writes no replica acknowledged", i+1, strings.Count(r.stderr, "not acknowledged by enough replicas"))
 	}
 
 	recs := h.export()
