@@ -67,6 +67,14 @@ type Config struct {
 	// BatchSize is how many records Each, GetMany, Retire and RetireCampaign
 	// handle per round trip, and so bounds their memory. Default 500.
 	BatchSize int
+	// MinReplicas is how many replicas must acknowledge (Redis WAIT) a lock,
+	// a staged result and a record before the caller goes on, so that a
+	// failover cannot discard them; Lock, Stage and Put fail with
+	// ErrNotReplicated when fewer do. Default 0: no wait, no extra round
+	// trip, for a Redis without replicas. See durable.go.
+	MinReplicas int
+	// ReplicaTimeout bounds each wait for the replicas. Default 1s.
+	ReplicaTimeout time.Duration
 }
 
 // Defaults used for zero Config fields.
@@ -87,6 +95,9 @@ func (c Config) WithDefaults() Config {
 	if c.BatchSize == 0 {
 		c.BatchSize = DefaultBatchSize
 	}
+	if c.ReplicaTimeout == 0 {
+		c.ReplicaTimeout = DefaultReplicaTimeout
+	}
 	return c
 }
 
@@ -96,6 +107,12 @@ func (c Config) validate() error {
 	}
 	if c.BatchSize < 0 {
 		return fmt.Errorf("catalog: BatchSize must not be negative, got %d", c.BatchSize)
+	}
+	if c.MinReplicas < 0 {
+		return fmt.Errorf("catalog: MinReplicas must not be negative, got %d", c.MinReplicas)
+	}
+	if c.ReplicaTimeout < time.Millisecond {
+		return fmt.Errorf("catalog: ReplicaTimeout must be at least 1ms, got %s", c.ReplicaTimeout)
 	}
 	return nil
 }
@@ -107,6 +124,9 @@ type Catalog struct {
 	keys      keys
 	stagedTTL time.Duration
 	batch     int
+	// minReplicas and replicaTimeout: see Config and durable.go.
+	minReplicas    int
+	replicaTimeout time.Duration
 }
 
 // New returns a catalog in rdb whose keys start with prefix (default
@@ -129,7 +149,10 @@ func NewWithConfig(rdb redis.UniversalClient, cfg Config) (*Catalog, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Catalog{rdb: rdb, keys: keys{cfg.Prefix}, stagedTTL: cfg.StagedTTL, batch: cfg.BatchSize}, nil
+	return &Catalog{
+		rdb: rdb, keys: keys{cfg.Prefix}, stagedTTL: cfg.StagedTTL, batch: cfg.BatchSize,
+		minReplicas: cfg.MinReplicas, replicaTimeout: cfg.ReplicaTimeout,
+	}, nil
 }
 
 // keys names every Redis key the catalog uses.
@@ -208,6 +231,8 @@ func (c *Catalog) GetMany(ctx context.Context, ids []string) ([]*wxqr.Record, er
 // rec itself is not modified.
 //
 // Put fails without writing if rec has no id or its id is not rec.Spec.ID().
+// With Config.MinReplicas, it fails with ErrNotReplicated when the record was
+// written but not acknowledged by that many replicas in time.
 func (c *Catalog) Put(ctx context.Context, rec *wxqr.Record) error {
 	_, err := c.put(ctx, rec, false, nil)
 	return err
@@ -288,6 +313,10 @@ func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool, lea
 			return nil
 		})
 		written = err == nil
+		if written {
+			// The record is what says "done": it must outlive a failover.
+			err = c.awaitReplicas(ctx, tx)
+		}
 		return err
 	}, watched...)
 	if err != nil {

@@ -169,6 +169,9 @@ func TestNewWithConfig(t *testing.T) {
 		{"no client", nil, catalog.Config{}, true},
 		{"negative ttl", rdb, catalog.Config{StagedTTL: -time.Second}, true},
 		{"negative batch", rdb, catalog.Config{BatchSize: -1}, true},
+		{"replicas", rdb, catalog.Config{MinReplicas: 1, ReplicaTimeout: 50 * time.Millisecond}, false},
+		{"negative replicas", rdb, catalog.Config{MinReplicas: -1}, true},
+		{"replica timeout under 1ms", rdb, catalog.Config{MinReplicas: 1, ReplicaTimeout: time.Microsecond}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -182,7 +185,7 @@ func TestNewWithConfig(t *testing.T) {
 
 func TestConfigWithDefaults(t *testing.T) {
 	got := catalog.Config{}.WithDefaults()
-	want := catalog.Config{Prefix: "wxqr:", StagedTTL: 7 * 24 * time.Hour, BatchSize: 500}
+	want := catalog.Config{Prefix: "wxqr:", StagedTTL: 7 * 24 * time.Hour, BatchSize: 500, ReplicaTimeout: time.Second}
 	if got != want {
 		t.Errorf("WithDefaults() = %+v, want %+v", got, want)
 	}

@@ -77,6 +77,9 @@ func (c *Catalog) Lock(ctx context.Context, id string, ttl time.Duration) (*Leas
 	if !ok {
 		return nil, ErrLocked
 	}
+	if err := c.replicateLock(ctx, l.key, l.token, ttl); err != nil {
+		return nil, fmt.Errorf("catalog: lock %s: %w", id, err)
+	}
 	go l.renew(ttl)
 	return l, nil
 }

@@ -37,6 +37,8 @@ const (
 
 // Stage keeps s as the staged result of code id for StagedTTL (default 7
 // days), replacing any earlier one. The image is stored as raw bytes.
+// With Config.MinReplicas, it fails with ErrNotReplicated unless that many
+// replicas acknowledge it in time.
 func (c *Catalog) Stage(ctx context.Context, id string, s *Staged) error {
 	if id == "" || s == nil {
 		return errors.New("catalog: stage: an id and a result are required")
@@ -46,7 +48,7 @@ func (c *Catalog) Stage(ctx context.Context, id string, s *Staged) error {
 		createdAt = s.CreatedAt.UTC().Format(time.RFC3339Nano)
 	}
 	key := c.keys.staged(id)
-	_, err := c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	err := c.replicatedTx(ctx, key, func(p redis.Pipeliner) error {
 		// Every field is written, so nothing of an earlier result survives.
 		p.HSet(ctx, key,
 			stagedGeneration, s.Generation,

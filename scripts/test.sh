@@ -8,6 +8,10 @@
 #     exits. The pinned MinIO is built once into .cache/bin (several minutes
 #     the first time). To use another S3-compatible server instead, set
 #     WXQR_TEST_S3_ENDPOINT, WXQR_TEST_S3_ACCESS_KEY and WXQR_TEST_S3_SECRET_KEY.
+#   - A Redis Sentinel set: a master, one replica and three sentinels on free
+#     loopback ports, in a temporary directory, all gone when the script
+#     exits; its addresses go to WXQR_TEST_SENTINEL_ADDRS and
+#     WXQR_TEST_SENTINEL_MASTER (set both to use another set instead).
 #   - Chromium, for the browser tests (skip with WXQR_TEST_BROWSER=0).
 # Then it runs go vet and go test -race, and exits with their status.
 #
@@ -180,6 +184,7 @@ stop_minio() {
 }
 cleanup() {
 	stop_minio
+	stop_sentinel_set
 	if [ -n "$run_dir" ]; then rm -rf "$run_dir"; fi
 }
 
@@ -220,6 +225,80 @@ start_minio() {
 	export WXQR_TEST_S3_SECRET_KEY=$password
 }
 
+sentinel_pids=()
+sentinel_dir=
+stop_sentinel_set() {
+	local pid
+	for pid in "${sentinel_pids[@]}"; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	sentinel_pids=()
+	if [ -n "$sentinel_dir" ]; then rm -rf "$sentinel_dir"; fi
+	sentinel_dir=
+}
+
+# sentinel_ready PORT MASTER: the sentinel at PORT watches MASTER, knows a
+# replica of it and the two other sentinels, so a failover can happen.
+sentinel_ready() {
+	local info
+	info=$(redis-cli -p "$1" --raw SENTINEL MASTER "$2" 2>/dev/null) || return 1
+	awk '{ f[NR] = $0 } END {
+		for (i = 1; i < NR; i += 2) v[f[i]] = f[i + 1]
+		exit !(v["num-slaves"] >= 1 && v["num-other-sentinels"] >= 2 && v["flags"] == "master")
+	}' <<<"$info"
+}
+
+# start_sentinel_set: a Redis master, one replica and three sentinels on free
+# loopback ports, for the failover tests, which may change which server is
+# master (the tests ask the sentinels). Everything stops with the script.
+start_sentinel_set() {
+	if [ -n "${WXQR_TEST_SENTINEL_ADDRS:-}" ] && [ -n "${WXQR_TEST_SENTINEL_MASTER:-}" ]; then
+		log "Sentinel: using $WXQR_TEST_SENTINEL_ADDRS (WXQR_TEST_SENTINEL_ADDRS is set)"
+		return
+	fi
+	command -v redis-server >/dev/null && command -v redis-cli >/dev/null ||
+		apt_install redis-server redis-tools ||
+		die "the failover tests need redis-server and redis-cli: install them (as root, this script does it)"
+	sentinel_dir=$(mktemp -d "${TMPDIR:-/tmp}/wxqr-sentinel.XXXXXX")
+	local master=wxqrtest master_port replica_port port addrs=() i
+	master_port=$(free_port) || die "no free loopback port for Redis"
+	replica_port=$(free_port) || die "no free loopback port for Redis"
+	log "Sentinel: master on 127.0.0.1:$master_port, replica on 127.0.0.1:$replica_port (in $sentinel_dir, removed on exit)"
+	for port in "$master_port" "$replica_port"; do
+		mkdir "$sentinel_dir/$port"
+		local replicaof=()
+		[ "$port" = "$replica_port" ] && replicaof=(--replicaof 127.0.0.1 "$master_port")
+		redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
+			--dir "$sentinel_dir/$port" "${replicaof[@]}" >"$sentinel_dir/$port.log" 2>&1 &
+		sentinel_pids+=($!)
+	done
+	for i in 1 2 3; do
+		port=$(free_port) || die "no free loopback port for a sentinel"
+		# A sentinel rewrites its configuration file, so each has its own.
+		cat >"$sentinel_dir/sentinel-$port.conf" <<-EOF
+			bind 127.0.0.1
+			port $port
+			dir $sentinel_dir
+			sentinel monitor $master 127.0.0.1 $master_port 2
+			sentinel down-after-milliseconds $master 2000
+			sentinel failover-timeout $master 10000
+		EOF
+		redis-server "$sentinel_dir/sentinel-$port.conf" --sentinel >"$sentinel_dir/sentinel-$port.log" 2>&1 &
+		sentinel_pids+=($!)
+		addrs+=("127.0.0.1:$port")
+	done
+	for port in "${addrs[@]#127.0.0.1:}"; do
+		wait_for 60 sentinel_ready "$port" "$master" || {
+			tail -n 20 "$sentinel_dir"/*.log >&2 || true
+			die "the sentinel on 127.0.0.1:$port did not get ready"
+		}
+	done
+	WXQR_TEST_SENTINEL_ADDRS=$(IFS=,; echo "${addrs[*]}")
+	export WXQR_TEST_SENTINEL_ADDRS WXQR_TEST_SENTINEL_MASTER=$master
+	log "Sentinel: $WXQR_TEST_SENTINEL_ADDRS watch $master"
+}
+
 command -v go >/dev/null || die "Go is not installed (https://go.dev/doc/install)"
 
 # Package arguments are the ones written as ./dir, ../dir or module paths;
@@ -244,6 +323,7 @@ ensure_cc
 ensure_redis
 ensure_chromium
 start_minio
+start_sentinel_set
 
 log "go vet ${packages[*]}"
 go vet "${packages[@]}"

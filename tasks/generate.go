@@ -197,6 +197,10 @@ func (j *generation) run(ctx context.Context) (*wxqr.Record, error) {
 	if errors.Is(err, catalog.ErrLocked) {
 		return nil, retryLater(j.g.pausedRetry(), "code %s is being made by another worker", j.id)
 	}
+	if errors.Is(err, catalog.ErrNotReplicated) {
+		// A lock that a failover may discard guards nothing: WeChat waits.
+		return nil, retryLater(j.g.pausedRetry(), "lock of code %s: %v", j.id, err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -539,6 +539,20 @@ func TestGenerateMakesNoCallWhenItCannot(t *testing.T) {
 			},
 		},
 		{
+			name: "lock not acknowledged by a replica",
+			setup: func(_ *testing.T, h *harness) {
+				h.catalog.lockErr = fmt.Errorf("catalog: lock %s: %w: 0 of 1 within 1s", permSpec.ID(), catalog.ErrNotReplicated)
+			},
+			check: func(t *testing.T, h *harness, err error) {
+				if later := wantRetryLater(t, err); later.After != defaultPausedRetry {
+					t.Errorf("retry after %v, want %v", later.After, defaultPausedRetry)
+				}
+				if got := h.wechat.Calls(); len(got) != 0 {
+					t.Errorf("WeChat calls = %q, want none", got)
+				}
+			},
+		},
+		{
 			name:  "daily budget spent",
 			setup: func(_ *testing.T, h *harness) { h.exhaustBudget() },
 			check: func(t *testing.T, h *harness, err error) {

@@ -219,6 +219,7 @@ type testCatalog struct {
 
 	mu        sync.Mutex
 	putErr    error // returned by PutHeld instead of writing
+	lockErr   error // returned by Lock instead of locking
 	stagedErr error // returned by Staged instead of reading
 	locks     int   // Lock calls
 	stages    int   // Stage calls
@@ -230,6 +231,12 @@ var _ tasks.Catalog = (*testCatalog)(nil)
 
 func (c *testCatalog) Lock(ctx context.Context, id string, ttl time.Duration) (*catalog.Lease, error) {
 	c.count(&c.locks)
+	c.mu.Lock()
+	err := c.lockErr
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
 	return c.Catalog.Lock(ctx, id, ttl)
 }
 

@@ -89,7 +89,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("redis at %s: %w", cfg.Redis, err)
 	}
-	cat := catalog.New(rdb, "")
+	cat, err := catalog.NewWithConfig(rdb, catalog.Config{MinReplicas: cfg.RedisMinReplicas})
+	if err != nil {
+		return &exitStatus{code: exitUsage, err: err}
+	}
 	budget := ratelimit.NewBudget(rdb, ratelimit.BudgetConfig{Limits: budgets.Lookup, Now: clock.Now})
 	m, err := newMetrics(cfg, inspector, pauses, budget, budgets, log)
 	if err != nil {

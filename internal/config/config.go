@@ -20,6 +20,7 @@ import (
 // Environment variable names.
 const (
 	EnvRedisURL         = "REDIS_URL"
+	EnvRedisMinReplicas = "WXQR_REDIS_MIN_REPLICAS"
 	EnvApps             = "WXQR_APPS"
 	EnvAPIBaseURL       = "WECHAT_API_BASE_URL"
 	EnvMPBaseURL        = "WECHAT_MP_BASE_URL"
@@ -55,6 +56,11 @@ type Config struct {
 	// Redis holds queues, the catalog, tokens and limits. REDIS_URL; default
 	// DefaultRedisURL.
 	Redis Redis
+	// RedisMinReplicas is how many replicas must acknowledge a code's lock,
+	// staged result and record before a worker goes on (see
+	// catalog.Config.MinReplicas). WXQR_REDIS_MIN_REPLICAS; default 1 with
+	// redis-sentinel:// (a failover must not discard them), 0 otherwise.
+	RedisMinReplicas int
 	// Apps are the WeChat apps wxqr makes codes for. WXQR_APPS; default none
 	// (commands that need an app say so).
 	Apps Apps
@@ -103,6 +109,8 @@ func Load(getenv func(string) string) (*Config, error) {
 	var err error
 	cfg.Redis, err = ParseRedisURL(orDefault(EnvRedisURL, DefaultRedisURL))
 	check(prefixed(EnvRedisURL, err))
+	cfg.RedisMinReplicas, err = minReplicas(getenv(EnvRedisMinReplicas), cfg.Redis)
+	check(err)
 	cfg.Apps, err = LoadApps(getenv(EnvApps), os.ReadFile)
 	check(prefixed(EnvApps, err))
 	check(checkBaseURL(EnvAPIBaseURL, cfg.APIBaseURL))
@@ -146,6 +154,20 @@ func checkBaseURL(name, raw string) error {
 		return fmt.Errorf("%s: must not carry credentials or a query", name)
 	}
 	return nil
+}
+
+func minReplicas(raw string, r Redis) (int, error) {
+	if raw == "" {
+		if r.Sentinel() {
+			return 1, nil
+		}
+		return 0, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s: want a non-negative integer, got %q", EnvRedisMinReplicas, raw)
+	}
+	return n, nil
 }
 
 func positiveInt(name, raw string, def int) (int, error) {

@@ -26,6 +26,7 @@ func TestLoadDefaults(t *testing.T) {
 		got, want any
 	}{
 		{"redis", cfg.Redis.String(), DefaultRedisURL},
+		{"redis min replicas", cfg.RedisMinReplicas, 0},
 		{"apps", len(cfg.Apps), 0},
 		{"api base", cfg.APIBaseURL, DefaultAPIBaseURL},
 		{"mp base", cfg.MPBaseURL, DefaultMPBaseURL},
@@ -39,6 +40,29 @@ func TestLoadDefaults(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
 		}
+	}
+}
+
+func TestLoadMinReplicasFollowsSentinel(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want int
+	}{
+		{"single server", map[string]string{EnvRedisURL: "redis://127.0.0.1:6379/0"}, 0},
+		{"sentinel", map[string]string{EnvRedisURL: "redis-sentinel://127.0.0.1:26379/mymaster"}, 1},
+		{"sentinel, none asked", map[string]string{EnvRedisURL: "redis-sentinel://127.0.0.1:26379/mymaster", EnvRedisMinReplicas: "0"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Load(env(tt.env))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if cfg.RedisMinReplicas != tt.want {
+				t.Errorf("RedisMinReplicas = %d, want %d", cfg.RedisMinReplicas, tt.want)
+			}
+		})
 	}
 }
 
@@ -58,6 +82,7 @@ func TestLoadAll(t *testing.T) {
 		EnvMonitorAddr:      ":9090",
 		EnvLogLevel:         "debug",
 		EnvLogFormat:        "console",
+		EnvRedisMinReplicas: "2",
 	}))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
@@ -67,6 +92,7 @@ func TestLoadAll(t *testing.T) {
 		got, want any
 	}{
 		{"redis", cfg.Redis.String(), "redis://:xxxxx@redis.internal:6380/3"},
+		{"redis min replicas", cfg.RedisMinReplicas, 2},
 		{"apps", len(cfg.Apps), 2},
 		{"app 2 type", cfg.Apps[1].Type, wxqr.AppMP},
 		{"app 2 secret", cfg.Apps[1].Secret, "s3cr3t-two"},
@@ -97,6 +123,7 @@ func TestLoadErrors(t *testing.T) {
 		want []string // substrings of the error
 	}{
 		{"redis scheme", map[string]string{EnvRedisURL: "http://x"}, []string{"REDIS_URL", "scheme"}},
+		{"redis min replicas", map[string]string{EnvRedisMinReplicas: "-1"}, []string{"WXQR_REDIS_MIN_REPLICAS", "non-negative"}},
 		{"apps", map[string]string{EnvApps: "wx1:s3cr3t:xx"}, []string{"WXQR_APPS", "entry 1", "kind"}},
 		{"api base", map[string]string{EnvAPIBaseURL: "ftp://x"}, []string{"WECHAT_API_BASE_URL"}},
 		{"api base credentials", map[string]string{EnvAPIBaseURL: "https://u:s3cr3t@x"}, []string{"WECHAT_API_BASE_URL", "credentials"}},

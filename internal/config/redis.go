@@ -145,6 +145,9 @@ func redactError(err error, userinfo string) error {
 	return errors.New(msg)
 }
 
+// Sentinel reports whether r is a Sentinel-managed master (redis-sentinel://).
+func (r Redis) Sentinel() bool { return r.failover != nil }
+
 // NewClient returns a new client for r; the caller closes it.
 func (r Redis) NewClient() redis.UniversalClient {
 	if r.failover != nil {

@@ -9,6 +9,8 @@
 //	WXQR_TEST_S3_ENDPOINT     S3-compatible server, e.g. http://127.0.0.1:9000
 //	WXQR_TEST_S3_ACCESS_KEY   its access key
 //	WXQR_TEST_S3_SECRET_KEY   its secret key
+//	WXQR_TEST_SENTINEL_ADDRS  Redis Sentinels, host:port,host:port,... (see Sentinel)
+//	WXQR_TEST_SENTINEL_MASTER the name of the master they watch
 //	CI                        when true, a missing service fails the test
 //
 // When a service is missing, a test is skipped locally (with a hint to run
