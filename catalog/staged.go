@@ -135,9 +135,15 @@ func (k keys) called(id string) string { return k.prefix + "called:" + id }
 // result then knows that the code may exist already (its image and sidecar
 // stored, the record lost with a Redis outage or failover) and looks in the
 // bucket before it pays again. The mark lives as long as a staged result
-// and goes with it (DropStaged).
+// and goes with it (DropStaged). Like the staged result, it waits for the
+// replicas (Config.MinReplicas), so that a failover cannot discard it.
 func (c *Catalog) MarkCalled(ctx context.Context, id string, gen int) error {
-	if err := c.rdb.Set(ctx, c.keys.called(id), gen, c.stagedTTL).Err(); err != nil {
+	key := c.keys.called(id)
+	err := c.replicatedTx(ctx, key, func(p redis.Pipeliner) error {
+		p.Set(ctx, key, gen, c.stagedTTL)
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("catalog: mark %s called: %w", id, err)
 	}
 	return nil
