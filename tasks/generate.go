@@ -86,6 +86,12 @@ type Generator struct {
 	Pauses   PauseBoard
 	Observer Observer
 	Logger   zerolog.Logger
+	// Breaker, when set, stops the calls of an app × API that WeChat fails
+	// for many tasks at once (see guard.go). Default: none.
+	Breaker CallBreaker
+	// StorageHealth, when set, stops making codes whose results could not
+	// be kept (see guard.go). Default: none.
+	StorageHealth StorageGuard
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// PausedRetry is how soon a task of a paused queue looks again; by then
@@ -217,9 +223,12 @@ func (j *generation) run(ctx context.Context) (*wxqr.Record, error) {
 	if staged.Image == nil {
 		// OA codes: the ticket is staged, the image is fetched separately
 		// (showqrcode spends no quota).
-		img, err := j.call(ctx, "showqrcode", func(ctx context.Context) (*wechat.Image, error) {
+		img, err := j.call(ctx, apiShowQRCode, func(ctx context.Context) (*wechat.Image, error) {
 			return j.client.ShowQRCode(ctx, staged.Ticket)
 		})
+		if outage := j.noteCall(ctx, apiShowQRCode, err); outage != nil {
+			return nil, outage
+		}
 		switch {
 		case errors.Is(err, wechat.ErrTicketNotFound) && j.p.Spec.Kind.Temporary():
 			// The ticket died (an expired temporary code): make it anew.
@@ -345,6 +354,9 @@ func (j *generation) create(ctx context.Context, gen int) (*catalog.Staged, erro
 	} else if s != nil {
 		return nil, retryLater(j.g.pausedRetry(), "queue %s is paused: %s", queue, s.Reason)
 	}
+	if err := j.mayCreate(ctx, api); err != nil {
+		return nil, err
+	}
 	key := LimitKey(spec.AppID, api)
 	if j.g.Budget != nil {
 		ok, err := j.g.Budget.Spend(ctx, key, 1)
@@ -397,11 +409,15 @@ func (j *generation) create(ctx context.Context, gen int) (*catalog.Staged, erro
 			staged.Image, staged.ContentType = img.Data, img.ContentType
 		}
 	}
+	outage := j.noteCall(ctx, api, err)
 	if err != nil {
 		var apiErr *wechat.APIError
 		if errors.As(err, &apiErr) {
 			// WeChat answered with an error: no code was made, nothing spent.
 			j.refund(ctx, key)
+		}
+		if outage != nil {
+			return nil, outage
 		}
 		return nil, j.handleCreateError(ctx, err)
 	}
@@ -606,7 +622,9 @@ func (j *generation) store(ctx context.Context, prev *wxqr.Record, s *catalog.St
 		rec.ExpiresAt = rec.CreatedAt.Add(time.Duration(s.ExpireSeconds) * time.Second)
 	}
 	meta := map[string]string{"wxqr-id": rec.ID, "wxqr-generation": fmt.Sprint(rec.Generation)}
-	if err := j.g.Store.Put(ctx, key, s.Image, rec.ContentType, meta); err != nil {
+	err := j.g.Store.Put(ctx, key, s.Image, rec.ContentType, meta)
+	j.notePut(ctx, err)
+	if err != nil {
 		return nil, fmt.Errorf("store image: %w", err)
 	}
 	if err := catalog.WriteSidecar(ctx, j.g.Store, rec); err != nil {
