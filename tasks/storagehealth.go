@@ -158,6 +158,9 @@ func (p *StorageProbe) Probe(ctx context.Context, now time.Time) error {
 		}
 	}
 	for _, q := range p.Queues {
+		if ctx.Err() != nil {
+			return ctx.Err() // shutting down
+		}
 		name := QueueName(q.AppID, q.Class)
 		log := p.Logger.With().Str("queue", name).Str("app_id", q.AppID).Str("class", string(q.Class)).Logger()
 		if checkErr != nil {
