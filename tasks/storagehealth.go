@@ -129,10 +129,13 @@ type ServedQueue struct {
 }
 
 // StorageProbe is a worker's watch over its storage: run Probe every
-// ProbeInterval. While storage fails its check, every queue the worker
-// serves stays paused with reason ReasonStorage; once it answers, the run
-// of failed puts is forgotten and the storage pauses end (only those: a
-// pause made by hand or for another reason stays).
+// ProbeInterval. It checks storage only while there is a doubt (a put
+// failed since the last success, or a storage pause lasts), so that a
+// healthy fleet sends storage no probes. While storage fails its check,
+// every queue the worker serves stays paused with reason ReasonStorage;
+// once it answers, the run of failed puts is forgotten and the storage
+// pauses end (only those: a pause made by hand or for another reason
+// stays).
 type StorageProbe struct {
 	Store  StorageChecker
 	Health *StorageHealth
@@ -141,9 +144,12 @@ type StorageProbe struct {
 	Logger zerolog.Logger
 }
 
-// Probe checks storage once, within a probe interval, and pauses or resumes
-// the queues. It returns the check's error.
+// Probe checks storage once, within a probe interval, if there is a doubt,
+// and pauses or resumes the queues. It returns the check's error.
 func (p *StorageProbe) Probe(ctx context.Context, now time.Time) error {
+	if doubt, err := p.doubt(ctx); err != nil || !doubt {
+		return err
+	}
 	cctx, cancel := context.WithTimeout(ctx, p.Health.cfg.ProbeInterval)
 	checkErr := p.Store.Check(cctx)
 	cancel()
@@ -181,4 +187,26 @@ func (p *StorageProbe) Probe(ctx context.Context, now time.Time) error {
 		}
 	}
 	return checkErr
+}
+
+// doubt reports whether storage may be failing: a put failed since the last
+// success, or one of the worker's queues is paused for storage.
+func (p *StorageProbe) doubt(ctx context.Context) (bool, error) {
+	failures, err := p.Health.rdb.Exists(ctx, p.Health.failuresKey).Result()
+	if err != nil {
+		return false, fmt.Errorf("storage probe: %w", err)
+	}
+	if failures > 0 {
+		return true, nil
+	}
+	for _, q := range p.Queues {
+		s, err := p.Pauses.Paused(ctx, QueueName(q.AppID, q.Class))
+		if err != nil {
+			return false, fmt.Errorf("storage probe: %w", err)
+		}
+		if s != nil && s.Reason == ReasonStorage {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -15,14 +15,22 @@ import (
 
 // fakeChecker is a storage whose check fails while err is set.
 type fakeChecker struct {
-	mu  sync.Mutex
-	err error
+	mu     sync.Mutex
+	err    error
+	checks int
 }
 
 func (c *fakeChecker) Check(context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.checks++
 	return c.err
+}
+
+func (c *fakeChecker) checkCalls() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.checks
 }
 
 func (c *fakeChecker) set(err error) {
@@ -111,11 +119,18 @@ func TestStorageProbe(t *testing.T) {
 	if _, err := p.Pause(ctx, daily); err != nil {
 		t.Fatal(err)
 	}
+	// With no doubt about storage, the probe does not touch it.
+	store.set(errors.New("connection refused"))
+	if err := probe.Probe(ctx, at); err != nil || store.checkCalls() != 0 {
+		t.Fatalf("Probe with no failed put = %v after %d checks, want nil without a check", err, store.checkCalls())
+	}
+	if s, _ := p.Paused(ctx, "wxa.oa_perm"); s != nil {
+		t.Fatalf("Paused with no failed put = %+v, want running", s)
+	}
 	if _, err := h.RecordPut(ctx, true); err != nil {
 		t.Fatal(err)
 	}
 
-	store.set(errors.New("connection refused"))
 	for i, now := range []time.Time{at, at.Add(2 * time.Second)} {
 		if err := probe.Probe(ctx, now); err == nil {
 			t.Fatal("Probe = nil, want the check's error")
@@ -154,6 +169,11 @@ func TestStorageProbe(t *testing.T) {
 	}
 	if why, _, err := h.Blocked(ctx); why != "" || err != nil {
 		t.Errorf("Blocked = %q, %v after storage came back, want the failed puts forgotten", why, err)
+	}
+	// No doubt left: no more checks.
+	checks := store.checkCalls()
+	if err := probe.Probe(ctx, at.Add(5*time.Second)); err != nil || store.checkCalls() != checks {
+		t.Errorf("Probe once storage is back = %v, %d more checks; want none", err, store.checkCalls()-checks)
 	}
 }
 
