@@ -87,3 +87,17 @@ func (c *Catalog) awaitReplicas(ctx context.Context, tx *redis.Tx) error {
 	}
 	return nil
 }
+
+// runReplicated runs script on a connection of its own and waits for the
+// replicas to acknowledge what it wrote. keys[0] finds the node in a cluster.
+func (c *Catalog) runReplicated(ctx context.Context, script *redis.Script, keys []string, args ...any) error {
+	if c.minReplicas == 0 {
+		return script.Run(ctx, c.rdb, keys, args...).Err()
+	}
+	return c.rdb.Watch(ctx, func(tx *redis.Tx) error {
+		if err := script.Run(ctx, tx, keys, args...).Err(); err != nil {
+			return err
+		}
+		return c.awaitReplicas(ctx, tx)
+	}, keys[0])
+}

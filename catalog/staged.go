@@ -36,9 +36,9 @@ const (
 )
 
 // Stage keeps s as the staged result of code id for StagedTTL (default 7
-// days), replacing any earlier one. The image is stored as raw bytes.
-// With Config.MinReplicas, it fails with ErrNotReplicated unless that many
-// replicas acknowledge it in time.
+// days), replacing any earlier one. The image is stored as raw bytes, and
+// counted in StagedBytes. With Config.MinReplicas, it fails with
+// ErrNotReplicated unless that many replicas acknowledge it in time.
 func (c *Catalog) Stage(ctx context.Context, id string, s *Staged) error {
 	if id == "" || s == nil {
 		return errors.New("catalog: stage: an id and a result are required")
@@ -47,25 +47,82 @@ func (c *Catalog) Stage(ctx context.Context, id string, s *Staged) error {
 	if !s.CreatedAt.IsZero() {
 		createdAt = s.CreatedAt.UTC().Format(time.RFC3339Nano)
 	}
-	key := c.keys.staged(id)
-	err := c.replicatedTx(ctx, key, func(p redis.Pipeliner) error {
-		// Every field is written, so nothing of an earlier result survives.
-		p.HSet(ctx, key,
-			stagedGeneration, s.Generation,
-			stagedTicket, s.Ticket,
-			stagedURL, s.URL,
-			stagedExpireSeconds, s.ExpireSeconds,
-			stagedImage, s.Image,
-			stagedContentType, s.ContentType,
-			stagedCreatedAt, createdAt,
-		)
-		p.PExpire(ctx, key, c.stagedTTL)
-		return nil
-	})
+	// Every field is written, so nothing of an earlier result survives.
+	err := c.runReplicated(ctx, stageScript, c.stagedKeys(id),
+		id, c.stagedTTL.Milliseconds(), len(s.Image),
+		stagedGeneration, s.Generation,
+		stagedTicket, s.Ticket,
+		stagedURL, s.URL,
+		stagedExpireSeconds, s.ExpireSeconds,
+		stagedImage, s.Image,
+		stagedContentType, s.ContentType,
+		stagedCreatedAt, createdAt,
+	)
 	if err != nil {
 		return fmt.Errorf("catalog: stage %s: %w", id, err)
 	}
 	return nil
+}
+
+// The staged results' images are counted, so that a worker can stop making
+// codes while too many wait for storage (see StagedBytes). The count is
+// kept exact with two more keys: the size counted for each code, and when
+// each staged result expires. A result that expires unstored (its TTL ends
+// before anyone drops it) is subtracted by the next Stage, which sweeps the
+// expired ones: a plain counter that only Stage and DropStaged adjust would
+// keep them for ever, and once grown past the cap would stop every worker.
+func (k keys) stagedBytes() string  { return k.prefix + "staged_bytes" }
+func (k keys) stagedSizes() string  { return k.prefix + "staged_sizes" }
+func (k keys) stagedExpiry() string { return k.prefix + "staged_expiry" }
+
+func (c *Catalog) stagedKeys(id string) []string {
+	return []string{c.keys.staged(id), c.keys.stagedBytes(), c.keys.stagedSizes(), c.keys.stagedExpiry()}
+}
+
+// stagedSweep is the start of both scripts: it subtracts, at most 100 at a
+// time, the results that expired since the last sweep. KEYS: the result,
+// the byte counter, the sizes, the expiries; ARGV[1]: the code's id.
+const stagedSweep = `
+local now = redis.call("TIME")
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+for _, gone in ipairs(redis.call("ZRANGEBYSCORE", KEYS[4], "-inf", now_ms, "LIMIT", 0, 100)) do
+	local size = tonumber(redis.call("HGET", KEYS[3], gone) or "0")
+	redis.call("DECRBY", KEYS[2], size)
+	redis.call("HDEL", KEYS[3], gone)
+	redis.call("ZREM", KEYS[4], gone)
+end
+local old = tonumber(redis.call("HGET", KEYS[3], ARGV[1]) or "0")
+`
+
+// stageScript writes a staged result and counts its image. ARGV: the id,
+// the TTL in ms, the image's size, then the hash's fields and values.
+var stageScript = redis.NewScript(stagedSweep + `
+local fields = {}
+for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call("HSET", KEYS[1], unpack(fields))
+redis.call("PEXPIRE", KEYS[1], ARGV[2])
+redis.call("INCRBY", KEYS[2], tonumber(ARGV[3]) - old)
+redis.call("HSET", KEYS[3], ARGV[1], ARGV[3])
+redis.call("ZADD", KEYS[4], now_ms + tonumber(ARGV[2]), ARGV[1])
+return 1`)
+
+// dropScript deletes a staged result and its count, and the code's call
+// mark (KEYS[5]). ARGV: the id.
+var dropScript = redis.NewScript(stagedSweep + `
+redis.call("DEL", KEYS[1], KEYS[5])
+redis.call("DECRBY", KEYS[2], old)
+redis.call("HDEL", KEYS[3], ARGV[1])
+redis.call("ZREM", KEYS[4], ARGV[1])
+return 1`)
+
+// StagedBytes returns the bytes of image that staged results hold: what
+// waits in Redis for storage.
+func (c *Catalog) StagedBytes(ctx context.Context) (int64, error) {
+	n, err := c.rdb.Get(ctx, c.keys.stagedBytes()).Int64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return 0, fmt.Errorf("catalog: staged bytes: %w", err)
+	}
+	return n, nil
 }
 
 // Staged returns the staged result of code id, or nil (and no error) if
@@ -120,7 +177,7 @@ func decodeStaged(fields map[string]string) (*Staged, error) {
 // MarkCalled), once storage and the catalog have it. Dropping a result that
 // does not exist is not an error.
 func (c *Catalog) DropStaged(ctx context.Context, id string) error {
-	if err := c.rdb.Del(ctx, c.keys.staged(id), c.keys.called(id)).Err(); err != nil {
+	if err := dropScript.Run(ctx, c.rdb, append(c.stagedKeys(id), c.keys.called(id)), id).Err(); err != nil {
 		return fmt.Errorf("catalog: drop staged %s: %w", id, err)
 	}
 	return nil

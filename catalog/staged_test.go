@@ -193,3 +193,71 @@ func TestMarkCalled(t *testing.T) {
 		t.Error("Called of a corrupt mark succeeded, want an error")
 	}
 }
+
+func TestStagedBytes(t *testing.T) {
+	ctx := t.Context()
+	c, _ := newCatalog(t, catalog.Config{})
+	mustBytes := func(want int64) {
+		t.Helper()
+		got, err := c.StagedBytes(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("StagedBytes() = %d, want %d", got, want)
+		}
+	}
+	mustStage := func(id string, image string) {
+		t.Helper()
+		if err := c.Stage(ctx, id, &catalog.Staged{Generation: 1, Image: []byte(image)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustBytes(0)
+	mustStage("a", "12345")
+	mustStage("b", "123")
+	mustBytes(8)
+	// Staging again replaces the count of the earlier image.
+	mustStage("a", "12")
+	mustBytes(5)
+	// A ticket staged without its image counts nothing.
+	mustStage("c", "")
+	mustBytes(5)
+	if err := c.DropStaged(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	mustBytes(3)
+	// Dropping twice subtracts once.
+	if err := c.DropStaged(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	mustBytes(3)
+	if err := c.DropStaged(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	mustBytes(0)
+}
+
+// TestStagedBytesForgetsExpiredResults checks that a staged result whose
+// TTL ends before anyone drops it stops counting.
+func TestStagedBytesForgetsExpiredResults(t *testing.T) {
+	ctx := t.Context()
+	c, rdb := newCatalog(t, catalog.Config{StagedTTL: 50 * time.Millisecond})
+	if err := c.Stage(ctx, "abandoned", &catalog.Staged{Image: []byte("0123456789")}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for rdb.Exists(ctx, "wxqr:staged:abandoned").Val() == 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the staged result never expired")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The next Stage sweeps it.
+	if err := c.Stage(ctx, "fresh", &catalog.Staged{Image: []byte("xy")}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.StagedBytes(ctx); err != nil || got != 2 {
+		t.Errorf("StagedBytes() = %d, %v; want 2 (the expired result no longer counts)", got, err)
+	}
+}

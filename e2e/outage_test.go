@@ -6,38 +6,80 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
+	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/internal/testenv"
+	"github.com/wxqr/wxqr/tasks"
 	"github.com/wxqr/wxqr/wechat/wechatsim"
 )
 
-// TestStorageOutage cuts the worker off from S3 in the middle of a run: every
-// code still ends up stored, and WeChat made each exactly once.
+// TestStorageOutage cuts the worker off from S3 in the middle of a run: no
+// code is made while storage is away (the queues pause with reason
+// storage after a few failed puts), the queues resume by themselves when it
+// comes back, every code ends up stored, and WeChat made each exactly once.
 func TestStorageOutage(t *testing.T) {
+	const putFailures, concurrency = 5, 8
 	s3 := testenv.S3(t)
 	proxy := newCutProxy(t, s3.Endpoint)
-	h := newHarness(t, wechatsim.Limits{}, "S3_ENDPOINT="+proxy.url, "WXQR_RATE_LIMITS=qrcode/create=100/s")
+	h := newHarness(t, wechatsim.Limits{}, "S3_ENDPOINT="+proxy.url, "WXQR_RATE_LIMITS=qrcode/create=100/s",
+		fmt.Sprintf("WXQR_STORAGE_FAILURES=%d", putFailures), fmt.Sprintf("WXQR_CONCURRENCY=%d", concurrency),
+		"WXQR_STORAGE_PROBE=1s")
 	var rows []string
 	for i := 1; i <= 400; i++ {
 		rows = append(rows, fmt.Sprintf("oa_perm,%s,%d,,,,,%s", oaApp, i, campaign))
 	}
 	h.mustRun(0, "enqueue", writeCSV(t, csvHeader, rows))
+	inspector := asynq.NewInspector(h.opt)
+	t.Cleanup(func() { inspector.Close() })
+	pauses := tasks.NewPauses(h.rdb, inspector)
+	queue := tasks.QueueName(oaApp, wxqr.ClassOAPerm)
+	storagePause := func() *tasks.PauseState {
+		s, err := pauses.Paused(t.Context(), queue)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s == nil || s.Reason != tasks.ReasonStorage {
+			return nil
+		}
+		return s
+	}
 
 	created := func() int { return h.sim.CallsByErrcode(wechatsim.APICreateQRCode, 0) }
 	worker := h.start(nil, "worker", "--until-idle")
 	eventually(t, 2*time.Minute, "100 codes made", func() bool { return created() >= 100 })
 	proxy.cut(true)
 	before := created()
-	// While storage is away, WeChat keeps answering: those results are
-	// staged, and must be reused rather than asked for again.
-	eventually(t, 2*time.Minute, "50 codes made with storage away", func() bool { return created() >= before+50 })
+	eventually(t, time.Minute, "the queue paused for storage", func() bool { return storagePause() != nil })
+	// While storage stays away, the probe keeps the queue paused (it moves
+	// the pause's end) and no code is made.
+	first := storagePause()
+	eventually(t, time.Minute, "the storage pause extended", func() bool {
+		s := storagePause()
+		return s != nil && s.ResumeAt.After(first.ResumeAt.Add(2*time.Second))
+	})
+	made := created() - before
+	t.Logf("%d codes made with storage away", made)
+	if made > putFailures+concurrency {
+		t.Errorf("%d codes made with storage away, want at most %d (the failed puts that pause the queue, plus the codes under way)",
+			made, putFailures+concurrency)
+	}
 	proxy.cut(false)
 
-	if r := worker.wait(); r.code != 0 {
+	r := worker.wait()
+	if r.code != 0 {
 		t.Fatalf("worker: exit %d\n%s", r.code, tail(r.stderr, 30))
+	}
+	if !strings.Contains(r.stderr, "storage answers again: queue resumed") {
+		t.Errorf("the worker never said it resumed the queue:\n%s", tail(r.stderr, 30))
+	}
+	if list, err := pauses.List(t.Context()); err != nil || len(list) != 0 {
+		t.Errorf("pauses left: %+v, %v; want none", list, err)
 	}
 	if proxy.refused() == 0 {
 		t.Fatal("the proxy refused no connection: the outage did not happen")

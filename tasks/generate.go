@@ -94,6 +94,12 @@ type Generator struct {
 	Pauses   PauseBoard
 	Observer Observer
 	Logger   zerolog.Logger
+	// Breaker, when set, stops the calls of an app × API that WeChat fails
+	// for many tasks at once (see guard.go). Default: none.
+	Breaker CallBreaker
+	// StorageHealth, when set, stops making codes whose results could not
+	// be kept (see guard.go). Default: none.
+	StorageHealth StorageGuard
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// PausedRetry is how soon a task of a paused queue looks again; by then
@@ -313,9 +319,12 @@ func (j *generation) showQRCode(ctx context.Context, ticket string) (*wechat.Ima
 	if err := j.lease.Check(ctx); err != nil {
 		return nil, err
 	}
-	img, err := j.call(ctx, "showqrcode", func(ctx context.Context) (*wechat.Image, error) {
+	img, err := j.call(ctx, apiShowQRCode, func(ctx context.Context) (*wechat.Image, error) {
 		return j.client.ShowQRCode(ctx, ticket)
 	})
+	if outage := j.noteCall(ctx, apiShowQRCode, err); outage != nil {
+		return nil, outage
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -437,6 +446,9 @@ func (j *generation) create(ctx context.Context, gen int) (*catalog.Staged, erro
 	} else if s != nil {
 		return nil, retryLater(j.g.pausedRetry(), "queue %s is paused: %s", queue, s.Reason)
 	}
+	if err := j.mayCreate(ctx, api); err != nil {
+		return nil, err
+	}
 	key := LimitKey(spec.AppID, api)
 	if j.g.Budget != nil {
 		ok, err := j.g.Budget.Spend(ctx, key, 1)
@@ -511,12 +523,16 @@ func (j *generation) create(ctx context.Context, gen int) (*catalog.Staged, erro
 			}
 		}
 	}
+	outage := j.noteCall(ctx, api, err)
 	if err != nil {
 		var apiErr *wechat.APIError
 		if errors.As(err, &apiErr) || errors.Is(err, wechat.ErrNotSent) {
 			// WeChat answered with an error, or never heard of the call:
 			// no code was made, nothing spent.
 			j.refund(ctx, key)
+		}
+		if outage != nil {
+			return nil, outage
 		}
 		return nil, j.handleCreateError(ctx, err)
 	}
@@ -732,7 +748,9 @@ func (j *generation) store(ctx context.Context, prev *wxqr.Record, s *catalog.St
 	if err := j.lease.Check(ctx); err != nil {
 		return nil, err
 	}
-	if err := j.g.Store.Put(ctx, key, s.Image, rec.ContentType, meta); err != nil {
+	err = j.g.Store.Put(ctx, key, s.Image, rec.ContentType, meta)
+	j.notePut(ctx, err)
+	if err != nil {
 		return nil, fmt.Errorf("store image: %w", err)
 	}
 	if err := catalog.WriteSidecar(ctx, j.g.Store, rec); err != nil {

@@ -25,10 +25,12 @@ type PauseState struct {
 	AppID    string          `json:"app_id"`
 	Class    wxqr.QuotaClass `json:"class"`
 	Errcode  int             `json:"errcode,omitempty"` // 45029, 45009; 0 when wxqr paused before WeChat said no
-	Reason   string          `json:"reason"`
+	Reason   string          `json:"reason"`            // for people; or ReasonStorage, ReasonWeChatUnavailable: see SelfHealing
 	PausedAt time.Time       `json:"paused_at"`
 	// ResumeAt is when the queue resumes by itself (the next daily quota
-	// reset); zero means an operator must resume it.
+	// reset, the end of a breaker's pause, or the end of a storage pause
+	// unless a failing probe extends it); zero means an operator must
+	// resume it.
 	ResumeAt time.Time `json:"resume_at,omitzero"`
 	// Flag is the value Pause wrote into asynq's pause flag (see
 	// asynqPausedKey); Pause sets it. The state holds only while the flag

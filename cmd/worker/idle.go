@@ -7,18 +7,27 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/wxqr/wxqr/tasks"
 )
 
 // queueTotals adds up what the worker's queues hold.
 type queueTotals struct {
-	Runnable int // in running queues: pending, active, scheduled or waiting to retry
-	Paused   int // the same, in paused queues
+	Runnable int // in running queues (or held by a pause that ends by itself): pending, active, scheduled or waiting to retry
+	Paused   int // the same, in queues paused until an operator or a quota reset resumes them
 	Failed   int // archived: out of retries or refused by WeChat
 }
 
+// pauseReader tells why a queue is paused; *tasks.Pauses implements it.
+type pauseReader interface {
+	Paused(ctx context.Context, queue string) (*tasks.PauseState, error)
+}
+
 // inspectQueues reads the totals of queues. A queue that never held a task
-// does not exist yet in asynq; it counts as empty.
-func inspectQueues(inspector *asynq.Inspector, queues []string) (queueTotals, error) {
+// does not exist yet in asynq; it counts as empty. A queue whose pause ends
+// by itself (storage back, WeChat answering again) still counts as
+// runnable: its work is not stuck.
+func inspectQueues(ctx context.Context, inspector *asynq.Inspector, pauses pauseReader, queues []string) (queueTotals, error) {
 	var t queueTotals
 	existing, err := inspector.Queues()
 	if err != nil {
@@ -34,7 +43,15 @@ func inspectQueues(inspector *asynq.Inspector, queues []string) (queueTotals, er
 		}
 		open := info.Pending + info.Active + info.Scheduled + info.Retry
 		if info.Paused {
-			t.Paused += open
+			s, err := pauses.Paused(ctx, q)
+			if err != nil {
+				return t, err
+			}
+			if s != nil && s.SelfHealing() {
+				t.Runnable += open
+			} else {
+				t.Paused += open
+			}
 		} else {
 			t.Runnable += open
 		}
@@ -46,12 +63,12 @@ func inspectQueues(inspector *asynq.Inspector, queues []string) (queueTotals, er
 // waitIdle returns once queues hold nothing runnable, as seen by two reads in
 // a row a poll interval apart (a task moving between states is never missed
 // twice), or when ctx ends.
-func waitIdle(ctx context.Context, inspector *asynq.Inspector, queues []string, poll time.Duration) (queueTotals, error) {
+func waitIdle(ctx context.Context, inspector *asynq.Inspector, pauses pauseReader, queues []string, poll time.Duration) (queueTotals, error) {
 	ticker := time.NewTicker(poll)
 	defer ticker.Stop()
 	idleReads := 0
 	for {
-		t, err := inspectQueues(inspector, queues)
+		t, err := inspectQueues(ctx, inspector, pauses, queues)
 		if err != nil {
 			return t, err
 		}

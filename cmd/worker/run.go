@@ -25,8 +25,9 @@ import (
 
 // Timings of the worker's own loops.
 const (
-	idlePoll    = 500 * time.Millisecond
-	resumeCheck = 30 * time.Second
+	idlePoll = 500 * time.Millisecond
+	// storageCheckTimeout bounds the check of storage at start.
+	storageCheckTimeout = 30 * time.Second
 	// shutdownTimeout lets every task under way finish at SIGTERM: a task
 	// cut short is requeued by asynq while its handler may still run, and
 	// only the per-code lock then keeps the two apart. Give the worker this
@@ -65,6 +66,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return &exitStatus{code: exitUsage, err: err}
 	}
+	guards, err := parseGuards(getenv)
+	if err != nil {
+		return &exitStatus{code: exitUsage, err: err}
+	}
 	log := cfg.Log.New(stderr).With().Str("component", "worker").Logger()
 
 	rdb := cfg.Redis.NewClient()
@@ -78,6 +83,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	store, err := cfg.Storage.Open(ctx)
 	if err != nil {
 		return fmt.Errorf("storage %s: %w", cfg.Storage, err)
+	}
+	// A worker that cannot store would make codes only to stage them.
+	checkCtx, cancelCheck := context.WithTimeout(ctx, storageCheckTimeout)
+	err = store.Check(checkCtx)
+	cancelCheck()
+	if err != nil {
+		return fmt.Errorf("storage %s does not answer (is it up, and may this worker write to it?): %w", cfg.Storage, err)
 	}
 	inspector := asynq.NewInspector(cfg.Redis.AsynqConnOpt())
 	defer inspector.Close()
@@ -117,6 +129,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Observer: m,
 		Logger:   log,
 		Now:      clock.Now,
+	}
+	probe, err := newGuards(gen, guards, rdb, cat, store, pauses, cfg, log)
+	if err != nil {
+		return &exitStatus{code: exitUsage, err: err}
 	}
 
 	queues := map[string]int{}
@@ -168,7 +184,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	loopsDone := make(chan struct{})
 	go func() {
 		defer close(loopsDone)
-		resumeLoop(loopCtx, pauses, clock.Now, log)
+		healLoop(loopCtx, probe, pauses, guards.storage.ProbeInterval, clock.Now, log)
 	}()
 	stop := func() {
 		stopLoops()
@@ -182,7 +198,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		stop()
 		return nil
 	}
-	totals, err := waitIdle(ctx, inspector, queueNames, idlePoll)
+	totals, err := waitIdle(ctx, inspector, pauses, queueNames, idlePoll)
 	stop()
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
@@ -238,28 +254,6 @@ func newClients(cfg *config.Config, rdb redis.UniversalClient, m *metrics.Metric
 		clients[app.AppID] = client
 	}
 	return clients, nil
-}
-
-// resumeLoop resumes, now and then, the queues whose daily quota has reset.
-// Every worker runs it; resuming twice is harmless.
-func resumeLoop(ctx context.Context, pauses *tasks.Pauses, now func() time.Time, log zerolog.Logger) {
-	ticker := time.NewTicker(resumeCheck)
-	defer ticker.Stop()
-	for {
-		resumed, err := pauses.ResumeDue(ctx, now())
-		if err != nil && ctx.Err() == nil {
-			log.Warn().Err(err).Msg("could not resume the queues whose pause ended")
-		}
-		for _, s := range resumed {
-			log.Info().Str("queue", s.Queue).Str("app_id", s.AppID).Str("class", string(s.Class)).
-				Msg("daily quota reset: queue resumed")
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		}
-	}
 }
 
 // errorHandler logs each failed attempt once: waits at debug level, real

@@ -1,0 +1,196 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// BreakerConfig configures a Breaker. Its zero value is the defaults.
+type BreakerConfig struct {
+	// Failures is how many calls of one app × API must fail within Window
+	// for the breaker to open. Default 20.
+	Failures int
+	// Ratio is the share of the calls within Window that must have failed
+	// too, so that a busy app does not stop for its everyday failures.
+	// Default 0.5.
+	Ratio float64
+	// Window is the sliding window of calls counted. Default 30 s.
+	Window time.Duration
+	// Pause is how long the breaker stays open the first time. Each time it
+	// opens again before ProbationFor has passed since its last pause ended,
+	// the pause doubles, up to MaxPause. Default 30 s.
+	Pause time.Duration
+	// MaxPause caps the pause. Default 10 min.
+	MaxPause time.Duration
+	// ProbeFailures is Failures after a pause (half-open): fewer failures
+	// open the breaker again, at Ratio. Default 5.
+	ProbeFailures int
+	// ProbationFor is how long after a pause the breaker stays half-open.
+	// Default MaxPause.
+	ProbationFor time.Duration
+}
+
+// WithDefaults returns c with every unset field at its default.
+func (c BreakerConfig) WithDefaults() BreakerConfig {
+	if c.Failures == 0 {
+		c.Failures = 20
+	}
+	if c.Ratio == 0 {
+		c.Ratio = 0.5
+	}
+	if c.Window == 0 {
+		c.Window = 30 * time.Second
+	}
+	if c.Pause == 0 {
+		c.Pause = 30 * time.Second
+	}
+	if c.MaxPause == 0 {
+		c.MaxPause = 10 * time.Minute
+	}
+	if c.ProbeFailures == 0 {
+		c.ProbeFailures = 5
+	}
+	if c.ProbationFor == 0 {
+		c.ProbationFor = c.MaxPause
+	}
+	return c
+}
+
+func (c BreakerConfig) validate() error {
+	switch {
+	case c.Failures < 1 || c.ProbeFailures < 1:
+		return errors.New("breaker: failures must be at least 1")
+	case c.Ratio <= 0 || c.Ratio > 1:
+		return fmt.Errorf("breaker: ratio must be in (0, 1], got %g", c.Ratio)
+	case c.Window < time.Millisecond || c.Pause < time.Millisecond || c.ProbationFor < time.Millisecond:
+		return errors.New("breaker: window, pause and probation must be at least 1 ms")
+	case c.MaxPause < c.Pause:
+		return fmt.Errorf("breaker: max pause %s is shorter than the pause %s", c.MaxPause, c.Pause)
+	}
+	return nil
+}
+
+// Breaker is the fleet's circuit breaker per app × API (a LimitKey): when
+// WeChat fails for many calls at once, it opens, the generator pauses the
+// queues that call that API for that app (reason ReasonWeChatUnavailable)
+// until the breaker lets calls through again, and the failures that come
+// with the outage never use up a task's retries. Calls are counted in Redis,
+// on Redis's clock, so the whole fleet shares one breaker.
+type Breaker struct {
+	rdb    redis.UniversalClient
+	cfg    BreakerConfig
+	prefix string
+}
+
+// NewBreaker returns a breaker keeping its counts in rdb under
+// "wxqr:breaker:", configured by cfg after its defaults. It fails on an
+// invalid configuration.
+func NewBreaker(rdb redis.UniversalClient, cfg BreakerConfig) (*Breaker, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Breaker{rdb: rdb, cfg: cfg, prefix: "wxqr:breaker:"}, nil
+}
+
+// Verdict is what the breaker says after a call.
+type Verdict struct {
+	// Opened: this call's failure opened the breaker; pause the queues.
+	Opened bool
+	// Outage: the breaker is open, or half-open after a pause: a failure
+	// now belongs to the outage, not to the task.
+	Outage bool
+	// Wait is how long the breaker stays open; 0 when it is closed.
+	Wait time.Duration
+}
+
+func (b *Breaker) keys(key string) []string {
+	return []string{b.prefix + key + ":state", b.prefix + key + ":calls", b.prefix + key + ":fails"}
+}
+
+// breakerNow is the fleet's clock in milliseconds, at the start of each
+// script.
+const breakerNow = `
+local t = redis.call("TIME")
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local open_until = tonumber(redis.call("HGET", KEYS[1], "open_until") or "0")
+local probation_until = tonumber(redis.call("HGET", KEYS[1], "probation_until") or "0")
+`
+
+// recordScript counts one call. KEYS: the state (level, open_until,
+// probation_until, seq), the calls and the failures in the window (sorted
+// sets scored by time). ARGV: 1 when the call failed, the window, the
+// failures to open, the ratio, the failures to open when half-open, the
+// first pause, the longest pause, the probation (durations in ms). It
+// returns {opened, outage, wait in ms}.
+var recordScript = redis.NewScript(breakerNow + `
+if now < open_until then
+	-- A call that was under way when the breaker opened: not counted.
+	return {0, 1, open_until - now}
+end
+local failed = ARGV[1] == "1"
+local window = tonumber(ARGV[2])
+local on_probation = now < probation_until
+local member = now .. ":" .. redis.call("HINCRBY", KEYS[1], "seq", 1)
+redis.call("ZADD", KEYS[2], now, member)
+redis.call("ZREMRANGEBYSCORE", KEYS[2], "-inf", now - window)
+redis.call("PEXPIRE", KEYS[2], window)
+if not failed then
+	if not on_probation then
+		redis.call("PEXPIRE", KEYS[1], window)
+	end
+	return {0, 0, 0}
+end
+redis.call("ZADD", KEYS[3], now, member)
+redis.call("ZREMRANGEBYSCORE", KEYS[3], "-inf", now - window)
+redis.call("PEXPIRE", KEYS[3], window)
+local fails = redis.call("ZCARD", KEYS[3])
+local calls = redis.call("ZCARD", KEYS[2])
+local needed = tonumber(ARGV[3])
+if on_probation then needed = tonumber(ARGV[5]) end
+if fails < needed or fails < tonumber(ARGV[4]) * calls then
+	if on_probation then return {0, 1, 0} end
+	redis.call("PEXPIRE", KEYS[1], window)
+	return {0, 0, 0}
+end
+local level = 1
+if on_probation then level = tonumber(redis.call("HGET", KEYS[1], "level") or "0") + 1 end
+local pause = math.min(tonumber(ARGV[6]) * 2 ^ (level - 1), tonumber(ARGV[7]))
+open_until = now + pause
+probation_until = open_until + tonumber(ARGV[8])
+redis.call("HSET", KEYS[1], "level", level, "open_until", open_until, "probation_until", probation_until)
+redis.call("PEXPIRE", KEYS[1], probation_until - now)
+-- Half-open after the pause: the count starts again.
+redis.call("DEL", KEYS[2], KEYS[3])
+return {1, 1, pause}`)
+
+// Record counts one call of key (app × API) and whether it failed as an
+// outage does (see FailedAsOutage), and says what the breaker now thinks.
+func (b *Breaker) Record(ctx context.Context, key string, failed bool) (Verdict, error) {
+	res, err := recordScript.Run(ctx, b.rdb, b.keys(key),
+		flag(failed), b.cfg.Window.Milliseconds(), b.cfg.Failures, b.cfg.Ratio, b.cfg.ProbeFailures,
+		b.cfg.Pause.Milliseconds(), b.cfg.MaxPause.Milliseconds(), b.cfg.ProbationFor.Milliseconds()).Int64Slice()
+	if err != nil {
+		return Verdict{}, fmt.Errorf("breaker %s: %w", key, err)
+	}
+	return Verdict{Opened: res[0] == 1, Outage: res[1] == 1, Wait: time.Duration(res[2]) * time.Millisecond}, nil
+}
+
+// openScript returns how many ms the breaker stays open. KEYS: as
+// recordScript's.
+var openScript = redis.NewScript(breakerNow + `
+if now < open_until then return open_until - now end
+return 0`)
+
+// Open returns how long the breaker of key stays open: 0 when calls may go.
+func (b *Breaker) Open(ctx context.Context, key string) (time.Duration, error) {
+	ms, err := openScript.Run(ctx, b.rdb, b.keys(key)[:1]).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("breaker %s: %w", key, err)
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}

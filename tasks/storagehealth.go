@@ -1,0 +1,212 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/wxqr/wxqr"
+)
+
+// StorageHealthConfig configures a StorageHealth. Its zero value is the
+// defaults.
+type StorageHealthConfig struct {
+	// Failures is how many puts in a row, across the fleet, must fail for
+	// the queues to pause (reason ReasonStorage). Default 10.
+	Failures int
+	// ProbeInterval is how often a worker probes storage. A storage pause
+	// lasts three intervals unless a failing probe extends it, so that it
+	// ends by itself even if every worker dies. Default 5 s.
+	ProbeInterval time.Duration
+	// MaxStagedBytes caps the images staged in Redis awaiting storage: past
+	// it, no code is made until storage takes some (a wait, not a failure).
+	// Default 256 MiB.
+	MaxStagedBytes int64
+}
+
+// WithDefaults returns c with every unset field at its default.
+func (c StorageHealthConfig) WithDefaults() StorageHealthConfig {
+	if c.Failures == 0 {
+		c.Failures = 10
+	}
+	if c.ProbeInterval == 0 {
+		c.ProbeInterval = 5 * time.Second
+	}
+	if c.MaxStagedBytes == 0 {
+		c.MaxStagedBytes = 256 << 20
+	}
+	return c
+}
+
+func (c StorageHealthConfig) validate() error {
+	if c.Failures < 1 || c.ProbeInterval < time.Millisecond || c.MaxStagedBytes < 1 {
+		return fmt.Errorf("storage health: failures, probe interval and staged bytes must be positive, got %d, %s, %d",
+			c.Failures, c.ProbeInterval, c.MaxStagedBytes)
+	}
+	return nil
+}
+
+// StorageHealth tells the generator when it must not make codes because
+// their results could not be kept: storage fails, or too many results wait
+// in Redis for it. Its counts live in Redis, shared by the fleet.
+type StorageHealth struct {
+	rdb         redis.UniversalClient
+	cfg         StorageHealthConfig
+	stagedBytes func(context.Context) (int64, error)
+	failuresKey string
+}
+
+// NewStorageHealth returns a StorageHealth keeping its count in rdb under
+// "wxqr:storage:", reading the staged bytes with stagedBytes
+// (catalog.Catalog.StagedBytes), configured by cfg after its defaults.
+func NewStorageHealth(rdb redis.UniversalClient, stagedBytes func(context.Context) (int64, error), cfg StorageHealthConfig) (*StorageHealth, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &StorageHealth{rdb: rdb, cfg: cfg, stagedBytes: stagedBytes, failuresKey: "wxqr:storage:put_failures"}, nil
+}
+
+// Config returns the configuration in use, defaults applied.
+func (h *StorageHealth) Config() StorageHealthConfig { return h.cfg }
+
+// Blocked returns why no code may be made now ("" when codes may be made),
+// and whether that is because storage is down (rather than the cap on
+// staged bytes reached).
+func (h *StorageHealth) Blocked(ctx context.Context) (why string, down bool, err error) {
+	failures, err := h.rdb.Get(ctx, h.failuresKey).Int()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return "", false, fmt.Errorf("storage health: %w", err)
+	}
+	if failures >= h.cfg.Failures {
+		return fmt.Sprintf("storage failed %d puts in a row", failures), true, nil
+	}
+	staged, err := h.stagedBytes(ctx)
+	if err != nil {
+		return "", false, fmt.Errorf("storage health: %w", err)
+	}
+	if staged >= h.cfg.MaxStagedBytes {
+		return fmt.Sprintf("%d bytes of images wait in Redis for storage (cap %d)", staged, h.cfg.MaxStagedBytes), false, nil
+	}
+	return "", false, nil
+}
+
+// RecordPut counts one put: a success ends the run of failures, a failure
+// adds to it. It reports whether storage is now down (Failures in a row).
+func (h *StorageHealth) RecordPut(ctx context.Context, failed bool) (down bool, err error) {
+	if !failed {
+		if err := h.rdb.Del(ctx, h.failuresKey).Err(); err != nil {
+			return false, fmt.Errorf("storage health: %w", err)
+		}
+		return false, nil
+	}
+	n, err := h.rdb.Incr(ctx, h.failuresKey).Result()
+	if err != nil {
+		return false, fmt.Errorf("storage health: %w", err)
+	}
+	return n >= int64(h.cfg.Failures), nil
+}
+
+// HoldUntil is when a storage pause made at now ends unless a failing probe
+// extends it.
+func (h *StorageHealth) HoldUntil(now time.Time) time.Time {
+	return now.Add(3 * h.cfg.ProbeInterval)
+}
+
+// StorageChecker is the part of a storage.Store that the probe calls.
+type StorageChecker interface {
+	Check(ctx context.Context) error
+}
+
+// ServedQueue is one queue that a worker serves: one quota class of an app.
+type ServedQueue struct {
+	AppID string
+	Class wxqr.QuotaClass
+}
+
+// StorageProbe is a worker's watch over its storage: run Probe every
+// ProbeInterval. It checks storage only while there is a doubt (a put
+// failed since the last success, or a storage pause lasts), so that a
+// healthy fleet sends storage no probes. While storage fails its check,
+// every queue the worker serves stays paused with reason ReasonStorage;
+// once it answers, the run of failed puts is forgotten and the storage
+// pauses end (only those: a pause made by hand or for another reason
+// stays).
+type StorageProbe struct {
+	Store  StorageChecker
+	Health *StorageHealth
+	Pauses *Pauses
+	Queues []ServedQueue
+	Logger zerolog.Logger
+}
+
+// Probe checks storage once, within a probe interval, if there is a doubt,
+// and pauses or resumes the queues. It returns the check's error.
+func (p *StorageProbe) Probe(ctx context.Context, now time.Time) error {
+	if doubt, err := p.doubt(ctx); err != nil || !doubt {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, p.Health.cfg.ProbeInterval)
+	checkErr := p.Store.Check(cctx)
+	cancel()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if checkErr == nil {
+		// First, so that the queues resumed below do not find the old run
+		// of failures and wait again.
+		if err := p.Health.rdb.Del(ctx, p.Health.failuresKey).Err(); err != nil {
+			p.Logger.Warn().Err(err).Msg("storage answers again, but its count of failed puts could not be reset")
+		}
+	}
+	for _, q := range p.Queues {
+		if ctx.Err() != nil {
+			return ctx.Err() // shutting down
+		}
+		name := QueueName(q.AppID, q.Class)
+		log := p.Logger.With().Str("queue", name).Str("app_id", q.AppID).Str("class", string(q.Class)).Logger()
+		if checkErr != nil {
+			first, err := p.Pauses.Hold(ctx, PauseState{Queue: name, AppID: q.AppID, Class: q.Class,
+				Reason: ReasonStorage, PausedAt: now, ResumeAt: p.Health.HoldUntil(now)})
+			if err != nil {
+				log.Warn().Err(err).Msg("storage fails, and the queue could not be paused")
+			} else if first {
+				log.Warn().Err(checkErr).Msg("storage does not answer: queue paused for every worker until it does; nothing is lost")
+			}
+			continue
+		}
+		released, err := p.Pauses.Release(ctx, name, ReasonStorage)
+		if err != nil {
+			log.Warn().Err(err).Msg("storage answers again, but the queue could not be resumed")
+		} else if released {
+			log.Info().Msg("storage answers again: queue resumed")
+		}
+	}
+	return checkErr
+}
+
+// doubt reports whether storage may be failing: a put failed since the last
+// success, or one of the worker's queues is paused for storage.
+func (p *StorageProbe) doubt(ctx context.Context) (bool, error) {
+	failures, err := p.Health.rdb.Exists(ctx, p.Health.failuresKey).Result()
+	if err != nil {
+		return false, fmt.Errorf("storage probe: %w", err)
+	}
+	if failures > 0 {
+		return true, nil
+	}
+	for _, q := range p.Queues {
+		s, err := p.Pauses.Paused(ctx, QueueName(q.AppID, q.Class))
+		if err != nil {
+			return false, fmt.Errorf("storage probe: %w", err)
+		}
+		if s != nil && s.Reason == ReasonStorage {
+			return true, nil
+		}
+	}
+	return false, nil
+}
