@@ -29,12 +29,14 @@ func (s PauseState) SelfHealing() bool {
 
 // holdScript pauses a queue for a self-healing reason, or extends such a
 // pause. KEYS: the state, asynq's pause flag, the index of paused queues.
-// ARGV: the state, the time (for asynq's flag), the queue, the reason, the
-// new resume_at as JSON. It returns 1 when it paused a running queue, 0
-// when it extended a pause for the same reason or left alone a pause made
-// by hand or for another reason.
+// ARGV: the state, its flag value, the queue, the reason, the new resume_at
+// as JSON. It returns 1 when it paused a running queue, 0 when it extended
+// a pause of its own for the same reason or left alone a pause made by hand
+// (a flag that is not the one its state recorded) or for another reason.
 var holdScript = redis.NewScript(`
-if redis.call("SETNX", KEYS[2], ARGV[2]) == 1 then
+local flag = redis.call("GET", KEYS[2])
+if not flag then
+	redis.call("SET", KEYS[2], ARGV[2])
 	redis.call("SET", KEYS[1], ARGV[1])
 	redis.call("SADD", KEYS[3], ARGV[3])
 	return 1
@@ -42,7 +44,7 @@ end
 local old = redis.call("GET", KEYS[1])
 if old then
 	local s = cjson.decode(old)
-	if s.reason == ARGV[4] then
+	if s.flag == flag and s.reason == ARGV[4] then
 		s.resume_at = cjson.decode(ARGV[5])
 		redis.call("SET", KEYS[1], cjson.encode(s))
 	end
@@ -59,6 +61,7 @@ func (p *Pauses) Hold(ctx context.Context, s PauseState) (first bool, err error)
 		return false, fmt.Errorf("hold %s: a hold is a timed pause for reason %q or %q, got %q",
 			s.Queue, ReasonStorage, ReasonWeChatUnavailable, s.Reason)
 	}
+	s.Flag = newFlag(s.PausedAt)
 	data, err := json.Marshal(s)
 	if err != nil {
 		return false, fmt.Errorf("hold %s: %w", s.Queue, err)
@@ -69,18 +72,30 @@ func (p *Pauses) Hold(ctx context.Context, s PauseState) (first bool, err error)
 	}
 	n, err := holdScript.Run(ctx, p.rdb,
 		[]string{p.stateKey(s.Queue), asynqPausedKey(s.Queue), p.indexKey()},
-		data, s.PausedAt.Unix(), s.Queue, s.Reason, resumeAt).Int()
+		data, s.Flag, s.Queue, s.Reason, resumeAt).Int()
 	if err != nil {
 		return false, fmt.Errorf("hold %s: %w", s.Queue, err)
 	}
 	return n == 1, nil
 }
 
-// releaseScript resumes a queue whose recorded pause has the given reason.
-// KEYS: the state, asynq's pause flag, the index. ARGV: the reason.
+// releaseScript resumes a queue whose recorded pause has the given reason
+// and still holds (asynq's flag is the one it wrote); a state that no longer
+// holds (the queue was resumed by other means, maybe paused by hand since)
+// is forgotten, and the queue left as it is. KEYS: the state, asynq's pause
+// flag, the index. ARGV: the reason, the queue.
 var releaseScript = redis.NewScript(`
 local old = redis.call("GET", KEYS[1])
-if not old or cjson.decode(old).reason ~= ARGV[1] then
+if not old then
+	return 0
+end
+local s = cjson.decode(old)
+if s.reason ~= ARGV[1] then
+	return 0
+end
+if s.flag ~= redis.call("GET", KEYS[2]) then
+	redis.call("DEL", KEYS[1])
+	redis.call("SREM", KEYS[3], ARGV[2])
 	return 0
 end
 redis.call("DEL", KEYS[1], KEYS[2])

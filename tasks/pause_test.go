@@ -255,3 +255,36 @@ func TestPauseStateFromEarlierVersions(t *testing.T) {
 		t.Errorf("queue info %+v, %v; want running", info, err)
 	}
 }
+
+// TestHoldNeverEndsAPauseByHand checks a self-healing pause (storage) the
+// same way: resumed through asynq alone, then paused by hand, the queue is
+// neither extended nor released by the storage probe's record.
+func TestHoldNeverEndsAPauseByHand(t *testing.T) {
+	ctx := t.Context()
+	p, inspector, _ := newPauses(t)
+	at := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	hold := tasks.PauseState{Queue: "wxa.oa_perm", AppID: "wxa", Class: wxqr.ClassOAPerm,
+		Reason: tasks.ReasonStorage, PausedAt: at, ResumeAt: at.Add(15 * time.Second)}
+	if first, err := p.Hold(ctx, hold); err != nil || !first {
+		t.Fatalf("Hold = %v, %v; want the queue paused", first, err)
+	}
+	if err := inspector.UnpauseQueue(hold.Queue); err != nil {
+		t.Fatal(err)
+	}
+	if err := inspector.PauseQueue(hold.Queue); err != nil {
+		t.Fatal(err)
+	}
+	hold.ResumeAt = hold.ResumeAt.Add(time.Minute)
+	if first, err := p.Hold(ctx, hold); err != nil || first {
+		t.Errorf("Hold over a pause by hand = %v, %v; want it left alone", first, err)
+	}
+	if released, err := p.Release(ctx, hold.Queue, tasks.ReasonStorage); err != nil || released {
+		t.Errorf("Release = %v, %v; want the pause by hand left alone", released, err)
+	}
+	if info, err := inspector.GetQueueInfo(hold.Queue); err != nil || !info.Paused {
+		t.Fatalf("queue info %+v, %v; want the pause by hand to hold", info, err)
+	}
+	if s, err := p.Paused(ctx, hold.Queue); err != nil || s != nil {
+		t.Errorf("Paused = %+v, %v; want no wxqr state over a pause by hand", s, err)
+	}
+}
