@@ -122,6 +122,8 @@ func (s *Server) createQRCode(r *http.Request) reply {
 	if code != 0 {
 		return errReply(code)
 	}
+	made := CodeRequest{AppID: st.appID, API: APICreateQRCode, Action: req.ActionName,
+		SceneID: req.ActionInfo.Scene.SceneID, Scene: req.ActionInfo.Scene.SceneStr}
 	if permKey != "" {
 		c, ok := st.perm[permKey]
 		if !ok {
@@ -132,6 +134,7 @@ func (s *Server) createQRCode(r *http.Request) reply {
 			st.perm[permKey] = c
 			s.tickets[c.ticket] = c
 		}
+		s.made[made]++
 		return jsonReply(qrCreateResponse{Ticket: c.ticket, URL: c.url})
 	}
 	expire := req.ExpireSeconds
@@ -144,6 +147,7 @@ func (s *Server) createQRCode(r *http.Request) reply {
 	c := &oaCode{ticket: newTicket(), url: newCodeURL(), expires: now.Add(time.Duration(expire) * time.Second)}
 	s.tickets[c.ticket] = c
 	st.temps++
+	s.made[made]++
 	if s.sweep++; s.sweep >= sweepEvery {
 		s.sweep = 0
 		for t, c := range s.tickets {

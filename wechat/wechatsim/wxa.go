@@ -173,6 +173,10 @@ func (s *Server) wxaCode(r *http.Request, api string, validate func(*wxaRequest)
 	default:
 		code = validate(&req)
 	}
+	pathOrPage, scene := req.Path, ""
+	if api == APIGetWxaCodeUnlimited {
+		pathOrPage, scene = req.Page, req.Scene
+	}
 	var appID string
 	numUsed := -1
 	if code == 0 {
@@ -191,15 +195,14 @@ func (s *Server) wxaCode(r *http.Request, api string, validate func(*wxaRequest)
 			numUsed = len(st.wxa)
 		}
 	}
+	if code == 0 {
+		s.made[CodeRequest{AppID: appID, API: api, Scene: scene, Path: pathOrPage, Width: width}]++
+	}
 	s.mu.Unlock()
 	if code != 0 {
 		return errReply(code)
 	}
 
-	pathOrPage, scene := req.Path, ""
-	if api == APIGetWxaCodeUnlimited {
-		pathOrPage, scene = req.Page, req.Scene
-	}
 	img, err := renderJPEG(WxaContent(appID, api, pathOrPage, scene), width)
 	if err != nil {
 		return errReply(errSystemBusy)
