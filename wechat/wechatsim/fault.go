@@ -207,6 +207,20 @@ func (s *Server) begin(api string) (Fault, bool) {
 	return drawn, hit
 }
 
+// countAnswer records how a call of api was answered, and the code it made
+// (cut short: the client never saw it).
+func (s *Server) countAnswer(api string, rep reply, cutShort bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.byCode[apiCode{api, rep.errcode}]++
+	if rep.made != nil {
+		s.made[*rep.made]++
+		if cutShort {
+			s.cutShort[*rep.made]++
+		}
+	}
+}
+
 // countErrcode records how a call of api was answered.
 func (s *Server) countErrcode(api string, code int) {
 	s.mu.Lock()
@@ -307,8 +321,9 @@ func (s *Server) route(mux *http.ServeMux, path, api, method string, h func(*htt
 		default:
 			rep = errReply(errRequirePOST)
 		}
-		s.countErrcode(api, rep.errcode)
-		if faulted && f.Kind == FaultTruncate {
+		truncate := faulted && f.Kind == FaultTruncate
+		s.countAnswer(api, rep, truncate)
+		if truncate {
 			writeTruncated(w, rep)
 			return
 		}

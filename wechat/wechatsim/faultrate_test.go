@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"net/url"
@@ -249,6 +250,11 @@ func TestCodesMade(t *testing.T) {
 		{AppID: oaID, API: wechatsim.APICreateQRCode, Action: "QR_SCENE", SceneID: 7}:                    1,
 		{AppID: mpID, API: wechatsim.APIGetWxaCodeUnlimited, Path: "pages/p", Scene: "x=1", Width: 300}:  1,
 		{AppID: mpID, API: wechatsim.APICreateWxaQRCode, Path: "pages/a?id=1", Width: wxqr.DefaultWidth}: 1,
+	}
+	if got, want := sim.CodesCutShort(), map[wechatsim.CodeRequest]int{
+		{AppID: mpID, API: wechatsim.APIGetWxaCodeUnlimited, Path: "pages/p", Scene: "x=1", Width: 300}: 1,
+	}; !maps.Equal(got, want) {
+		t.Errorf("CodesCutShort = %v, want %v", got, want)
 	}
 	got := sim.CodesMade()
 	if len(got) != len(want) {

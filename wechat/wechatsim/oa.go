@@ -134,8 +134,9 @@ func (s *Server) createQRCode(r *http.Request) reply {
 			st.perm[permKey] = c
 			s.tickets[c.ticket] = c
 		}
-		s.made[made]++
-		return jsonReply(qrCreateResponse{Ticket: c.ticket, URL: c.url})
+		rep := jsonReply(qrCreateResponse{Ticket: c.ticket, URL: c.url})
+		rep.made = &made
+		return rep
 	}
 	expire := req.ExpireSeconds
 	switch {
@@ -147,7 +148,6 @@ func (s *Server) createQRCode(r *http.Request) reply {
 	c := &oaCode{ticket: newTicket(), url: newCodeURL(), expires: now.Add(time.Duration(expire) * time.Second)}
 	s.tickets[c.ticket] = c
 	st.temps++
-	s.made[made]++
 	if s.sweep++; s.sweep >= sweepEvery {
 		s.sweep = 0
 		for t, c := range s.tickets {
@@ -156,7 +156,9 @@ func (s *Server) createQRCode(r *http.Request) reply {
 			}
 		}
 	}
-	return jsonReply(qrCreateResponse{Ticket: c.ticket, ExpireSeconds: expire, URL: c.url})
+	rep := jsonReply(qrCreateResponse{Ticket: c.ticket, ExpireSeconds: expire, URL: c.url})
+	rep.made = &made
+	return rep
 }
 
 // showQRCodeWidth is the pixel width of showqrcode images, as WeChat's.

@@ -158,6 +158,7 @@ type Server struct {
 	calls     map[string]int
 	byCode    map[apiCode]int
 	made      map[CodeRequest]int
+	cutShort  map[CodeRequest]int // the part of made whose answer was truncated
 }
 
 type apiCode struct {
@@ -193,6 +194,7 @@ func New(cfg Config) (*Server, error) {
 		calls:     map[string]int{},
 		byCode:    map[apiCode]int{},
 		made:      map[CodeRequest]int{},
+		cutShort:  map[CodeRequest]int{},
 	}
 	if s.ttl == 0 {
 		s.ttl = defaultTokenTTL
@@ -346,6 +348,15 @@ func (s *Server) CodesMade() map[CodeRequest]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return maps.Clone(s.made)
+}
+
+// CodesCutShort returns the part of CodesMade whose answer the client never
+// read whole (FaultTruncate): calls that a client cannot help making again.
+// The map is a copy.
+func (s *Server) CodesCutShort() map[CodeRequest]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.cutShort)
 }
 
 // Tokens returns every access token issued to the app by either token

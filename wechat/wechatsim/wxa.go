@@ -195,9 +195,6 @@ func (s *Server) wxaCode(r *http.Request, api string, validate func(*wxaRequest)
 			numUsed = len(st.wxa)
 		}
 	}
-	if code == 0 {
-		s.made[CodeRequest{AppID: appID, API: api, Scene: scene, Path: pathOrPage, Width: width}]++
-	}
 	s.mu.Unlock()
 	if code != 0 {
 		return errReply(code)
@@ -207,7 +204,8 @@ func (s *Server) wxaCode(r *http.Request, api string, validate func(*wxaRequest)
 	if err != nil {
 		return errReply(errSystemBusy)
 	}
-	rep := reply{contentType: "image/jpeg", body: img}
+	rep := reply{contentType: "image/jpeg", body: img,
+		made: &CodeRequest{AppID: appID, API: api, Scene: scene, Path: pathOrPage, Width: width}}
 	if numUsed >= 0 {
 		rep.header = map[string]string{"Num-Used": strconv.Itoa(numUsed)}
 	}
