@@ -54,8 +54,9 @@
 //     queues them for the next calls of an API; SetFaultRates makes a share
 //     of its calls fail at random, reproducibly for a Config.FaultSeed.
 //   - Inspection: Calls, CallsByErrcode, Faults (calls that suffered each
-//     kind of fault), CodesMade (successful code-making calls per code) and CodesCutShort,
-//     CodesGenerated, TokensIssued and Tokens (every token issued).
+//     kind of fault), CodesMade (successful code-making calls per code),
+//     CodesCutShort (those whose answer was truncated), CodesGenerated,
+//     TokensIssued and Tokens (every token issued).
 //   - Time comes from Config.Now, so tests can move a fake clock across
 //     token expiries, ticket expiries and midnights.
 //
