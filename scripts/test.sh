@@ -9,6 +9,8 @@
 #     the first time). To use another S3-compatible server instead, set
 #     WXQR_TEST_S3_ENDPOINT, WXQR_TEST_S3_ACCESS_KEY and WXQR_TEST_S3_SECRET_KEY.
 #   - Chromium, for the browser tests (skip with WXQR_TEST_BROWSER=0).
+#   - For the chaos test, which runs and kills its own MinIO and redis-server:
+#     exports the MinIO binary's path as WXQR_TEST_MINIO_BIN.
 # Then it runs go vet and go test -race, and exits with their status.
 #
 # Usage: ./scripts/test.sh [go test flags] [packages]
@@ -189,6 +191,8 @@ start_minio() {
 		return
 	fi
 	ensure_minio_binary
+	# The chaos test runs a MinIO of its own, to kill and restart it.
+	export WXQR_TEST_MINIO_BIN=$minio_bin
 	run_dir=$(mktemp -d "${TMPDIR:-/tmp}/wxqr-test.XXXXXX")
 	local user password port attempt deadline
 	user=wxqr$(rand_hex 8)
