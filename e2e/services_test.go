@@ -225,7 +225,10 @@ func startMinIO(t *testing.T) (*service, testenv.S3Config) {
 		if ctx.Err() != nil || !errors.As(err, new(*net.OpError)) {
 			t.Fatalf("create bucket on %s: %v", cfg.Endpoint, err)
 		}
-		time.Sleep(100 * time.Millisecond) // a retry's pause, not a synchronisation
+		select { // a retry's pause
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	return s, cfg
 }
