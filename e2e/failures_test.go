@@ -44,6 +44,10 @@ func TestAccountRefused(t *testing.T) {
 		t.Errorf("refused app's queue: paused %v, %d waiting, %d archived; want paused, 40 waiting, none archived",
 			info.Paused, waiting, info.Archived)
 	}
+	// The refused app stored nothing; the other app all its codes.
+	if got := len(h.checkStored()); got != 40 {
+		t.Errorf("%d codes stored, want the other app's 40", got)
+	}
 	if status := h.mustRun(0, "enqueue", "status"); !strings.Contains(status.stdout, "40125") {
 		t.Errorf("status does not say why the app is paused (40125):\n%s", status.stdout)
 	}
@@ -73,8 +77,8 @@ func TestWorkerKilled(t *testing.T) {
 	if r := h.mustRun(0, "worker", "--until-idle"); r.code != 0 {
 		t.Fatalf("survivor: exit %d", r.code)
 	}
-	if got := h.images(); got != 200 {
-		t.Errorf("bucket holds %d images, want 200", got)
+	if got := len(h.checkStored()); got != 200 {
+		t.Errorf("%d codes stored, want 200", got)
 	}
 	// The lifetime quota is spent once per code. A call the dead worker had
 	// sent, but whose answer it never staged, is made again: that window

@@ -93,10 +93,14 @@ func newHarness(t *testing.T, limits wechatsim.Limits, extraEnv ...string) *harn
 // reached at simURL (which may be a proxy in front of it).
 func newHarnessWith(t *testing.T, sim *wechatsim.Server, simURL string, extraEnv ...string) *harness {
 	t.Helper()
-	ropts := testenv.RedisOptions(t)
+	return newHarnessOn(t, sim, simURL, testenv.RedisOptions(t), testenv.S3(t), extraEnv...)
+}
+
+// newHarnessOn is newHarnessWith on a Redis and a bucket the test chose.
+func newHarnessOn(t *testing.T, sim *wechatsim.Server, simURL string, ropts *redis.Options, s3 testenv.S3Config, extraEnv ...string) *harness {
+	t.Helper()
 	rdb := redis.NewClient(ropts)
 	t.Cleanup(func() { rdb.Close() })
-	s3 := testenv.S3(t)
 	store, err := storage.NewS3(t.Context(), storage.S3Config{
 		Bucket: s3.Bucket, Prefix: "codes", Endpoint: s3.Endpoint, Region: s3.Region,
 		ForcePathStyle: true, AccessKey: s3.AccessKey, SecretKey: s3.SecretKey,
@@ -263,20 +267,4 @@ func (h *harness) export() []wxqr.Record {
 		recs = append(recs, rec)
 	}
 	return recs
-}
-
-// images counts the images (not sidecars) in the bucket.
-func (h *harness) images() int {
-	h.t.Helper()
-	n := 0
-	err := h.store.Walk(h.t.Context(), "", func(key string) error {
-		if strings.HasSuffix(key, ".jpg") {
-			n++
-		}
-		return nil
-	})
-	if err != nil {
-		h.t.Fatalf("walk bucket: %v", err)
-	}
-	return n
 }

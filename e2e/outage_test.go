@@ -84,8 +84,8 @@ func TestStorageOutage(t *testing.T) {
 	if proxy.refused() == 0 {
 		t.Fatal("the proxy refused no connection: the outage did not happen")
 	}
-	if got := h.images(); got != 400 {
-		t.Errorf("bucket holds %d images, want 400", got)
+	if got := len(h.checkStored()); got != 400 {
+		t.Errorf("%d codes stored, want 400", got)
 	}
 	if got := h.sim.Calls(wechatsim.APICreateQRCode); got != 400 {
 		t.Errorf("qrcode/create calls = %d, want exactly one per code (400)", got)

@@ -43,8 +43,9 @@ func TestLifetimeQuota(t *testing.T) {
 	if got := h.sim.CallsByErrcode(wechatsim.APICreateQRCode, 0); got != 100 {
 		t.Errorf("OA codes made = %d, want all 100", got)
 	}
-	if got := h.images(); got != 250 {
-		t.Errorf("bucket holds %d images, want 250", got)
+	// The paused codes have no object yet, and must have none.
+	if got := len(h.checkStored()); got != 250 {
+		t.Errorf("%d codes stored, want 250", got)
 	}
 
 	inspector := asynq.NewInspector(h.opt)
@@ -68,7 +69,7 @@ func TestLifetimeQuota(t *testing.T) {
 	if got := h.sim.CallsByErrcode(wechatsim.APICreateWxaQRCode, 0); got != 300 {
 		t.Errorf("Mini Program codes made after resume = %d, want 300", got)
 	}
-	if got := h.images(); got != 400 {
-		t.Errorf("bucket holds %d images after resume, want 400", got)
+	if got := len(h.checkStored()); got != 400 {
+		t.Errorf("%d codes stored after resume, want 400", got)
 	}
 }

@@ -56,6 +56,9 @@ func TestSharedRateLimit(t *testing.T) {
 	if got := sim.CallsByErrcode(wechatsim.APICreateQRCode, 0); got != 200 {
 		t.Errorf("codes made = %d, want 200", got)
 	}
+	if got := len(h.checkStored()); got != 200 {
+		t.Errorf("%d codes stored, want 200", got)
+	}
 	measured := calls.rate()
 	t.Logf("measured %.2f calls/s over %d calls", measured, calls.len())
 	if measured < rate*0.9 || measured > rate*1.1 {

@@ -156,6 +156,9 @@ func TestRegenerate(t *testing.T) {
 			t.Errorf("%s: image metadata %v, want generation 2", id, obj.Meta)
 		}
 	}
+	if got := len(h.checkStored()); got != 17 {
+		t.Errorf("%d codes stored, want 17", got)
+	}
 	if got := h.sim.Calls(wechatsim.APICreateQRCode); got != 17+11 {
 		t.Errorf("qrcode/create called %d times, want 28 (17 codes, 11 regenerated once)", got)
 	}
@@ -194,6 +197,9 @@ func TestRegenerateWithinBudget(t *testing.T) {
 		if want := map[bool]int{true: 2, false: 1}[i < 4]; after[old.ID].Generation != want {
 			t.Errorf("code %s expiring %v: generation %d, want %d", old.ID, old.ExpiresAt, after[old.ID].Generation, want)
 		}
+	}
+	if got := len(h.checkStored()); got != 10 {
+		t.Errorf("%d codes stored, want 10", got)
 	}
 	if got := h.sim.Calls(wechatsim.APICreateQRCode); got != 14 {
 		t.Errorf("qrcode/create called %d times, want the 14 of the budget", got)
@@ -242,6 +248,9 @@ func TestRegenerateThreeWorkers(t *testing.T) {
 		logs = append(logs, parseLogs(t, w.stderr.String())...)
 	}
 
+	// The workers finished what they had under way before they stopped:
+	// every object matches its record, whatever its generation.
+	h.checkStored()
 	recs := h.export()
 	sumGenerations := 0
 	for _, rec := range recs {

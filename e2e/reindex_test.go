@@ -19,6 +19,9 @@ func TestReindex(t *testing.T) {
 	}
 	h.mustRun(0, "enqueue", writeCSV(t, csvHeader, rows))
 	h.mustRun(0, "worker", "--until-idle")
+	if got := len(h.checkStored()); got != 60 {
+		t.Fatalf("%d codes stored, want 60", got)
+	}
 	before := h.export()
 
 	if err := h.rdb.FlushDB(t.Context()).Err(); err != nil {
@@ -32,4 +35,5 @@ func TestReindex(t *testing.T) {
 	if len(before) != 60 || !reflect.DeepEqual(before, after) {
 		t.Errorf("rebuilt catalog exports %d codes, want the %d from before, identical", len(after), len(before))
 	}
+	h.checkStored()
 }

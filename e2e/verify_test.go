@@ -87,12 +87,8 @@ func TestVerifyRepair(t *testing.T) {
 	if got := listedBroken(r.stdout); len(got) != 0 {
 		t.Errorf("after the repairs verify still lists:\n%s", strings.Join(got, "\n"))
 	}
-	repaired := h.export()
-	if len(repaired) != len(rows) {
-		t.Fatalf("export lists %d codes after the repairs, want %d", len(repaired), len(rows))
-	}
-	for _, rec := range repaired {
-		checkCode(t, h, rec)
+	if repaired := h.checkStored(); len(repaired) != len(rows) {
+		t.Fatalf("%d codes stored and recorded after the repairs, want %d", len(repaired), len(rows))
 	}
 	if got := h.sim.Calls(wechatsim.APICreateQRCode); got != created[wxqr.AppOA] {
 		t.Errorf("qrcode/create calls %d after the repairs, want %d: an OA image is fetched again with its ticket", got, created[wxqr.AppOA])

@@ -13,6 +13,8 @@
 #     exits; its addresses go to WXQR_TEST_SENTINEL_ADDRS and
 #     WXQR_TEST_SENTINEL_MASTER (set both to use another set instead).
 #   - Chromium, for the browser tests (skip with WXQR_TEST_BROWSER=0).
+#   - For the chaos test, which runs and kills its own MinIO and redis-server:
+#     exports the MinIO binary's path as WXQR_TEST_MINIO_BIN.
 # Then it runs go vet and go test -race, and exits with their status.
 #
 # Usage: ./scripts/test.sh [go test flags] [packages]
@@ -194,6 +196,8 @@ start_minio() {
 		return
 	fi
 	ensure_minio_binary
+	# The chaos test runs a MinIO of its own, to kill and restart it.
+	export WXQR_TEST_MINIO_BIN=$minio_bin
 	run_dir=$(mktemp -d "${TMPDIR:-/tmp}/wxqr-test.XXXXXX")
 	local user password port attempt deadline
 	user=wxqr$(rand_hex 8)

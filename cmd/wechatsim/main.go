@@ -5,6 +5,12 @@
 //	wechatsim -addr 127.0.0.1:8090 -apps wx0123456789abcdef:s3cret:oa
 //
 // Point WECHAT_API_BASE_URL and WECHAT_MP_BASE_URL at the URL it prints.
+// -fault makes a share of an API's calls fail, reproducibly for a
+// -fault-seed; e.g. every API 2% reset and 10% slow, showqrcode 5% cut short:
+//
+//	wechatsim -fault '*:reset=0.02' -fault '*:latency=0.1@20ms-50ms' -fault showqrcode:truncate=0.05
+//
+
 // Apps come from -apps or, failing that, WXQR_APPS, in the same form
 // ("appid:secret:kind,..." with kind oa or mp, or "@apps.json"); LOG_LEVEL
 // and LOG_FORMAT (json or console) set the request log, which goes to
@@ -22,6 +28,9 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -64,6 +73,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	wxaCap := fs.Int("wxa-cap", 100000, "createwxaqrcode + getwxacode codes per app, ever; negative: no cap")
 	rate := fs.Int("rate", 0, "calls per second per app to each code-making API; 0: no limit")
 	daily := fs.Int("daily", 0, "calls per day per app to each code-making API; 0: WeChat's quotas")
+	faults := faultFlag{}
+	fs.Var(faults, "fault", `API:KIND=P: a share P of the API's calls fail as KIND (system_busy, http_500, reset, truncate, latency=P@MIN-MAX, ...); API * for every one; repeatable`)
+	faultSeed := fs.Uint64("fault-seed", 0, "seed of the -fault draws")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -94,11 +106,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if *daily > 0 {
 		limits.Daily = perAPI(*daily)
 	}
-	sim, err := wechatsim.New(wechatsim.Config{Apps: apps, TokenTTL: *tokenTTL, TokenGrace: *tokenGrace, Limits: limits})
+	sim, err := wechatsim.New(wechatsim.Config{Apps: apps, TokenTTL: *tokenTTL, TokenGrace: *tokenGrace, Limits: limits, FaultSeed: *faultSeed})
 	if err != nil {
 		return err
 	}
 	defer sim.Close()
+	for api, rates := range faults {
+		if err := sim.SetFaultRates(api, rates...); err != nil {
+			return fmt.Errorf("-fault: %w", err)
+		}
+	}
 
 	mux := http.NewServeMux()
 	mux.Handle("/", sim.Handler())
@@ -129,6 +146,53 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	log.Info().Msg("stopped")
+	return nil
+}
+
+// allAPIs are the APIs that -fault '*:...' covers.
+var allAPIs = append([]string{wechatsim.APIToken, wechatsim.APIStableToken, wechatsim.APIShowQRCode}, createAPIs...)
+
+// faultFlag collects -fault values: fault rates by API.
+type faultFlag map[string][]wechatsim.FaultRate
+
+func (f faultFlag) String() string { return "" }
+
+// Set parses API:KIND=P, or API:latency=P@MIN-MAX.
+func (f faultFlag) Set(v string) error {
+	api, spec, ok := strings.Cut(v, ":")
+	name, p, ok2 := strings.Cut(spec, "=")
+	if !ok || !ok2 {
+		return fmt.Errorf("want API:KIND=P, got %q", v)
+	}
+	kind, err := wechatsim.ParseFaultKind(name)
+	if err != nil {
+		return err
+	}
+	rate := wechatsim.FaultRate{Kind: kind}
+	p, delays, hasDelay := strings.Cut(p, "@")
+	if rate.P, err = strconv.ParseFloat(p, 64); err != nil {
+		return fmt.Errorf("probability %q: %w", p, err)
+	}
+	if hasDelay {
+		lo, hi, _ := strings.Cut(delays, "-")
+		if rate.Delay, err = time.ParseDuration(lo); err != nil {
+			return fmt.Errorf("delay: %w", err)
+		}
+		if hi != "" {
+			if rate.MaxDelay, err = time.ParseDuration(hi); err != nil {
+				return fmt.Errorf("delay: %w", err)
+			}
+		}
+	}
+	apis := []string{api}
+	if api == "*" {
+		apis = allAPIs
+	} else if !slices.Contains(allAPIs, api) {
+		return fmt.Errorf("unknown API %q (want one of %s, or *)", api, strings.Join(allAPIs, ", "))
+	}
+	for _, a := range apis {
+		f[a] = append(f[a], rate)
+	}
 	return nil
 }
 

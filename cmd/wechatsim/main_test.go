@@ -144,6 +144,11 @@ func TestRunRejectsBadConfiguration(t *testing.T) {
 		{"stray argument", []string{"-apps", "wx1:hush:oa", "extra"}, nil, "unexpected arguments"},
 		{"bad log format", []string{"-apps", "wx1:hush:oa"}, map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
 		{"bad address", []string{"-apps", "wx1:hush:oa", "-addr", "256.0.0.1:99999"}, nil, "listen"},
+		{"fault without kind", []string{"-apps", "wx1:hush:oa", "-fault", "showqrcode"}, nil, "API:KIND=P"},
+		{"unknown fault", []string{"-apps", "wx1:hush:oa", "-fault", "showqrcode:gremlins=0.1"}, nil, "gremlins"},
+		{"unknown fault API", []string{"-apps", "wx1:hush:oa", "-fault", "cgi-bin/nope:reset=0.1"}, nil, "cgi-bin/nope"},
+		{"fault rate above 1", []string{"-apps", "wx1:hush:oa", "-fault", "*:reset=0.6", "-fault", "*:http_500=0.6"}, nil, "more than 1"},
+		{"bad fault delay", []string{"-apps", "wx1:hush:oa", "-fault", "*:latency=0.1@soon"}, nil, "delay"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -155,6 +160,30 @@ func TestRunRejectsBadConfiguration(t *testing.T) {
 				t.Errorf("error %q echoes a secret", err)
 			}
 		})
+	}
+}
+
+// TestRunInjectsFaultRates: -fault makes the API fail as often as asked.
+func TestRunInjectsFaultRates(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	base, _, done := startRun(t, ctx, []string{"-addr", "127.0.0.1:0", "-apps", "wx00000000000000a1:s:oa",
+		"-fault", "cgi-bin/token:system_busy=1", "-fault", "*:latency=0@1ms-2ms", "-fault-seed", "3"}, nil)
+	for range 3 {
+		resp, err := http.Get(base + "/cgi-bin/token?grant_type=client_credential&appid=wx00000000000000a1&secret=s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e struct{ Errcode int }
+		err = json.NewDecoder(resp.Body).Decode(&e)
+		resp.Body.Close()
+		if err != nil || e.Errcode != -1 {
+			t.Errorf("cgi-bin/token answered errcode %d (%v), want -1 every time", e.Errcode, err)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run: %v", err)
 	}
 }
 

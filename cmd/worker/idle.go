@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/rs/zerolog"
 
 	"github.com/wxqr/wxqr/tasks"
 )
@@ -60,25 +61,47 @@ func inspectQueues(ctx context.Context, inspector *asynq.Inspector, pauses pause
 	return t, nil
 }
 
+// idleOutage is how long waitIdle keeps trying while Redis does not answer
+// (a restart, a failover): the worker's own tasks survive that, and so must
+// its wait for the end of the work.
+const idleOutage = 5 * time.Minute
+
 // waitIdle returns once queues hold nothing runnable, as seen by two reads in
 // a row a poll interval apart (a task moving between states is never missed
-// twice), or when ctx ends.
-func waitIdle(ctx context.Context, inspector *asynq.Inspector, pauses pauseReader, queues []string, poll time.Duration) (queueTotals, error) {
+// twice), or when ctx ends. Reads that fail are tried again for up to
+// idleOutage.
+func waitIdle(ctx context.Context, inspector *asynq.Inspector, pauses pauseReader, queues []string, poll time.Duration, log zerolog.Logger) (queueTotals, error) {
 	ticker := time.NewTicker(poll)
 	defer ticker.Stop()
 	idleReads := 0
+	var failingSince time.Time
 	for {
 		t, err := inspectQueues(ctx, inspector, pauses, queues)
-		if err != nil {
-			return t, err
-		}
-		if t.Runnable == 0 {
-			idleReads++
-		} else {
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return t, ctx.Err()
+		case err != nil:
 			idleReads = 0
-		}
-		if idleReads == 2 {
-			return t, nil
+			if failingSince.IsZero() {
+				failingSince = time.Now()
+				log.Warn().Err(err).Msg("cannot read the queues; trying again (is Redis restarting or failing over?)")
+			}
+			if time.Since(failingSince) > idleOutage {
+				return t, err
+			}
+		default:
+			if !failingSince.IsZero() {
+				log.Info().Msg("the queues can be read again")
+				failingSince = time.Time{}
+			}
+			if t.Runnable == 0 {
+				idleReads++
+			} else {
+				idleReads = 0
+			}
+			if idleReads == 2 {
+				return t, nil
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -198,7 +198,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		stop()
 		return nil
 	}
-	totals, err := waitIdle(ctx, inspector, pauses, queueNames, idlePoll)
+	totals, err := waitIdle(ctx, inspector, pauses, queueNames, idlePoll, log)
 	stop()
 	if err != nil {
 		if errors.Is(err, context.Canceled) {

@@ -48,9 +48,15 @@
 //     reset at 00:00 Asia/Shanghai; per-second and per-minute limits (45011)
 //     count calls in clock-aligned windows. Every call that passes the token
 //     and account-type checks counts, whatever its outcome.
-//   - Faults (InjectFault): errcode -1, HTTP 500, connection resets,
-//     truncated bodies, latency, JSON errors served as text/plain, any
-//     errcode.
+//   - Faults on every endpoint, showqrcode and the token endpoints
+//     included: errcode -1, HTTP 500, connection resets, truncated bodies,
+//     latency, JSON errors served as text/plain, any errcode. InjectFault
+//     queues them for the next calls of an API; SetFaultRates makes a share
+//     of its calls fail at random, reproducibly for a Config.FaultSeed.
+//   - Inspection: Calls, CallsByErrcode, Faults (calls that suffered each
+//     kind of fault), CodesMade (successful code-making calls per code),
+//     CodesCutShort (those whose answer was truncated), CodesGenerated,
+//     TokensIssued and Tokens (every token issued).
 //   - Time comes from Config.Now, so tests can move a fake clock across
 //     token expiries, ticket expiries and midnights.
 //
@@ -65,5 +71,7 @@
 //     every API wxqr does not call.
 //   - HTTPS and the two separate hosts: one plain-HTTP server answers both
 //     the API paths and showqrcode.
-//   - Persistence: state lives in memory and dies with the Server.
+//   - Persistence: state lives in memory and dies with the Server. Tokens,
+//     permanent codes and the counts of CodesMade are never forgotten, so a
+//     simulator's memory grows with the codes it makes.
 package wechatsim

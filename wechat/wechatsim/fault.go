@@ -2,6 +2,8 @@ package wechatsim
 
 import (
 	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"time"
@@ -10,7 +12,7 @@ import (
 // FaultKind is a way for a call to go wrong.
 type FaultKind int
 
-// The faults InjectFault can inject.
+// The faults InjectFault and SetFaultRates can inject.
 const (
 	// FaultSystemBusy answers errcode -1 ("system error"), WeChat's
 	// transient failure, without processing the call.
@@ -82,25 +84,141 @@ func (s *Server) InjectFault(api string, f Fault) {
 	s.faults[api] = append(s.faults[api], f)
 }
 
-// begin counts a call of api and takes the fault it should suffer, if any.
+// FaultRate makes a share of an API's calls fail (see SetFaultRates).
+type FaultRate struct {
+	Kind FaultKind
+	// P is the probability, 0..1, that a call suffers the fault.
+	P float64
+	// Delay is FaultLatency's wait. With MaxDelay above it, each wait is
+	// drawn uniformly from Delay..MaxDelay.
+	Delay, MaxDelay time.Duration
+	// Code is the errcode of FaultErrcode and FaultJSONContentType
+	// (default -1 for the latter).
+	Code int
+}
+
+func (r FaultRate) validate() error {
+	switch {
+	case r.Kind < FaultSystemBusy || r.Kind > FaultErrcode:
+		return fmt.Errorf("unknown %v", r.Kind)
+	case !(r.P >= 0 && r.P <= 1):
+		return fmt.Errorf("%v: probability %v is not in 0..1", r.Kind, r.P)
+	case r.Delay < 0 || r.MaxDelay < 0:
+		return fmt.Errorf("%v: negative delay", r.Kind)
+	}
+	return nil
+}
+
+// faultDice draws the faults of one API from its rates.
+type faultDice struct {
+	rates []FaultRate
+	rng   *rand.Rand
+}
+
+// SetFaultRates makes a share of api's calls, from any app, fail at random:
+// each call suffers at most one of rates, r.Kind with probability r.P, so
+// the P of one API add up to at most 1. A fault queued by InjectFault takes
+// precedence for the calls it covers. No rates, or all zero, stop the
+// random faults of api. The draws come from a generator seeded with
+// Config.FaultSeed and the API's name, once per call in the order the calls
+// arrive: the same calls in the same order suffer the same faults. It
+// fails on an unknown kind or probabilities out of range.
+func (s *Server) SetFaultRates(api string, rates ...FaultRate) error {
+	sum := 0.0
+	for _, r := range rates {
+		if err := r.validate(); err != nil {
+			return fmt.Errorf("wechatsim: SetFaultRates %s: %w", api, err)
+		}
+		sum += r.P
+	}
+	if sum > 1 {
+		return fmt.Errorf("wechatsim: SetFaultRates %s: probabilities add up to %v, more than 1", api, sum)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.dice[api]
+	if !ok {
+		// One stream per API, so that one API's calls never shift another's
+		// draws.
+		h := fnv.New64a()
+		h.Write([]byte(api))
+		d = &faultDice{rng: rand.New(rand.NewPCG(s.faultSeed, h.Sum64()))}
+		s.dice[api] = d
+	}
+	d.rates = append([]FaultRate(nil), rates...)
+	return nil
+}
+
+// roll draws the fault of one call, if any.
+func (d *faultDice) roll() (Fault, bool) {
+	u := d.rng.Float64()
+	for _, r := range d.rates {
+		if u >= r.P {
+			u -= r.P
+			continue
+		}
+		f := Fault{Kind: r.Kind, Count: 1, Delay: r.Delay, Code: r.Code}
+		if r.MaxDelay > r.Delay {
+			f.Delay += time.Duration(d.rng.Int64N(int64(r.MaxDelay-r.Delay) + 1))
+		}
+		return f, true
+	}
+	return Fault{}, false
+}
+
+// ParseFaultKind returns the kind whose String is name ("system_busy",
+// "http_500", "reset", ...).
+func ParseFaultKind(name string) (FaultKind, error) {
+	for k := FaultSystemBusy; k <= FaultErrcode; k++ {
+		if k.String() == name {
+			return k, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown fault kind %q", name)
+}
+
+// begin counts a call of api and takes the fault it should suffer, if any:
+// the next one InjectFault queued, else one drawn from the API's rates.
 func (s *Server) begin(api string) (Fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls[api]++
-	q := s.faults[api]
-	if len(q) == 0 {
-		return Fault{}, false
+	var drawn Fault
+	var hit bool
+	if d, ok := s.dice[api]; ok {
+		// Draw even when a queued fault wins, so that a call's draw depends
+		// only on how many calls came before it.
+		drawn, hit = d.roll()
 	}
-	f := q[0]
-	if q[0].Count--; q[0].Count == 0 {
-		q = q[1:]
+	if q := s.faults[api]; len(q) > 0 {
+		drawn, hit = q[0], true
+		if q[0].Count--; q[0].Count == 0 {
+			q = q[1:]
+		}
+		if len(q) == 0 {
+			delete(s.faults, api)
+		} else {
+			s.faults[api] = q
+		}
 	}
-	if len(q) == 0 {
-		delete(s.faults, api)
-	} else {
-		s.faults[api] = q
+	if hit {
+		s.faulted[apiFault{api, drawn.Kind}]++
 	}
-	return f, true
+	return drawn, hit
+}
+
+// countAnswer records how a call of api was answered, and the code it made
+// (cut short: the client never saw it).
+func (s *Server) countAnswer(api string, rep reply, cutShort bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.byCode[apiCode{api, rep.errcode}]++
+	if rep.made != nil {
+		s.made[*rep.made]++
+		if cutShort {
+			s.cutShort[*rep.made]++
+		}
+	}
 }
 
 // countErrcode records how a call of api was answered.
@@ -203,8 +321,9 @@ func (s *Server) route(mux *http.ServeMux, path, api, method string, h func(*htt
 		default:
 			rep = errReply(errRequirePOST)
 		}
-		s.countErrcode(api, rep.errcode)
-		if faulted && f.Kind == FaultTruncate {
+		truncate := faulted && f.Kind == FaultTruncate
+		s.countAnswer(api, rep, truncate)
+		if truncate {
 			writeTruncated(w, rep)
 			return
 		}

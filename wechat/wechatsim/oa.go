@@ -122,6 +122,8 @@ func (s *Server) createQRCode(r *http.Request) reply {
 	if code != 0 {
 		return errReply(code)
 	}
+	made := CodeRequest{AppID: st.appID, API: APICreateQRCode, Action: req.ActionName,
+		SceneID: req.ActionInfo.Scene.SceneID, Scene: req.ActionInfo.Scene.SceneStr}
 	if permKey != "" {
 		c, ok := st.perm[permKey]
 		if !ok {
@@ -132,7 +134,9 @@ func (s *Server) createQRCode(r *http.Request) reply {
 			st.perm[permKey] = c
 			s.tickets[c.ticket] = c
 		}
-		return jsonReply(qrCreateResponse{Ticket: c.ticket, URL: c.url})
+		rep := jsonReply(qrCreateResponse{Ticket: c.ticket, URL: c.url})
+		rep.made = &made
+		return rep
 	}
 	expire := req.ExpireSeconds
 	switch {
@@ -152,7 +156,9 @@ func (s *Server) createQRCode(r *http.Request) reply {
 			}
 		}
 	}
-	return jsonReply(qrCreateResponse{Ticket: c.ticket, ExpireSeconds: expire, URL: c.url})
+	rep := jsonReply(qrCreateResponse{Ticket: c.ticket, ExpireSeconds: expire, URL: c.url})
+	rep.made = &made
+	return rep
 }
 
 // showQRCodeWidth is the pixel width of showqrcode images, as WeChat's.

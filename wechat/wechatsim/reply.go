@@ -89,7 +89,8 @@ type reply struct {
 	contentType string
 	header      map[string]string
 	body        []byte
-	errcode     int // what CallsByErrcode counts it as
+	errcode     int          // what CallsByErrcode counts it as
+	made        *CodeRequest // the code the call made, if it made one
 }
 
 // errReply is WeChat's JSON error answer.

@@ -65,6 +65,9 @@ type Config struct {
 	// Limits are the limits of every app; zero fields take WeChat's values
 	// (see Limits). SetLimits overrides them per app.
 	Limits Limits
+	// FaultSeed seeds the draws of SetFaultRates. Default: 0, itself a
+	// fixed seed.
+	FaultSeed uint64
 }
 
 // Limits are an app's quotas. Zero values take the defaults stated here.
@@ -142,20 +145,30 @@ type Server struct {
 	http      *httptest.Server // nil unless started by NewServer
 	url       string
 
-	mu      sync.Mutex
-	apps    map[string]*appState
-	limits  map[string]Limits // per-app overrides, already over base
-	tokens  map[string]*token
-	tickets map[string]*oaCode
-	sweep   int // temporary codes made since the last sweep of expired ones
-	faults  map[string][]Fault
-	calls   map[string]int
-	byCode  map[apiCode]int
+	mu        sync.Mutex
+	apps      map[string]*appState
+	limits    map[string]Limits // per-app overrides, already over base
+	tokens    map[string]*token
+	tickets   map[string]*oaCode
+	sweep     int // temporary codes made since the last sweep of expired ones
+	faultSeed uint64
+	faults    map[string][]Fault
+	dice      map[string]*faultDice // by API, from SetFaultRates
+	faulted   map[apiFault]int
+	calls     map[string]int
+	byCode    map[apiCode]int
+	made      map[CodeRequest]int
+	cutShort  map[CodeRequest]int // the part of made whose answer was truncated
 }
 
 type apiCode struct {
 	api  string
 	code int
+}
+
+type apiFault struct {
+	api  string
+	kind FaultKind
 }
 
 // New returns a Server that is not listening: serve its Handler yourself.
@@ -165,18 +178,23 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("wechatsim: negative TokenTTL %v", cfg.TokenTTL)
 	}
 	s := &Server{
-		ttl:     cfg.TokenTTL,
-		grace:   cfg.TokenGrace,
-		now:     cfg.Now,
-		base:    cfg.Limits.over(wechatLimits()),
-		closing: make(chan struct{}),
-		apps:    map[string]*appState{},
-		limits:  map[string]Limits{},
-		tokens:  map[string]*token{},
-		tickets: map[string]*oaCode{},
-		faults:  map[string][]Fault{},
-		calls:   map[string]int{},
-		byCode:  map[apiCode]int{},
+		ttl:       cfg.TokenTTL,
+		grace:     cfg.TokenGrace,
+		now:       cfg.Now,
+		base:      cfg.Limits.over(wechatLimits()),
+		closing:   make(chan struct{}),
+		apps:      map[string]*appState{},
+		limits:    map[string]Limits{},
+		tokens:    map[string]*token{},
+		tickets:   map[string]*oaCode{},
+		faultSeed: cfg.FaultSeed,
+		faults:    map[string][]Fault{},
+		dice:      map[string]*faultDice{},
+		faulted:   map[apiFault]int{},
+		calls:     map[string]int{},
+		byCode:    map[apiCode]int{},
+		made:      map[CodeRequest]int{},
+		cutShort:  map[CodeRequest]int{},
 	}
 	if s.ttl == 0 {
 		s.ttl = defaultTokenTTL
@@ -295,6 +313,65 @@ func (s *Server) CallsByErrcode(api string, code int) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.byCode[apiCode{api, code}]
+}
+
+// Faults returns how many calls of the API suffered a fault of the kind,
+// injected by InjectFault or drawn from SetFaultRates.
+func (s *Server) Faults(api string, kind FaultKind) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faulted[apiFault{api, kind}]
+}
+
+// CodeRequest is what a code-making call asked for: the fields that tell one
+// code from another.
+type CodeRequest struct {
+	AppID string
+	API   string
+	// Action is qrcode/create's action_name (QR_SCENE, QR_STR_SCENE,
+	// QR_LIMIT_SCENE or QR_LIMIT_STR_SCENE).
+	Action  string
+	SceneID int64
+	// Scene is qrcode/create's scene_str or getwxacodeunlimit's scene.
+	Scene string
+	// Path is the Mini Program path, or getwxacodeunlimit's page.
+	Path string
+	// Width is the width of a Mini Program code, as drawn.
+	Width int
+}
+
+// CodesMade returns how many times each code was made: the calls of the
+// code-making APIs that succeeded, by what they asked for. A call whose
+// answer was cut short (FaultTruncate) counts: WeChat made the code. The
+// map is a copy.
+func (s *Server) CodesMade() map[CodeRequest]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.made)
+}
+
+// CodesCutShort returns the part of CodesMade whose answer the client never
+// read whole (FaultTruncate): calls that a client cannot help making again.
+// The map is a copy.
+func (s *Server) CodesCutShort() map[CodeRequest]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.cutShort)
+}
+
+// Tokens returns every access token issued to the app by either token
+// endpoint, alive or not, in no particular order: tests look for them where
+// they must never appear (logs, errors, storage).
+func (s *Server) Tokens(appID string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for v, t := range s.tokens {
+		if t.appID == appID {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // TokensIssued returns how many access tokens the app was given, by both

@@ -173,6 +173,10 @@ func (s *Server) wxaCode(r *http.Request, api string, validate func(*wxaRequest)
 	default:
 		code = validate(&req)
 	}
+	pathOrPage, scene := req.Path, ""
+	if api == APIGetWxaCodeUnlimited {
+		pathOrPage, scene = req.Page, req.Scene
+	}
 	var appID string
 	numUsed := -1
 	if code == 0 {
@@ -196,15 +200,12 @@ func (s *Server) wxaCode(r *http.Request, api string, validate func(*wxaRequest)
 		return errReply(code)
 	}
 
-	pathOrPage, scene := req.Path, ""
-	if api == APIGetWxaCodeUnlimited {
-		pathOrPage, scene = req.Page, req.Scene
-	}
 	img, err := renderJPEG(WxaContent(appID, api, pathOrPage, scene), width)
 	if err != nil {
 		return errReply(errSystemBusy)
 	}
-	rep := reply{contentType: "image/jpeg", body: img}
+	rep := reply{contentType: "image/jpeg", body: img,
+		made: &CodeRequest{AppID: appID, API: api, Scene: scene, Path: pathOrPage, Width: width}}
 	if numUsed >= 0 {
 		rep.header = map[string]string{"Num-Used": strconv.Itoa(numUsed)}
 	}
