@@ -71,6 +71,13 @@ func TestComposeFile(t *testing.T) {
 	if got := redis.Environment["REDISCLI_AUTH"]; got != redisPassword {
 		t.Errorf("redis health check authenticates with %q (REDISCLI_AUTH), want %q", got, redisPassword)
 	}
+	for name, s := range compose.Services {
+		for _, v := range []string{"MINIO_ROOT_PASSWORD", "AWS_SECRET_ACCESS_KEY"} {
+			if got, ok := s.Environment[v]; ok && !requiredVar.MatchString(got) {
+				t.Errorf("service %s has %s %q, want ${VAR:?message}: no default password", name, v, got)
+			}
+		}
+	}
 	if argAfter(redis.Command, "--maxmemory-policy") != "noeviction" {
 		t.Errorf("redis runs %v, want --maxmemory-policy noeviction: the worker refuses any other", redis.Command)
 	}
