@@ -4,8 +4,9 @@
 // had it), exports records as CSV or JSON lines, and rebuilds itself from the
 // JSON sidecars that every image in the bucket carries.
 //
-// The catalog never holds the only copy of a record: the sidecar next to the
-// image does too, so a lost Redis is rebuilt with [Catalog.Rebuild].
+// The catalog never holds the only copy of a record: the image's sidecar in
+// the bucket does too (see [SidecarKey]), so a lost Redis is rebuilt with
+// [Catalog.Rebuild].
 //
 // # Keys
 //
