@@ -12,10 +12,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-//	wxqr:lock:{id}  string: the token of the one worker making the code
-
-func (k keys) lock(id string) string { return k.prefix + "lock:" + id }
-
 // ErrLocked is returned by Lock when another worker holds the code.
 var ErrLocked = errors.New("catalog: the code is being made by another worker")
 

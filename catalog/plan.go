@@ -11,12 +11,6 @@ import (
 // codes that will not be made (WeChat refused them, or they ran out of
 // retries). With the generated codes they say how much is still queued
 // without reading the queues.
-//
-//	wxqr:planned:{campaign}  set: ids the campaign asked for
-//	wxqr:failed:{campaign}   hash: id -> why it failed; Put removes the id
-
-func (k keys) planned(campaign string) string { return k.prefix + "planned:" + campaign }
-func (k keys) failed(campaign string) string  { return k.prefix + "failed:" + campaign }
 
 // Plan records that campaign asked for the codes ids. Planning a code twice
 // counts it once.

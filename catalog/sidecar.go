@@ -11,19 +11,17 @@ import (
 	"github.com/wxqr/wxqr/storage"
 )
 
-// sidecarSuffix ends the key of every sidecar, and only of sidecars: image
-// keys end in ".jpg".
-const sidecarSuffix = ".json"
-
 // SidecarContentType is the content type sidecars are stored with.
 const SidecarContentType = "application/json"
 
 // SidecarKey returns the key of the sidecar of the image at imageKey: the
-// object next to it that holds the code's record as JSON.
-func SidecarKey(imageKey string) string { return imageKey + sidecarSuffix }
+// object that holds the code's record as JSON (storage.SidecarKey). An S3
+// bucket keeps it next to the image; a directory in its hidden folder.
+func SidecarKey(imageKey string) string { return storage.SidecarKey(imageKey) }
 
-// WriteSidecar stores rec as JSON at SidecarKey(rec.Spec.Key()), next to the
-// code's image, so that the bucket alone can rebuild the catalog. Call it
+// WriteSidecar stores rec as JSON at SidecarKey(rec.Spec.Key()), the
+// sidecar of the code's image, so that the bucket alone can rebuild the
+// catalog. Call it
 // after putting the image, before Catalog.Put. It fails without writing if
 // rec's id does not match its spec.
 func WriteSidecar(ctx context.Context, store storage.Store, rec *wxqr.Record) error {
@@ -55,8 +53,8 @@ func (e *SidecarError) Error() string {
 func (e *SidecarError) Unwrap() error { return e.Err }
 
 // Rebuild walks store and puts the record of every sidecar (every key ending
-// in ".json"; other keys are skipped) into the catalog, with the same
-// indexes as Put. Each record's Bucket and Key are set to where its image
+// in storage.SidecarSuffix, ".json"; other keys are skipped) into the
+// catalog, with the same indexes as Put. Each record's Bucket and Key are set to where its image
 // really is (store.Location), so a catalog rebuilt from a copy of the bucket
 // points at the copy. A record the catalog already holds at a higher
 // generation is left alone, so Rebuild is idempotent and safe on a live
@@ -71,7 +69,7 @@ func (c *Catalog) Rebuild(ctx context.Context, store storage.Store) (int, error)
 	n := 0
 	var errs []error
 	err := store.Walk(ctx, "", func(key string) error {
-		if !strings.HasSuffix(key, sidecarSuffix) {
+		if !strings.HasSuffix(key, storage.SidecarSuffix) {
 			return nil
 		}
 		if err := ctx.Err(); err != nil {
@@ -89,7 +87,7 @@ func (c *Catalog) Rebuild(ctx context.Context, store storage.Store) (int, error)
 		if err != nil {
 			return err
 		}
-		rec.Bucket, rec.ObjectKey = store.Location(strings.TrimSuffix(key, sidecarSuffix))
+		rec.Bucket, rec.ObjectKey = store.Location(strings.TrimSuffix(key, storage.SidecarSuffix))
 		written, err := c.put(ctx, rec, true, nil)
 		if err != nil {
 			return err

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -212,6 +215,55 @@ func TestRebuild(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A directory written before the hidden folder existed, with each sidecar
+// next to its image, rebuilds the same catalog.
+func TestRebuildFromTheOldDirectoryLayout(t *testing.T) {
+	c, rdb := newCatalog(t, catalog.Config{})
+	root := t.TempDir()
+	store, err := storage.NewDir(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := []*wxqr.Record{
+		permRecord("wxoa", wxqr.KindOAPerm, 1, "spring"),
+		tempRecord("old", "spring", base),
+	}
+	for _, rec := range recs {
+		generate(t, c, store, rec)
+	}
+	want := dumpDB(t, rdb)
+	// Back to the old layout: everything in the hidden folder goes next to
+	// the image it describes.
+	hidden := filepath.Join(root, ".wxqr")
+	err = filepath.WalkDir(hidden, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(hidden, path)
+		if err != nil {
+			return err
+		}
+		return os.Rename(path, filepath.Join(root, rel))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(hidden); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.FlushDB(t.Context()).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	n, err := c.Rebuild(t.Context(), store)
+	if err != nil || n != len(recs) {
+		t.Fatalf("Rebuild() = %d, %v; want %d, nil", n, err, len(recs))
+	}
+	if got := dumpDB(t, rdb); got != want {
+		t.Errorf("after Rebuild() the catalog is\n%s\nwant\n%s", got, want)
 	}
 }
 

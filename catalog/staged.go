@@ -71,10 +71,6 @@ func (c *Catalog) Stage(ctx context.Context, id string, s *Staged) error {
 // before anyone drops it) is subtracted by the next Stage, which sweeps the
 // expired ones: a plain counter that only Stage and DropStaged adjust would
 // keep them for ever, and once grown past the cap would stop every worker.
-func (k keys) stagedBytes() string  { return k.prefix + "staged_bytes" }
-func (k keys) stagedSizes() string  { return k.prefix + "staged_sizes" }
-func (k keys) stagedExpiry() string { return k.prefix + "staged_expiry" }
-
 func (c *Catalog) stagedKeys(id string) []string {
 	return []string{c.keys.staged(id), c.keys.stagedBytes(), c.keys.stagedSizes(), c.keys.stagedExpiry()}
 }
@@ -182,10 +178,6 @@ func (c *Catalog) DropStaged(ctx context.Context, id string) error {
 	}
 	return nil
 }
-
-//	wxqr:called:{id}  string: the generation an attempt asked WeChat for, with a TTL
-
-func (k keys) called(id string) string { return k.prefix + "called:" + id }
 
 // MarkCalled notes, before a worker asks WeChat for generation gen of code
 // id, that it did: a later attempt that finds neither a record nor a staged

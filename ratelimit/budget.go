@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
-	_ "time/tzdata" // Asia/Shanghai must load on machines without a zone database
 
 	"github.com/redis/go-redis/v9"
 )
@@ -17,18 +17,31 @@ const DefaultBudgetKeyPrefix = "wxqr:budget:"
 // whose clock runs a little behind still finds it.
 const budgetGrace = time.Hour
 
-// defaultLocation is loaded once: with time/tzdata embedded it cannot fail.
-var defaultLocation = func() *time.Location {
-	loc, err := time.LoadLocation("Asia/Shanghai")
+// DefaultLocation returns Asia/Shanghai (China Standard Time), the default
+// zone in which budgets reset. It is loaded on the first call, after every
+// package's init, so that a main package importing time/tzdata (as wxqr's
+// commands do) provides it on machines without a zone database. Where the
+// zone cannot be loaded at all, DefaultLocation returns a fixed UTC+8 zone
+// named "CST": China has kept UTC+8 without daylight saving since 1991, so
+// its days start at the same instants.
+func DefaultLocation() *time.Location { return defaultLocation() }
+
+var defaultLocation = sync.OnceValue(func() *time.Location {
+	return loadShanghai(time.LoadLocation)
+})
+
+// chinaStandardTime is Asia/Shanghai as a fixed zone.
+var chinaStandardTime = time.FixedZone("CST", 8*60*60)
+
+// loadShanghai loads Asia/Shanghai with load, or falls back to
+// chinaStandardTime.
+func loadShanghai(load func(name string) (*time.Location, error)) *time.Location {
+	loc, err := load("Asia/Shanghai")
 	if err != nil {
-		panic(fmt.Sprintf("ratelimit: embedded zone database: %v", err))
+		return chinaStandardTime
 	}
 	return loc
-}()
-
-// DefaultLocation returns Asia/Shanghai (China Standard Time), the default
-// zone in which budgets reset.
-func DefaultLocation() *time.Location { return defaultLocation }
+}
 
 // ErrNoBudget is returned by Used and Remaining for a key without a budget.
 var ErrNoBudget = errors.New("ratelimit: no budget for key")
@@ -63,7 +76,7 @@ func (c BudgetConfig) withDefaults() BudgetConfig {
 		c.KeyPrefix = DefaultBudgetKeyPrefix
 	}
 	if c.Location == nil {
-		c.Location = defaultLocation
+		c.Location = DefaultLocation()
 	}
 	if c.Now == nil {
 		c.Now = time.Now

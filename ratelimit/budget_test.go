@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	_ "time/tzdata" // the named zones below load on machines without a zone database
 
 	"github.com/wxqr/wxqr/internal/fakeclock"
 	"github.com/wxqr/wxqr/internal/testenv"
@@ -302,5 +303,26 @@ func TestDefaultLocation(t *testing.T) {
 	}
 	if _, offset := time.Date(2025, 7, 1, 0, 0, 0, 0, loc).Zone(); offset != 8*3600 {
 		t.Errorf("offset = %ds, want +8h", offset)
+	}
+}
+
+// Without a zone database (a library user whose main does not import
+// time/tzdata, on a machine without one) the default zone is UTC+8 still, so
+// budgets reset at the same instants.
+func TestDefaultLocationWithoutZoneDatabase(t *testing.T) {
+	noDatabase := func(name string) (*time.Location, error) {
+		return nil, errors.New("unknown time zone " + name)
+	}
+	loc := ratelimit.LoadShanghai(noDatabase)
+	for _, day := range []time.Time{
+		time.Date(1992, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2031, 12, 31, 0, 0, 0, 0, time.UTC),
+	} {
+		got := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, loc)
+		want := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, ratelimit.DefaultLocation())
+		if !got.Equal(want) {
+			t.Errorf("midnight of %s without a zone database is %s, want %s", day.Format(time.DateOnly), got.UTC(), want.UTC())
+		}
 	}
 }

@@ -11,3 +11,6 @@ func SetSleep(l *Limiter, f func(context.Context, time.Duration) error) { l.slee
 
 // Sleep is the sleep both limiters use.
 var Sleep = sleep
+
+// LoadShanghai is how DefaultLocation loads its zone.
+var LoadShanghai = loadShanghai

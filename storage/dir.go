@@ -13,9 +13,24 @@ import (
 	"syscall"
 )
 
-// DirStore keeps objects as files under a directory: key "a/b.jpg" is the
-// file <root>/<prefix>/a/b.jpg, and its content type and metadata are in
-// <root>/<prefix>/a/b.jpg.meta.json, which Walk does not list.
+// DirStore keeps objects as files under a directory, laid out for the people
+// who open it: the objects they look for where they look, and everything
+// else in one hidden folder, .wxqr, that mirrors the keys. Under
+// <root>/<prefix>:
+//
+//	a/b.jpg                       the object at key "a/b.jpg"
+//	.wxqr/a/b.jpg.meta.json       its content type and metadata
+//	.wxqr/a/b.jpg.json            the sidecar at key "a/b.jpg.json" (see SidecarKey)
+//	.wxqr/a/b.jpg.json.meta.json  the sidecar's content type
+//
+// Walk lists the objects and the sidecars by their keys, never the metadata
+// files.
+//
+// A directory written before the hidden folder existed has each object's
+// metadata file and sidecar next to it (a/b.jpg.meta.json, a/b.jpg.json,
+// a/b.jpg.json.meta.json). DirStore reads that layout as it is, without
+// touching it, so that a copy on a read-only disk can still rebuild a
+// catalog; each object moves to the new layout when it is next put.
 //
 // Each file is replaced atomically (written to a temporary file in the same
 // directory, synced, then renamed), so a reader sees the old or the new
@@ -55,9 +70,32 @@ func (d *DirStore) dir() string {
 	return filepath.Join(d.root, filepath.FromSlash(d.prefix))
 }
 
-// file is the file that holds key.
-func (d *DirStore) file(key string) string {
+// hiddenDir is the folder, in the store's directory, that holds what people
+// do not look for: metadata files and sidecars. No key starts with ".", so
+// no key can reach it.
+const hiddenDir = ".wxqr"
+
+// visible is the file where key is in sight: every object's body, and in
+// the layout before the hidden folder, sidecars too.
+func (d *DirStore) visible(key string) string {
 	return filepath.Join(d.dir(), filepath.FromSlash(key))
+}
+
+// hidden is the file for key in the hidden folder.
+func (d *DirStore) hidden(key string) string {
+	return filepath.Join(d.dir(), hiddenDir, filepath.FromSlash(key))
+}
+
+// files names where the body and the metadata of key are, and where the
+// layout before the hidden folder had them.
+type files struct{ body, meta, oldBody, oldMeta string }
+
+func (d *DirStore) files(key string) files {
+	f := files{body: d.visible(key), meta: d.hidden(key) + metaSuffix, oldBody: "", oldMeta: d.visible(key) + metaSuffix}
+	if isSidecar(key) {
+		f.body, f.oldBody = d.hidden(key), d.visible(key)
+	}
+	return f
 }
 
 // sidecar is what a DirStore keeps in a ".meta.json" file.
@@ -79,18 +117,38 @@ func (d *DirStore) Put(ctx context.Context, key string, body []byte, contentType
 	if err != nil {
 		return opError("put", key, err)
 	}
-	file := d.file(key)
-	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
-		return opError("put", key, err)
+	f := d.files(key)
+	for _, name := range []string{f.meta, f.body} {
+		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+			return opError("put", key, err)
+		}
 	}
 	// Metadata first: a crash between the two writes then leaves, for a new
 	// key, metadata without a body (Get says not found) rather than a body
 	// without its metadata.
-	if err := writeFileAtomic(file+metaSuffix, side); err != nil {
+	if err := writeFileAtomic(f.meta, side); err != nil {
 		return opError("put", key, err)
 	}
-	if err := writeFileAtomic(file, body); err != nil {
+	if err := writeFileAtomic(f.body, body); err != nil {
 		return opError("put", key, err)
+	}
+	// Get prefers the new files, so what the old layout kept for key can go
+	// now: the folder gets tidier with every put.
+	if err := removeIfPresent(f.oldMeta, f.oldBody); err != nil {
+		return opError("put", key, err)
+	}
+	return nil
+}
+
+// removeIfPresent removes the files names ("" names none) that exist.
+func removeIfPresent(names ...string) error {
+	for _, name := range names {
+		if name == "" {
+			continue
+		}
+		if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 	}
 	return nil
 }
@@ -133,37 +191,59 @@ func (d *DirStore) Get(ctx context.Context, key string) (*Object, error) {
 	if err := checkKey(key); err != nil {
 		return nil, opError("get", key, err)
 	}
-	file := d.file(key)
-	body, err := os.ReadFile(file)
+	f := d.files(key)
+	body, err := readBody(f.body)
+	if errors.Is(err, ErrNotFound) && f.oldBody != "" {
+		body, err = readBody(f.oldBody)
+	}
 	if err != nil {
-		// A directory holds other keys and is no object, and a file where a
-		// directory should be means no object below it: S3 has no object at
-		// "a" when it holds "a/b", nor at "a/b" when it holds "a".
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || isDir(file) {
-			return nil, opError("get", key, ErrNotFound)
-		}
 		return nil, opError("get", key, err)
 	}
 	obj := &Object{Body: body, ContentType: DefaultContentType, Meta: map[string]string{}}
-	side, err := os.ReadFile(file + metaSuffix)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		// A file put there by hand: no metadata.
-	case err != nil:
+	side, err := readMeta(f.meta, f.oldMeta)
+	if err != nil {
 		return nil, opError("get", key, err)
-	default:
-		var s sidecar
-		if err := json.Unmarshal(side, &s); err != nil {
-			return nil, opError("get", key, fmt.Errorf("metadata file %s: %w", file+metaSuffix, err))
-		}
-		if s.ContentType != "" {
-			obj.ContentType = s.ContentType
-		}
-		for name, value := range s.Meta {
-			obj.Meta[name] = value
-		}
+	}
+	if side.ContentType != "" {
+		obj.ContentType = side.ContentType
+	}
+	for name, value := range side.Meta {
+		obj.Meta[name] = value
 	}
 	return obj, nil
+}
+
+// readBody reads the file name, which holds an object's body, or fails with
+// ErrNotFound.
+func readBody(name string) ([]byte, error) {
+	body, err := os.ReadFile(name)
+	// A directory holds other keys and is no object, and a file where a
+	// directory should be means no object below it: S3 has no object at "a"
+	// when it holds "a/b", nor at "a/b" when it holds "a".
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || err != nil && isDir(name) {
+		return nil, ErrNotFound
+	}
+	return body, err
+}
+
+// readMeta reads the first of the metadata files names that exists. None
+// existing means an object put there by hand: no metadata.
+func readMeta(names ...string) (sidecar, error) {
+	var s sidecar
+	for _, name := range names {
+		data, err := os.ReadFile(name)
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			continue
+		}
+		if err != nil {
+			return s, err
+		}
+		if err := json.Unmarshal(data, &s); err != nil {
+			return s, fmt.Errorf("metadata file %s: %w", name, err)
+		}
+		return s, nil
+	}
+	return s, nil
 }
 
 func isDir(name string) bool {
@@ -176,53 +256,22 @@ func (d *DirStore) Walk(ctx context.Context, prefix string, fn func(key string) 
 	if err := checkWalkPrefix(prefix); err != nil {
 		return opError("walk", prefix, err)
 	}
-	dir := d.dir()
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		return nil // nothing stored yet: an empty store
-	}
-	return d.walk(ctx, dir, "", prefix, fn)
+	return d.walk(ctx, "", prefix, fn)
 }
 
-// walk visits the directory holding the keys that start with rel, in the
-// byte order of the keys. Sorting a directory's entries by name, with "/"
-// appended to the names of subdirectories, gives that order: every key
-// under subdirectory "a" starts with "a/", which sorts after "a" and "a-b"
-// but before "a0".
-func (d *DirStore) walk(ctx context.Context, dir, rel, prefix string, fn func(key string) error) error {
-	entries, err := os.ReadDir(dir)
+// walk visits the keys under rel ("" or a directory's key ending in "/")
+// that start with prefix, in byte order.
+func (d *DirStore) walk(ctx context.Context, rel, prefix string, fn func(key string) error) error {
+	entries, err := d.list(rel, prefix)
 	if err != nil {
 		return opError("walk", prefix, err)
 	}
-	type entry struct {
-		name  string // file name
-		key   string // key, with a trailing "/" for a directory
-		isDir bool
-	}
-	list := make([]entry, 0, len(entries))
 	for _, e := range entries {
-		name := e.Name()
-		if strings.HasPrefix(name, ".") || strings.HasSuffix(name, metaSuffix) {
-			continue // temporary or metadata file: not a key
-		}
-		key := rel + name
-		if e.IsDir() {
-			key += "/"
-			// Prune directories that hold no key with the prefix.
-			if !strings.HasPrefix(key, prefix) && !strings.HasPrefix(prefix, key) {
-				continue
-			}
-		} else if !strings.HasPrefix(key, prefix) {
-			continue
-		}
-		list = append(list, entry{name: name, key: key, isDir: e.IsDir()})
-	}
-	slices.SortFunc(list, func(a, b entry) int { return strings.Compare(a.key, b.key) })
-	for _, e := range list {
 		if err := ctx.Err(); err != nil {
 			return opError("walk", prefix, err)
 		}
 		if e.isDir {
-			err = d.walk(ctx, filepath.Join(dir, e.name), e.key, prefix, fn)
+			err = d.walk(ctx, e.key, prefix, fn)
 		} else {
 			err = fn(e.key)
 		}
@@ -231,6 +280,57 @@ func (d *DirStore) walk(ctx context.Context, dir, rel, prefix string, fn func(ke
 		}
 	}
 	return nil
+}
+
+// dirEntry is a key, or a directory of keys (isDir, key ending in "/").
+type dirEntry struct {
+	key   string
+	isDir bool
+}
+
+// list returns what lies directly under rel, in the visible directory and
+// its mirror in the hidden folder, each key once, without what cannot hold
+// a key starting with prefix, in the byte order of the keys. Sorting by
+// key, with "/" ending the keys of directories, gives that order: every key
+// under directory "a" starts with "a/", which sorts after "a" and "a-b" but
+// before "a0".
+func (d *DirStore) list(rel, prefix string) ([]dirEntry, error) {
+	found := map[string]bool{} // key → isDir
+	for _, inHidden := range []bool{false, true} {
+		dir := d.visible(rel)
+		if inHidden {
+			dir = d.hidden(rel)
+		}
+		entries, err := os.ReadDir(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // nothing stored there (yet)
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range entries {
+			name := e.Name()
+			if strings.HasPrefix(name, ".") || strings.HasSuffix(name, metaSuffix) {
+				continue // temporary file, hidden folder or metadata: not a key
+			}
+			if inHidden && !e.IsDir() && !isSidecar(name) {
+				continue // no key Get would read there
+			}
+			key := rel + name
+			if e.IsDir() {
+				key += "/"
+			}
+			if strings.HasPrefix(key, prefix) || e.IsDir() && strings.HasPrefix(prefix, key) {
+				found[key] = e.IsDir()
+			}
+		}
+	}
+	list := make([]dirEntry, 0, len(found))
+	for key, isDir := range found {
+		list = append(list, dirEntry{key: key, isDir: isDir})
+	}
+	slices.SortFunc(list, func(a, b dirEntry) int { return strings.Compare(a.key, b.key) })
+	return list, nil
 }
 
 // Check creates the store's directory if needed and writes and removes a
@@ -256,8 +356,13 @@ func (d *DirStore) Check(ctx context.Context) error {
 	return nil
 }
 
-// Location returns the store's root directory and key's path under it, in
-// slash form: the file is filepath.Join(root, filepath.FromSlash(path)).
+// Location returns the store's root directory and the path under it, in
+// slash form, of the file where Put keeps key's body: the file is
+// filepath.Join(root, filepath.FromSlash(path)). A sidecar's is in the
+// hidden folder.
 func (d *DirStore) Location(key string) (root, objectPath string) {
+	if isSidecar(key) {
+		return d.root, joinPrefix(d.prefix, hiddenDir+"/"+key)
+	}
 	return d.root, joinPrefix(d.prefix, key)
 }

@@ -13,6 +13,12 @@
 //
 // Metadata is a small map of lower-case names to UTF-8 values, stored with
 // each object (see [ErrInvalidMeta] for the limits, which are S3's).
+//
+// A sidecar is an object that describes another: the one at [SidecarKey]
+// of its key. Both stores keep it as an ordinary object, which Get and Walk
+// find by its key; an S3Store keeps it next to the object it describes, and
+// a DirStore in its hidden folder, out of the sight of people who open the
+// directory.
 package storage
 
 import (
@@ -63,8 +69,9 @@ var (
 	// most 1024 bytes of UTF-8 without control characters or backslashes,
 	// made of non-empty slash-separated segments (so no leading, trailing
 	// or double slash) none of which starts with "." (so no "." or ".."
-	// and no hidden files, which DirStore uses for temporary files), and
-	// must not end in ".meta.json" (DirStore's metadata files).
+	// and no hidden files, which DirStore uses for temporary files and its
+	// hidden folder), and must not end in ".meta.json" (DirStore's metadata
+	// files).
 	ErrInvalidKey = errors.New("invalid key")
 
 	// ErrInvalidMeta means metadata that a store refuses. Names must be
@@ -83,6 +90,16 @@ const maxMetaSize = 2048
 // metaSuffix ends the name of the file where a DirStore keeps an object's
 // content type and metadata. It is reserved in every store.
 const metaSuffix = ".meta.json"
+
+// SidecarSuffix ends the key of every sidecar, and of nothing else that
+// wxqr stores.
+const SidecarSuffix = ".json"
+
+// SidecarKey returns the key of the sidecar of the object at key.
+func SidecarKey(key string) string { return key + SidecarSuffix }
+
+// isSidecar reports whether key is a sidecar's.
+func isSidecar(key string) bool { return strings.HasSuffix(key, SidecarSuffix) }
 
 // checkPath checks a slash-separated path (a key or a store prefix).
 func checkPath(p string) error {

@@ -5,7 +5,8 @@
 //
 // It uses the Redis at REDIS_URL (default redis://127.0.0.1:6379/0) or, when
 // none answers, an in-memory one it starts itself (and says so). Images go to
-// ./out unless --out says otherwise. The demo apps are named for that
+// ./out unless --out says otherwise, with the manifest; each code's record
+// and metadata go to its hidden folder, out/.wxqr. The demo apps are named for that
 // directory (out/.wxqr-demo keeps their id): running the demo again into the
 // same directory makes no new WeChat call, as the codes exist already, and a
 // new or emptied directory gets codes of its own.
@@ -257,13 +258,20 @@ func writeCampaign(path string, o *options, apps demoApps) error {
 	return f.Close()
 }
 
+// countImages counts the images in dir, where people look: not in the
+// hidden folder, where the store keeps each code's metadata and record.
 func countImages(dir string) (int, error) {
 	n := 0
 	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".jpg") {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && path != dir && strings.HasPrefix(d.Name(), "."):
+			return filepath.SkipDir
+		case !d.IsDir() && strings.HasSuffix(path, ".jpg"):
 			n++
 		}
-		return err
+		return nil
 	})
 	return n, err
 }

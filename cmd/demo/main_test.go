@@ -37,5 +37,40 @@ func TestDemo(t *testing.T) {
 		if lines := strings.Count(string(manifest), "\n"); lines != 12 {
 			t.Errorf("run %d: manifest has %d lines, want a header and 11 codes", i+1, lines)
 		}
+		// A person opening the directory sees the images and the manifest;
+		// everything else is hidden.
+		for _, name := range visibleFiles(t, out) {
+			if !strings.HasSuffix(name, ".jpg") && name != "manifest.csv" {
+				t.Errorf("run %d: %s in sight in %s, want only images and the manifest", i+1, name, out)
+			}
+		}
 	}
+}
+
+// visibleFiles lists the files under dir, in slash form, that are not
+// hidden and not in a hidden folder.
+func visibleFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var names []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || path == dir {
+			return err
+		}
+		if strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.IsDir() {
+			rel, err := filepath.Rel(dir, path)
+			names = append(names, filepath.ToSlash(rel))
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
 }

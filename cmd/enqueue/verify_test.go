@@ -335,7 +335,7 @@ func TestVerifyStoreUnreadable(t *testing.T) {
 	storedCode(t, h, store, spec, "spring", oa, []byte{})
 	// Metadata the store cannot read: Get fails, which says nothing about
 	// the image.
-	meta := filepath.Join(h.dir, "bucket", filepath.FromSlash(spec.Key())) + ".meta.json"
+	meta := filepath.Join(h.dir, "bucket", ".wxqr", filepath.FromSlash(spec.Key())) + ".meta.json"
 	if err := os.WriteFile(meta, []byte("{"), 0o600); err != nil {
 		t.Fatal(err)
 	}

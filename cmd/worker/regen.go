@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	_ "time/tzdata" // WXQR_REGEN_TZ must load on machines without a zone database
+	_ "time/tzdata" // WXQR_REGEN_TZ and the budgets' Asia/Shanghai must load on machines without a zone database
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"

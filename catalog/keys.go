@@ -1,0 +1,37 @@
+package catalog
+
+import "github.com/wxqr/wxqr"
+
+// keys names every Redis key the catalog uses, each in one method. The
+// package documentation lists them all; TestKeyListIsComplete holds it to
+// that.
+type keys struct{ prefix string }
+
+// A code's record and the indexes over the records (see Put).
+func (k keys) code(id string) string       { return k.prefix + "code:" + id }
+func (k keys) codes() string               { return k.prefix + "codes" }
+func (k keys) campaign(name string) string { return k.prefix + "campaign:" + name }
+func (k keys) campaigns() string           { return k.prefix + "campaigns" }
+func (k keys) apps() string                { return k.prefix + "apps" }
+func (k keys) expiry() string              { return k.prefix + "expiry" }
+func (k keys) quota(app string, class wxqr.QuotaClass) string {
+	return k.prefix + "quota:" + app + ":" + string(class)
+}
+
+// Campaigns retired as a whole (see RetireCampaign).
+func (k keys) retiredCampaigns() string { return k.prefix + "retired-campaigns" }
+
+// A campaign's plan and failures (see Plan and Fail).
+func (k keys) planned(campaign string) string { return k.prefix + "planned:" + campaign }
+func (k keys) failed(campaign string) string  { return k.prefix + "failed:" + campaign }
+
+// Making one code: its lock (see Lock), the generation an attempt asked
+// WeChat for (see MarkCalled) and the staged result (see Stage).
+func (k keys) lock(id string) string   { return k.prefix + "lock:" + id }
+func (k keys) called(id string) string { return k.prefix + "called:" + id }
+func (k keys) staged(id string) string { return k.prefix + "staged:" + id }
+
+// The count of the staged results' bytes, kept exact (see staged.go).
+func (k keys) stagedBytes() string  { return k.prefix + "staged_bytes" }
+func (k keys) stagedSizes() string  { return k.prefix + "staged_sizes" }
+func (k keys) stagedExpiry() string { return k.prefix + "staged_expiry" }

@@ -1,0 +1,175 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wxqr/wxqr"
+)
+
+// Campaigns returns the names of the campaigns that have at least one code,
+// sorted.
+func (c *Catalog) Campaigns(ctx context.Context) ([]string, error) {
+	return c.sortedMembers(ctx, c.keys.campaigns(), "campaigns")
+}
+
+// Apps returns the ids of the apps that have at least one code, sorted.
+func (c *Catalog) Apps(ctx context.Context) ([]string, error) {
+	return c.sortedMembers(ctx, c.keys.apps(), "apps")
+}
+
+func (c *Catalog) sortedMembers(ctx context.Context, key, what string) ([]string, error) {
+	names, err := c.rdb.SMembers(ctx, key).Result()
+	if err != nil {
+		return nil, fmt.Errorf("catalog: list %s: %w", what, err)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// Each calls fn with every record of campaign ("" = every record), in id
+// order, reading BatchSize records at a time, so memory stays bounded
+// whatever the size of the campaign. A record put during the walk may or may
+// not be visited; every record present throughout is visited exactly once.
+// Each stops at the first error from fn and returns it unchanged.
+func (c *Catalog) Each(ctx context.Context, campaign string, fn func(*wxqr.Record) error) error {
+	return c.eachBatch(ctx, c.idIndex(campaign), func(ids []string) error {
+		recs, err := c.GetMany(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			if rec == nil { // deleted since the page was read
+				continue
+			}
+			if err := fn(rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Count returns how many records campaign ("" = every record) holds, as
+// Each would visit them now: a total for progress reports, in one round trip.
+func (c *Catalog) Count(ctx context.Context, campaign string) (int64, error) {
+	n, err := c.rdb.ZCard(ctx, c.idIndex(campaign)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("catalog: count %s: %w", c.idIndex(campaign), err)
+	}
+	return n, nil
+}
+
+// idIndex is the sorted set holding the ids of campaign ("" = all).
+func (c *Catalog) idIndex(campaign string) string {
+	if campaign == "" {
+		return c.keys.codes()
+	}
+	return c.keys.campaign(campaign)
+}
+
+// eachBatch pages through the ids of the id index key, BatchSize at a time,
+// by id: each page starts after the last id of the previous one, so writes
+// during the walk neither repeat nor skip the ids already there.
+func (c *Catalog) eachBatch(ctx context.Context, key string, fn func(ids []string) error) error {
+	start := "-"
+	for {
+		ids, err := c.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
+			Key: key, Start: start, Stop: "+", ByLex: true, Count: int64(c.batch),
+		}).Result()
+		if err != nil {
+			return fmt.Errorf("catalog: list %s: %w", key, err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if err := fn(ids); err != nil {
+			return err
+		}
+		if len(ids) < c.batch {
+			return nil
+		}
+		start = "(" + ids[len(ids)-1]
+	}
+}
+
+// Expiring returns up to limit temporary codes that are not retired and
+// expire before before (at one-second resolution), soonest first: the codes
+// to regenerate. limit <= 0 means no limit.
+func (c *Catalog) Expiring(ctx context.Context, before time.Time, limit int) ([]*wxqr.Record, error) {
+	ids, err := c.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
+		Key: c.keys.expiry(), Start: "-inf", Stop: "(" + strconv.FormatInt(before.Unix(), 10),
+		ByScore: true, Count: int64(max(limit, 0)),
+	}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("catalog: expiring before %s: %w", before.UTC().Format(time.RFC3339), err)
+	}
+	recs, err := c.GetMany(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	found := recs[:0]
+	for _, rec := range recs {
+		if rec != nil {
+			found = append(found, rec)
+		}
+	}
+	return found, nil
+}
+
+// QuotaUsed returns how many distinct codes of app have spent the lifetime
+// quota of class. Classes without a lifetime quota (see
+// wxqr.QuotaClass.Lifetime) are not counted and always return 0.
+func (c *Catalog) QuotaUsed(ctx context.Context, appID string, class wxqr.QuotaClass) (int64, error) {
+	n, err := c.rdb.SCard(ctx, c.keys.quota(appID, class)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("catalog: quota used by %s %s: %w", appID, class, err)
+	}
+	return n, nil
+}
+
+// Stats summarises one campaign for its operators.
+type Stats struct {
+	Planned      int // codes the campaign asked for (see Plan); 0 for ""
+	Failed       int // codes that will not be made (see Fail)
+	Generated    int // codes in the catalog, retired ones included
+	Retired      int // codes that will never be regenerated
+	ExpiringSoon int // not retired, still valid, and expire within the window
+	Expired      int // not retired and already expired
+}
+
+// Queued is how many planned codes are neither made nor failed: still in the
+// queues (or paused there).
+func (s Stats) Queued() int { return max(s.Planned-s.Generated-s.Failed, 0) }
+
+// CampaignStats counts the codes of campaign ("" = every code) as seen at
+// now; ExpiringSoon counts codes that expire after now and at most soon after
+// it. It reads every record of the campaign, BatchSize at a time.
+func (c *Catalog) CampaignStats(ctx context.Context, campaign string, now time.Time, soon time.Duration) (Stats, error) {
+	var s Stats
+	if campaign != "" {
+		var err error
+		if s.Planned, s.Failed, err = c.planCounts(ctx, campaign); err != nil {
+			return s, err
+		}
+	}
+	horizon := now.Add(soon)
+	err := c.Each(ctx, campaign, func(rec *wxqr.Record) error {
+		s.Generated++
+		switch {
+		case rec.Retired:
+			s.Retired++
+		case !rec.Valid(now):
+			s.Expired++
+		case !rec.ExpiresAt.IsZero() && !rec.ExpiresAt.After(horizon):
+			s.ExpiringSoon++
+		}
+		return nil
+	})
+	return s, err
+}

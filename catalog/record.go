@@ -1,0 +1,254 @@
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wxqr/wxqr"
+)
+
+// Get returns the record with id, or an error wrapping ErrNotFound.
+func (c *Catalog) Get(ctx context.Context, id string) (*wxqr.Record, error) {
+	data, err := c.rdb.Get(ctx, c.keys.code(id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("catalog: get %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("catalog: get %s: %w", id, err)
+	}
+	return decodeRecord(id, data)
+}
+
+// GetMany returns the records with ids, in the same order, with nil where
+// the catalog has none. It reads BatchSize records per MGET, all batches in
+// one pipeline.
+func (c *Catalog) GetMany(ctx context.Context, ids []string) ([]*wxqr.Record, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	pipe := c.rdb.Pipeline()
+	var cmds []*redis.SliceCmd
+	for batch := range slices.Chunk(ids, c.batch) {
+		codeKeys := make([]string, len(batch))
+		for i, id := range batch {
+			codeKeys[i] = c.keys.code(id)
+		}
+		cmds = append(cmds, pipe.MGet(ctx, codeKeys...))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("catalog: get %d records: %w", len(ids), err)
+	}
+	recs := make([]*wxqr.Record, 0, len(ids))
+	for _, cmd := range cmds {
+		for _, v := range cmd.Val() {
+			s, ok := v.(string)
+			if !ok {
+				recs = append(recs, nil)
+				continue
+			}
+			rec, err := decodeRecord(ids[len(recs)], []byte(s))
+			if err != nil {
+				return nil, err
+			}
+			recs = append(recs, rec)
+		}
+	}
+	return recs, nil
+}
+
+// Put inserts or replaces rec and updates every index in one transaction:
+// the campaign (moving the code if its campaign changed), the expiry index
+// (temporary codes that are not retired), the lifetime quota of its app and
+// class, and the app set.
+//
+// The stored record has its spec normalised and its times in UTC. Put never
+// un-retires a code: if the stored record is retired, or its campaign is
+// (see RetireCampaign), the new one is stored retired too, so a generation
+// that raced with Retire or RetireCampaign cannot bring the code back.
+// rec itself is not modified.
+//
+// Put fails without writing if rec has no id or its id is not rec.Spec.ID().
+// With Config.MinReplicas, it fails with ErrNotReplicated when the record was
+// written but not acknowledged by that many replicas in time.
+func (c *Catalog) Put(ctx context.Context, rec *wxqr.Record) error {
+	_, err := c.put(ctx, rec, false, nil)
+	return err
+}
+
+// PutHeld is Put by the holder of lease, fenced by it: the record is written
+// only while the lease still holds the code's lock, in the same transaction,
+// and otherwise PutHeld fails with an error wrapping ErrLockLost, so that a
+// worker that stalled past its lock never overwrites what the code's new
+// holder wrote.
+func (c *Catalog) PutHeld(ctx context.Context, rec *wxqr.Record, lease *Lease) error {
+	if lease == nil {
+		return errors.New("catalog: put: a lease is required")
+	}
+	_, err := c.put(ctx, rec, false, lease)
+	return err
+}
+
+// put is Put; with keepNewer it leaves a stored record of a higher
+// generation alone and reports written == false; with a lease it writes only
+// while the lease holds its lock.
+func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool, lease *Lease) (written bool, err error) {
+	if err := checkRecord(rec); err != nil {
+		return false, fmt.Errorf("catalog: put: %w", err)
+	}
+	next := canonical(rec)
+	codeKey := c.keys.code(next.ID)
+	watched := []string{codeKey, c.keys.retiredCampaigns()}
+	if lease != nil {
+		watched = append(watched, lease.key)
+	}
+	err = c.transact(ctx, func(tx *redis.Tx) error {
+		written = false
+		if lease != nil {
+			if err := lease.check(tx.Get(ctx, lease.key).Result()); err != nil {
+				return err
+			}
+		}
+		old, err := c.readRecord(ctx, tx, next.ID)
+		if err != nil {
+			return err
+		}
+		if keepNewer && old != nil && old.Generation > next.Generation {
+			return nil
+		}
+		campaignRetired, err := c.campaignRetired(ctx, tx, next.Campaign)
+		if err != nil {
+			return err
+		}
+		next.Retired = rec.Retired || old != nil && old.Retired || campaignRetired
+		data, err := json.Marshal(next)
+		if err != nil {
+			return fmt.Errorf("encode record: %w", err)
+		}
+		var leaving string // the campaign the code moves out of, if any
+		emptied := false   // whether leaving has no other code
+		if old != nil && old.Campaign != "" && old.Campaign != next.Campaign {
+			leaving = old.Campaign
+			if emptied, err = c.onlyMember(ctx, tx, c.keys.campaign(leaving), next.ID); err != nil {
+				return err
+			}
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, codeKey, data, 0)
+			c.index(ctx, p, &next)
+			if leaving != "" {
+				p.ZRem(ctx, c.keys.campaign(leaving), next.ID)
+				if emptied {
+					p.SRem(ctx, c.keys.campaigns(), leaving)
+				}
+			}
+			return nil
+		})
+		written = err == nil
+		if written {
+			// The record is what says "done": it must outlive a failover.
+			err = c.awaitReplicas(ctx, tx)
+		}
+		return err
+	}, watched...)
+	if err != nil {
+		return false, fmt.Errorf("catalog: put %s: %w", next.ID, err)
+	}
+	return written, nil
+}
+
+// index queues the index updates for the stored record rec.
+func (c *Catalog) index(ctx context.Context, p redis.Pipeliner, rec *wxqr.Record) {
+	member := redis.Z{Member: rec.ID}
+	p.ZAdd(ctx, c.keys.codes(), member)
+	p.SAdd(ctx, c.keys.apps(), rec.AppID)
+	if rec.Campaign != "" {
+		p.ZAdd(ctx, c.keys.campaign(rec.Campaign), member)
+		p.SAdd(ctx, c.keys.campaigns(), rec.Campaign)
+		p.HDel(ctx, c.keys.failed(rec.Campaign), rec.ID)
+	}
+	if expires(rec) {
+		p.ZAdd(ctx, c.keys.expiry(), redis.Z{Score: float64(rec.ExpiresAt.Unix()), Member: rec.ID})
+	} else {
+		p.ZRem(ctx, c.keys.expiry(), rec.ID)
+	}
+	if class := rec.Kind.Class(); class.Lifetime() {
+		p.SAdd(ctx, c.keys.quota(rec.AppID, class), rec.ID)
+	}
+}
+
+// expires reports whether rec belongs in the expiry index: a temporary code
+// that will need regenerating.
+func expires(rec *wxqr.Record) bool {
+	return rec.Kind.Temporary() && !rec.Retired && !rec.ExpiresAt.IsZero()
+}
+
+// onlyMember watches the id index key and reports whether id is its only
+// member, so that the transaction can drop the emptied campaign by name, and
+// fails if someone adds to it meanwhile.
+func (c *Catalog) onlyMember(ctx context.Context, tx *redis.Tx, key, id string) (bool, error) {
+	if err := tx.Watch(ctx, key).Err(); err != nil {
+		return false, err
+	}
+	n, err := tx.ZCard(ctx, key).Result()
+	if err != nil || n != 1 {
+		return n == 0, err
+	}
+	err = tx.ZScore(ctx, key, id).Err()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// readRecord returns the stored record id, or nil if there is none.
+func (c *Catalog) readRecord(ctx context.Context, tx *redis.Tx, id string) (*wxqr.Record, error) {
+	data, err := tx.Get(ctx, c.keys.code(id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return decodeRecord(id, data)
+}
+
+// checkRecord refuses records that would be indexed under one identity and
+// stored under another.
+func checkRecord(rec *wxqr.Record) error {
+	switch {
+	case rec == nil:
+		return errors.New("nil record")
+	case rec.ID == "":
+		return errors.New("record has no id")
+	case rec.ID != rec.Spec.ID():
+		return fmt.Errorf("record id %s does not match its spec (id %s)", rec.ID, rec.Spec.ID())
+	}
+	return nil
+}
+
+// canonical returns a copy of rec in the form the catalog stores: spec
+// normalised, times in UTC.
+func canonical(rec *wxqr.Record) wxqr.Record {
+	r := *rec
+	r.Spec = r.Spec.Normalize()
+	if !r.ExpiresAt.IsZero() {
+		r.ExpiresAt = r.ExpiresAt.UTC()
+	}
+	if !r.CreatedAt.IsZero() {
+		r.CreatedAt = r.CreatedAt.UTC()
+	}
+	return r
+}
+
+func decodeRecord(id string, data []byte) (*wxqr.Record, error) {
+	var rec wxqr.Record
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return nil, fmt.Errorf("catalog: decode record %s: %w", id, err)
+	}
+	return &rec, nil
+}

@@ -1,0 +1,139 @@
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Retire marks the codes with ids as retired: they stay in the catalog (and
+// in their campaign, and in the quota they spent) but leave the expiry index,
+// so they are never regenerated. It returns how many codes it retired; ids
+// that are unknown or already retired are not counted.
+func (c *Catalog) Retire(ctx context.Context, ids ...string) (int, error) {
+	seen := make(map[string]bool, len(ids))
+	unique := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			unique = append(unique, id)
+		}
+	}
+	total := 0
+	for batch := range slices.Chunk(unique, c.batch) {
+		n, err := c.retire(ctx, batch)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// RetireCampaign retires campaign for good: every code it has, BatchSize at
+// a time, and every code it will have, as Put stores them retired and the
+// generator makes none (see CampaignRetired). It returns how many records
+// it retired (those already retired are not counted).
+//
+// The campaign is marked first and its records walked after: a Put either
+// committed before the mark, and the walk finds its record, or it watched
+// the mark and stores the record retired.
+func (c *Catalog) RetireCampaign(ctx context.Context, campaign string) (int, error) {
+	if campaign == "" {
+		return 0, errors.New("catalog: retire campaign: a campaign name is required")
+	}
+	if err := c.rdb.SAdd(ctx, c.keys.retiredCampaigns(), campaign).Err(); err != nil {
+		return 0, fmt.Errorf("catalog: retire campaign %q: %w", campaign, err)
+	}
+	total := 0
+	err := c.eachBatch(ctx, c.keys.campaign(campaign), func(ids []string) error {
+		n, err := c.retire(ctx, ids)
+		total += n
+		return err
+	})
+	return total, err
+}
+
+// CampaignRetired reports whether campaign was retired with RetireCampaign.
+// The campaign "" never is.
+func (c *Catalog) CampaignRetired(ctx context.Context, campaign string) (bool, error) {
+	if campaign == "" {
+		return false, nil
+	}
+	retired, err := c.rdb.SIsMember(ctx, c.keys.retiredCampaigns(), campaign).Result()
+	if err != nil {
+		return false, fmt.Errorf("catalog: is campaign %q retired: %w", campaign, err)
+	}
+	return retired, nil
+}
+
+// campaignRetired is CampaignRetired inside a transaction that watches the
+// set of retired campaigns.
+func (c *Catalog) campaignRetired(ctx context.Context, tx *redis.Tx, campaign string) (bool, error) {
+	if campaign == "" {
+		return false, nil
+	}
+	return tx.SIsMember(ctx, c.keys.retiredCampaigns(), campaign).Result()
+}
+
+// retire retires one batch of distinct ids in one transaction.
+func (c *Catalog) retire(ctx context.Context, ids []string) (int, error) {
+	codeKeys := make([]string, len(ids))
+	for i, id := range ids {
+		codeKeys[i] = c.keys.code(id)
+	}
+	retired := 0
+	err := c.transact(ctx, func(tx *redis.Tx) error {
+		retired = 0
+		vals, err := tx.MGet(ctx, codeKeys...).Result()
+		if err != nil {
+			return err
+		}
+		type update struct {
+			id   string
+			data []byte
+		}
+		var updates []update
+		for i, v := range vals {
+			s, ok := v.(string)
+			if !ok {
+				continue
+			}
+			rec, err := decodeRecord(ids[i], []byte(s))
+			if err != nil {
+				return err
+			}
+			if rec.Retired {
+				continue
+			}
+			rec.Retired = true
+			data, err := json.Marshal(rec)
+			if err != nil {
+				return fmt.Errorf("encode record %s: %w", rec.ID, err)
+			}
+			updates = append(updates, update{ids[i], data})
+		}
+		if len(updates) == 0 {
+			return nil
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			for _, u := range updates {
+				p.Set(ctx, c.keys.code(u.id), u.data, 0)
+				p.ZRem(ctx, c.keys.expiry(), u.id)
+			}
+			return nil
+		})
+		if err == nil {
+			retired = len(updates)
+		}
+		return err
+	}, codeKeys...)
+	if err != nil {
+		return 0, fmt.Errorf("catalog: retire %d codes: %w", len(ids), err)
+	}
+	return retired, nil
+}
