@@ -139,8 +139,8 @@ func TestChaos(t *testing.T) {
 	minio, s3 := startMinIO(t)
 	sim := wechatsim.NewServer(wechatsim.Config{
 		Apps: map[string]wechatsim.App{
-			oaApp: {Secret: "oa-secret-0001", Type: wxqr.AppOA},
-			mpApp: {Secret: "mp-secret-0001", Type: wxqr.AppMP},
+			oaApp: {Secret: "oa-secret-0001", Type: wechatsim.OfficialAccount},
+			mpApp: {Secret: "mp-secret-0001", Type: wechatsim.MiniProgram},
 		},
 		FaultSeed: 20260101,
 	})

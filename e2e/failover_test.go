@@ -87,7 +87,7 @@ func TestFailover(t *testing.T) {
 	// Successful create calls, each a code WeChat made (and, for the
 	// lifetime classes, a call that spends quota even when WeChat counts
 	// the same code once).
-	temps := h.sim.CodesGenerated(oaApp, wxqr.ClassOATemp)
+	temps := h.sim.Usage(oaApp, wechatsim.APICreateQRCode).Temporary
 	calls := []struct {
 		class  wxqr.QuotaClass
 		calls  int

@@ -85,7 +85,7 @@ func TestWorkerKilled(t *testing.T) {
 	// cannot be closed from this side of WeChat, and WeChat answers a
 	// permanent scene created again with the same code. At most one such
 	// call per handler that was under way.
-	if got := h.sim.CodesGenerated(oaApp, wxqr.ClassOAPerm); got != 200 {
+	if got := h.sim.Usage(oaApp, wechatsim.APICreateQRCode).Capped; got != 200 {
 		t.Errorf("permanent codes spent = %d, want 200", got)
 	}
 	if got := h.sim.Calls(wechatsim.APICreateQRCode); got < 200 || got > 200+8 {

@@ -80,8 +80,8 @@ func newHarness(t *testing.T, limits wechatsim.Limits, extraEnv ...string) *harn
 	t.Helper()
 	sim := wechatsim.NewServer(wechatsim.Config{
 		Apps: map[string]wechatsim.App{
-			oaApp: {Secret: "oa-secret-0001", Type: wxqr.AppOA},
-			mpApp: {Secret: "mp-secret-0001", Type: wxqr.AppMP},
+			oaApp: {Secret: "oa-secret-0001", Type: wechatsim.OfficialAccount},
+			mpApp: {Secret: "mp-secret-0001", Type: wechatsim.MiniProgram},
 		},
 		Limits: limits,
 	})

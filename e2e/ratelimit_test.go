@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/wechat/wechatsim"
 )
 
@@ -20,8 +19,8 @@ func TestSharedRateLimit(t *testing.T) {
 	const rate = 20
 	sim, err := wechatsim.New(wechatsim.Config{
 		Apps: map[string]wechatsim.App{
-			oaApp: {Secret: "oa-secret-0001", Type: wxqr.AppOA},
-			mpApp: {Secret: "mp-secret-0001", Type: wxqr.AppMP},
+			oaApp: {Secret: "oa-secret-0001", Type: wechatsim.OfficialAccount},
+			mpApp: {Secret: "mp-secret-0001", Type: wechatsim.MiniProgram},
 		},
 		Limits: wechatsim.Limits{PerSecond: map[string]int{wechatsim.APICreateQRCode: rate}},
 	})

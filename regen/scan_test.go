@@ -49,7 +49,7 @@ func newWorld(t *testing.T, budget int64) *world {
 	t.Helper()
 	clk := fakeclock.New(time.Date(2025, 3, 1, 19, 0, 0, 0, time.UTC)) // 03:00 in Shanghai
 	sim := wechatsim.NewServer(wechatsim.Config{
-		Apps: map[string]wechatsim.App{simApp: {Secret: simSecret, Type: wxqr.AppOA}},
+		Apps: map[string]wechatsim.App{simApp: {Secret: simSecret, Type: wechatsim.OfficialAccount}},
 		Now:  clk.Now,
 	})
 	t.Cleanup(sim.Close)

@@ -9,7 +9,6 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/wechat"
 	"github.com/wxqr/wxqr/wechat/wechatsim"
 )
@@ -18,7 +17,7 @@ func Example() {
 	// The simulator stands in for WeChat, and an in-memory Redis for the
 	// one the fleet shares; in production, leave the base URLs empty.
 	sim := wechatsim.NewServer(wechatsim.Config{Apps: map[string]wechatsim.App{
-		"wx0123456789abcdef": {Secret: "s3cret", Type: wxqr.AppOA},
+		"wx0123456789abcdef": {Secret: "s3cret", Type: wechatsim.OfficialAccount},
 	}})
 	defer sim.Close()
 	mr, err := miniredis.Run()

@@ -10,7 +10,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/internal/qrdecode"
 	"github.com/wxqr/wxqr/internal/testenv"
 	"github.com/wxqr/wxqr/wechat/wechatsim"
@@ -40,8 +39,8 @@ func startSim(t *testing.T) *wechatsim.Server {
 	t.Helper()
 	sim := wechatsim.NewServer(wechatsim.Config{
 		Apps: map[string]wechatsim.App{
-			oaApp: {Secret: oaSecret, Type: wxqr.AppOA},
-			mpApp: {Secret: mpSecret, Type: wxqr.AppMP},
+			oaApp: {Secret: oaSecret, Type: wechatsim.OfficialAccount},
+			mpApp: {Secret: mpSecret, Type: wechatsim.MiniProgram},
 		},
 		Now: simNow,
 	})
@@ -115,7 +114,7 @@ func TestSimOfficialAccountCodes(t *testing.T) {
 			}
 		})
 	}
-	if got := sim.CodesGenerated(oaApp, wxqr.ClassOAPerm); got != 2 {
+	if got := sim.Usage(oaApp, wechatsim.APICreateQRCode).Capped; got != 2 {
 		t.Errorf("%d permanent codes made, want 2", got)
 	}
 }
@@ -180,8 +179,10 @@ func TestSimMiniProgramCodes(t *testing.T) {
 			}
 		})
 	}
-	if got := sim.CodesGenerated(mpApp, wxqr.ClassWxaLimited); got != 2 {
-		t.Errorf("%d limited codes made, want 2", got)
+	for _, api := range []string{wechatsim.APICreateWxaQRCode, wechatsim.APIGetWxaCode} {
+		if got := sim.Usage(mpApp, api).Capped; got != 1 {
+			t.Errorf("%d %s codes count against the lifetime cap, want 1", got, api)
+		}
 	}
 }
 

@@ -137,8 +137,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer closeRedis()
 
 	sim := wechatsim.NewServer(wechatsim.Config{Apps: map[string]wechatsim.App{
-		apps.oa: {Secret: "demo-oa-secret", Type: wxqr.AppOA},
-		apps.mp: {Secret: "demo-mp-secret", Type: wxqr.AppMP},
+		apps.oa: {Secret: "demo-oa-secret", Type: wechatsim.OfficialAccount},
+		apps.mp: {Secret: "demo-mp-secret", Type: wechatsim.MiniProgram},
 	}})
 	defer sim.Close()
 	say("WeChat simulator at %s (apps %s, %s)", sim.URL(), apps.oa, apps.mp)

@@ -36,6 +36,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/internal/config"
 	"github.com/wxqr/wxqr/wechat/wechatsim"
 )
@@ -219,9 +220,16 @@ func simApps(spec string) (map[string]wechatsim.App, error) {
 		if a.Secret == "" {
 			return nil, fmt.Errorf("apps: app %s has no secret, which the simulator needs to issue its tokens", a.AppID)
 		}
-		apps[a.AppID] = wechatsim.App{Secret: a.Secret, Type: a.Type}
+		// config.LoadApps admits only the kinds in accountTypes.
+		apps[a.AppID] = wechatsim.App{Secret: a.Secret, Type: accountTypes[a.Type]}
 	}
 	return apps, nil
+}
+
+// accountTypes translate the kinds of WXQR_APPS into WeChat's account types.
+var accountTypes = map[wxqr.AppType]wechatsim.AccountType{
+	wxqr.AppOA: wechatsim.OfficialAccount,
+	wxqr.AppMP: wechatsim.MiniProgram,
 }
 
 // secretParams are query parameters never logged.

@@ -14,7 +14,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/wechat/wechatsim"
 )
 
@@ -193,8 +192,8 @@ func TestSimApps(t *testing.T) {
 		spec string
 		want map[string]wechatsim.App
 	}{
-		{" wx1:s1:oa , wx2:s2:mp", map[string]wechatsim.App{"wx1": {Secret: "s1", Type: wxqr.AppOA}, "wx2": {Secret: "s2", Type: wxqr.AppMP}}},
-		{"@" + file, map[string]wechatsim.App{"wx3": {Secret: "s3", Type: wxqr.AppMP}}},
+		{" wx1:s1:oa , wx2:s2:mp", map[string]wechatsim.App{"wx1": {Secret: "s1", Type: wechatsim.OfficialAccount}, "wx2": {Secret: "s2", Type: wechatsim.MiniProgram}}},
+		{"@" + file, map[string]wechatsim.App{"wx3": {Secret: "s3", Type: wechatsim.MiniProgram}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.spec, func(t *testing.T) {

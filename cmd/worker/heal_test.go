@@ -113,7 +113,7 @@ func (s *syncBuffer) String() string {
 // made once.
 func TestRunThroughWeChatOutage(t *testing.T) {
 	sim := wechatsim.NewServer(wechatsim.Config{Apps: map[string]wechatsim.App{
-		"wxoa": {Secret: "oa-secret", Type: wxqr.AppOA},
+		"wxoa": {Secret: "oa-secret", Type: wechatsim.OfficialAccount},
 	}})
 	t.Cleanup(sim.Close)
 	for _, kind := range []wechatsim.FaultKind{wechatsim.FaultSystemBusy, wechatsim.FaultHTTP500, wechatsim.FaultReset} {

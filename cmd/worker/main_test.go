@@ -72,8 +72,8 @@ func TestRunMonitorNeedsCredentialsOffLoopback(t *testing.T) {
 // its handlers) over a few codes of each class.
 func TestRunUntilIdle(t *testing.T) {
 	sim := wechatsim.NewServer(wechatsim.Config{Apps: map[string]wechatsim.App{
-		"wxoa": {Secret: "oa-secret", Type: wxqr.AppOA},
-		"wxmp": {Secret: "mp-secret", Type: wxqr.AppMP},
+		"wxoa": {Secret: "oa-secret", Type: wechatsim.OfficialAccount},
+		"wxmp": {Secret: "mp-secret", Type: wechatsim.MiniProgram},
 	}})
 	t.Cleanup(sim.Close)
 	opts := testenv.RedisOptions(t)

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/wechat/wechatsim"
 )
 
@@ -60,13 +59,13 @@ func TestConcurrentUse(t *testing.T) {
 		})
 		wg.Go(func() {
 			app := fmt.Sprintf("wx00000000000000d%d", w)
-			sim.AddApp(app, wechatsim.App{Secret: "s", Type: wxqr.AppOA})
+			sim.AddApp(app, wechatsim.App{Secret: "s", Type: wechatsim.OfficialAccount})
 			for i := range perWorker {
 				sim.SetLimits(app, wechatsim.Limits{PermCap: i + 1})
 				sim.InvalidateTokens(app)
 				sim.InjectFault(wechatsim.APIToken, wechatsim.Fault{Kind: wechatsim.FaultLatency})
 				_ = sim.Calls(wechatsim.APICreateQRCode) + sim.CallsByErrcode(wechatsim.APIShowQRCode, 0) +
-					sim.TokensIssued(oaID) + sim.CodesGenerated(oaID, wxqr.ClassOAPerm)
+					sim.TokensIssued(oaID) + sim.Usage(oaID, wechatsim.APICreateQRCode).Made
 			}
 		})
 	}
@@ -80,9 +79,10 @@ func TestConcurrentUse(t *testing.T) {
 		{"Calls(qrcode/create)", sim.Calls(wechatsim.APICreateQRCode), total},
 		{"CallsByErrcode(showqrcode, 0)", sim.CallsByErrcode(wechatsim.APIShowQRCode, 0), total},
 		{"CallsByErrcode(getwxacodeunlimit, 0)", sim.CallsByErrcode(wechatsim.APIGetWxaCodeUnlimited, 0), total},
-		{"CodesGenerated(oa_temp)", sim.CodesGenerated(oaID, wxqr.ClassOATemp), (perWorker + 1) / 2 * workers},
-		{"CodesGenerated(oa_perm)", sim.CodesGenerated(oaID, wxqr.ClassOAPerm), 3},
-		{"CodesGenerated(wxa_unlimited)", sim.CodesGenerated(mpID, wxqr.ClassWxaUnlimited), total},
+		{"Usage(qrcode/create).Made", sim.Usage(oaID, wechatsim.APICreateQRCode).Made, total},
+		{"Usage(qrcode/create).Temporary", sim.Usage(oaID, wechatsim.APICreateQRCode).Temporary, (perWorker + 1) / 2 * workers},
+		{"Usage(qrcode/create).Capped", sim.Usage(oaID, wechatsim.APICreateQRCode).Capped, 3},
+		{"Usage(getwxacodeunlimit).Made", sim.Usage(mpID, wechatsim.APIGetWxaCodeUnlimited).Made, total},
 		{"TokensIssued(oa)", sim.TokensIssued(oaID), 1},
 		{"TokensIssued(mp)", sim.TokensIssued(mpID), workers},
 	}

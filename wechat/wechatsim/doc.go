@@ -3,12 +3,19 @@
 // and inspect what it saw:
 //
 //	sim := wechatsim.NewServer(wechatsim.Config{Apps: map[string]wechatsim.App{
-//		"wx0123456789abcdef": {Secret: "s3cret", Type: wxqr.AppOA},
+//		"wx0123456789abcdef": {Secret: "s3cret", Type: wechatsim.OfficialAccount},
 //	}})
 //	defer sim.Close()
 //
 // It speaks the wire protocol only, so code that passes against it behaves
 // the same against WeChat.
+//
+// It is an oracle, not a mirror: it depends on nothing of wxqr, and its field
+// limits, quotas, errcodes and who may call what are its own, taken from
+// WeChat's documentation (documented.go). A limit that drifts in wxqr is
+// refused here instead of agreed with, and a test that may see both
+// (TestWxqrAgreesWithWeChat) compares wxqr's constants, kinds and quota
+// classes with them.
 //
 // # What is modelled
 //
@@ -26,37 +33,46 @@
 //     temporary scene_id 1..4294967295, permanent 1..100000, scene_str 1..64
 //     characters), expire_seconds (omitted: 60; capped at 2,592,000),
 //     Official Accounts only (48001). Permanent codes are answered without
-//     expire_seconds, as WeChat does. Tickets are standard base64 with `+`, `/` and padding.
-//     A permanent scene created again returns its first ticket and url and
-//     does not spend another of the Limits.PermCap slots (45029 once they are
-//     spent).
+//     expire_seconds, as WeChat does. Tickets are standard base64 with `+`,
+//     `/` and padding. Limits.PermCap permanent scenes per app, ever
+//     (default 100,000; 45029 beyond). A permanent scene created again
+//     returns its first ticket and url and spends no other slot (WeChat's
+//     documentation leaves that open).
 //   - GET cgi-bin/showqrcode: no token; the ticket is URL-decoded exactly
 //     once, so an unencoded or double-encoded ticket is unknown. Unknown and
 //     expired tickets get HTTP 404; known ones a JPEG served as `image/jpg`
 //     whose QR code holds the url returned at creation.
 //   - Mini Program codes (wxaapp/createwxaqrcode, wxa/getwxacode,
-//     wxa/getwxacodeunlimit): parameter validation (40097, 40129, 40159,
-//     40169, 41030, 85096), Mini Programs only (48001); JPEG bytes as
-//     `image/jpeg` on success, JSON errors with HTTP 200 and
-//     `application/json; encoding=utf-8`. Widths outside 280..1280 are
-//     clamped, 0 means 430. createwxaqrcode and getwxacode
-//     share Limits.WxaCap (45029); the same API, path and width again does
-//     not spend another slot. The used count is sent in a Num-Used header.
+//     wxa/getwxacodeunlimit), Mini Programs only (48001): path of 1..128
+//     bytes for createwxaqrcode and 1..1024 for getwxacode (40159), no
+//     scancode_time in it (85096); scene of 1..32 characters (40169) among
+//     0-9 A-Z a-z !#$&'()*+,/:;=?@-._~ (40129); page without a leading "/"
+//     or a query (41030); env_version and line_color (40097). Widths outside
+//     280..1280 are clamped, 0 means 430. JPEG bytes as `image/jpeg` on
+//     success, JSON errors with HTTP 200 and `application/json;
+//     encoding=utf-8`. createwxaqrcode and getwxacode share Limits.WxaCap
+//     (default 100,000 per app, ever; 45029 beyond); the same API, path and
+//     width again spends no other slot. The used count is sent in a
+//     Num-Used header. getwxacodeunlimit has no such cap.
 //   - Every request body must be JSON that fits the documented fields
 //     (47001); wrong methods get 43001 / 43002.
-//   - Limits per app and API (SetLimits, at any time): daily quotas (45009)
-//     reset at 00:00 Asia/Shanghai; per-second and per-minute limits (45011)
-//     count calls in clock-aligned windows. Every call that passes the token
-//     and account-type checks counts, whatever its outcome.
+//   - Limits per app and API (SetLimits, at any time), by default WeChat's:
+//     daily quotas (45009: qrcode/create 100,000, getwxacode 10,000) reset
+//     at 00:00 Asia/Shanghai; per-second and per-minute limits (45011:
+//     getwxacodeunlimit 5,000 a minute) count calls in clock-aligned
+//     windows. Every call that passes the token and account-type checks
+//     counts, whatever its outcome.
 //   - Faults on every endpoint, showqrcode and the token endpoints
 //     included: errcode -1, HTTP 500, connection resets, truncated bodies,
 //     latency, JSON errors served as text/plain, any errcode. InjectFault
 //     queues them for the next calls of an API; SetFaultRates makes a share
 //     of its calls fail at random, reproducibly for a Config.FaultSeed.
-//   - Inspection: Calls, CallsByErrcode, Faults (calls that suffered each
-//     kind of fault), CodesMade (successful code-making calls per code),
-//     CodesCutShort (those whose answer was truncated), CodesGenerated,
-//     TokensIssued and Tokens (every token issued).
+//   - Inspection, by API (the names APIToken ... APIGetWxaCodeUnlimited):
+//     Calls, CallsByErrcode, Faults (calls that suffered each kind of
+//     fault), Usage (per app: codes made, temporary ones, and those counted
+//     against a lifetime cap), CodesMade (successful code-making calls per
+//     code), CodesCutShort (those whose answer was truncated), TokensIssued
+//     and Tokens (every token issued).
 //   - Time comes from Config.Now, so tests can move a fake clock across
 //     token expiries, ticket expiries and midnights.
 //
@@ -69,6 +85,12 @@
 //   - The quota tools (openapi/quota/get, clear_quota), third-party platform
 //     authorizer tokens, IP allow-lists (inject errcode 40164 instead), and
 //     every API wxqr does not call.
+//   - The token endpoints' own quotas (2,000 cgi-bin/token calls a day;
+//     stable_token's per-minute and daily ones): only force_refresh is
+//     limited.
+//   - Account types beyond two: an OfficialAccount is a verified Service
+//     Account; subscription and unverified accounts, which WeChat refuses
+//     qrcode/create with 48001, do not exist here.
 //   - HTTPS and the two separate hosts: one plain-HTTP server answers both
 //     the API paths and showqrcode.
 //   - Persistence: state lives in memory and dies with the Server. Tokens,

@@ -7,13 +7,12 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/wechat/wechatsim"
 )
 
 func Example() {
 	sim := wechatsim.NewServer(wechatsim.Config{Apps: map[string]wechatsim.App{
-		"wx0123456789abcdef": {Secret: "s3cret", Type: wxqr.AppOA},
+		"wx0123456789abcdef": {Secret: "s3cret", Type: wechatsim.OfficialAccount},
 	}})
 	defer sim.Close()
 
@@ -45,7 +44,7 @@ func Example() {
 	img.Body.Close()
 
 	fmt.Println(tok.ExpiresIn, img.StatusCode, img.Header.Get("Content-Type"))
-	fmt.Println(sim.CodesGenerated("wx0123456789abcdef", wxqr.ClassOAPerm), "permanent code made")
+	fmt.Println(sim.Usage("wx0123456789abcdef", wechatsim.APICreateQRCode).Capped, "permanent code made")
 	// Output:
 	// 7200 200 image/jpg
 	// 1 permanent code made

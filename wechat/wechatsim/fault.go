@@ -213,10 +213,15 @@ func (s *Server) countAnswer(api string, rep reply, cutShort bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.byCode[apiCode{api, rep.errcode}]++
-	if rep.made != nil {
-		s.made[*rep.made]++
+	if m := rep.made; m != nil {
+		s.made[*m]++
 		if cutShort {
-			s.cutShort[*rep.made]++
+			s.cutShort[*m]++
+		}
+		u := s.apps[m.AppID].madeBy(api)
+		u.Made++
+		if m.Action == actionTempID || m.Action == actionTempStr {
+			u.Temporary++
 		}
 	}
 }
@@ -266,10 +271,10 @@ var http500 = reply{
 	body:        []byte("<html>\r\n<head><title>500 Internal Server Error</title></head>\r\n<body>\r\n<center><h1>500 Internal Server Error</h1></center>\r\n</body>\r\n</html>\r\n"),
 }
 
-// route serves api at path: it counts the call, applies any injected fault,
-// checks the method and lets h answer.
-func (s *Server) route(mux *http.ServeMux, path, api, method string, h func(*http.Request) reply) {
-	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+// route serves api at its path: it counts the call, applies any injected
+// fault, checks the method and lets h answer.
+func (s *Server) route(mux *http.ServeMux, api, method string, h func(*http.Request) reply) {
+	mux.HandleFunc(apiPaths[api], func(w http.ResponseWriter, r *http.Request) {
 		f, faulted := s.begin(api)
 		if faulted {
 			switch f.Kind {
@@ -331,14 +336,25 @@ func (s *Server) route(mux *http.ServeMux, path, api, method string, h func(*htt
 	})
 }
 
+// apiPaths are the paths WeChat serves each API at.
+var apiPaths = map[string]string{
+	APIToken:               "/cgi-bin/token",
+	APIStableToken:         "/cgi-bin/stable_token",
+	APICreateQRCode:        "/cgi-bin/qrcode/create",
+	APIShowQRCode:          "/cgi-bin/showqrcode",
+	APICreateWxaQRCode:     "/cgi-bin/wxaapp/createwxaqrcode",
+	APIGetWxaCode:          "/wxa/getwxacode",
+	APIGetWxaCodeUnlimited: "/wxa/getwxacodeunlimit",
+}
+
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	s.route(mux, "/cgi-bin/token", APIToken, http.MethodGet, s.classicToken)
-	s.route(mux, "/cgi-bin/stable_token", APIStableToken, http.MethodPost, s.stableToken)
-	s.route(mux, "/cgi-bin/qrcode/create", APICreateQRCode, http.MethodPost, s.createQRCode)
-	s.route(mux, "/cgi-bin/showqrcode", APIShowQRCode, http.MethodGet, s.showQRCode)
-	s.route(mux, "/cgi-bin/wxaapp/createwxaqrcode", APICreateWxaQRCode, http.MethodPost, s.createWxaQRCode)
-	s.route(mux, "/wxa/getwxacode", APIGetWxaCode, http.MethodPost, s.getWxaCode)
-	s.route(mux, "/wxa/getwxacodeunlimit", APIGetWxaCodeUnlimited, http.MethodPost, s.getWxaCodeUnlimited)
+	s.route(mux, APIToken, http.MethodGet, s.classicToken)
+	s.route(mux, APIStableToken, http.MethodPost, s.stableToken)
+	s.route(mux, APICreateQRCode, http.MethodPost, s.createQRCode)
+	s.route(mux, APIShowQRCode, http.MethodGet, s.showQRCode)
+	s.route(mux, APICreateWxaQRCode, http.MethodPost, s.createWxaQRCode)
+	s.route(mux, APIGetWxaCode, http.MethodPost, s.getWxaCode)
+	s.route(mux, APIGetWxaCodeUnlimited, http.MethodPost, s.getWxaCodeUnlimited)
 	return mux
 }

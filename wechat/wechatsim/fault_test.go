@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/wechat/wechatsim"
 )
 
@@ -113,8 +112,8 @@ func TestFaults(t *testing.T) {
 			if tt.spends {
 				spent = 1
 			}
-			if got := sim.CodesGenerated(mpID, wxqr.ClassWxaLimited); got != spent {
-				t.Errorf("CodesGenerated = %d after the faulty call, want %d", got, spent)
+			if got := sim.Usage(mpID, wechatsim.APIGetWxaCode).Capped; got != spent {
+				t.Errorf("Usage(getwxacode).Capped = %d after the faulty call, want %d", got, spent)
 			}
 			for _, code := range []int{-1, 0, 40164} {
 				want := 0

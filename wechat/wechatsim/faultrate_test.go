@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/wechat/wechatsim"
 )
 
@@ -224,7 +223,7 @@ func TestParseFaultKind(t *testing.T) {
 
 // TestCodesMade counts successful code-making calls per code: a permanent
 // scene made twice counts twice (WeChat heard it twice), a refused call not
-// at all, a truncated answer once.
+// at all, a truncated answer once; Usage counts them by API.
 func TestCodesMade(t *testing.T) {
 	sim := startSim(t, wechatsim.Config{})
 	oaTok := classicToken(t, sim, oaID, oaSecret).AccessToken
@@ -246,10 +245,10 @@ func TestCodesMade(t *testing.T) {
 	call(t, sim, wechatsim.APICreateWxaQRCode, mpTok, `{"path":"pages/a?id=1"}`)
 
 	want := map[wechatsim.CodeRequest]int{
-		{AppID: oaID, API: wechatsim.APICreateQRCode, Action: "QR_LIMIT_STR_SCENE", Scene: "a"}:          2,
-		{AppID: oaID, API: wechatsim.APICreateQRCode, Action: "QR_SCENE", SceneID: 7}:                    1,
-		{AppID: mpID, API: wechatsim.APIGetWxaCodeUnlimited, Path: "pages/p", Scene: "x=1", Width: 300}:  1,
-		{AppID: mpID, API: wechatsim.APICreateWxaQRCode, Path: "pages/a?id=1", Width: wxqr.DefaultWidth}: 1,
+		{AppID: oaID, API: wechatsim.APICreateQRCode, Action: "QR_LIMIT_STR_SCENE", Scene: "a"}:         2,
+		{AppID: oaID, API: wechatsim.APICreateQRCode, Action: "QR_SCENE", SceneID: 7}:                   1,
+		{AppID: mpID, API: wechatsim.APIGetWxaCodeUnlimited, Path: "pages/p", Scene: "x=1", Width: 300}: 1,
+		{AppID: mpID, API: wechatsim.APICreateWxaQRCode, Path: "pages/a?id=1", Width: 430}:              1,
 	}
 	if got, want := sim.CodesCutShort(), map[wechatsim.CodeRequest]int{
 		{AppID: mpID, API: wechatsim.APIGetWxaCodeUnlimited, Path: "pages/p", Scene: "x=1", Width: 300}: 1,
@@ -263,6 +262,21 @@ func TestCodesMade(t *testing.T) {
 	for k, n := range want {
 		if got[k] != n {
 			t.Errorf("CodesMade[%+v] = %d, want %d", k, got[k], n)
+		}
+	}
+	// Usage sums the same calls by app and API.
+	for _, u := range []struct {
+		app, api string
+		want     wechatsim.Usage
+	}{
+		{oaID, wechatsim.APICreateQRCode, wechatsim.Usage{Made: 3, Temporary: 1, Capped: 1}},
+		{mpID, wechatsim.APIGetWxaCodeUnlimited, wechatsim.Usage{Made: 1}},
+		{mpID, wechatsim.APICreateWxaQRCode, wechatsim.Usage{Made: 1, Capped: 1}},
+		{mpID, wechatsim.APIGetWxaCode, wechatsim.Usage{}},
+		{oaID, wechatsim.APIGetWxaCodeUnlimited, wechatsim.Usage{}},
+	} {
+		if got := sim.Usage(u.app, u.api); got != u.want {
+			t.Errorf("Usage(%s, %s) = %+v, want %+v", u.app, u.api, got, u.want)
 		}
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/internal/qrdecode"
 	"github.com/wxqr/wxqr/wechat/wechatsim"
 )
@@ -27,8 +26,8 @@ const (
 
 func testApps() map[string]wechatsim.App {
 	return map[string]wechatsim.App{
-		oaID: {Secret: oaSecret, Type: wxqr.AppOA},
-		mpID: {Secret: mpSecret, Type: wxqr.AppMP},
+		oaID: {Secret: oaSecret, Type: wechatsim.OfficialAccount},
+		mpID: {Secret: mpSecret, Type: wechatsim.MiniProgram},
 	}
 }
 

@@ -3,13 +3,10 @@ package wechatsim
 import (
 	"crypto/rand"
 	"encoding/base64"
-	"math"
 	"net/http"
 	"strconv"
 	"time"
 	"unicode/utf8"
-
-	"github.com/wxqr/wxqr"
 )
 
 // oaCode is an Official Account QR code, reachable by its ticket.
@@ -22,12 +19,6 @@ type oaCode struct {
 func (c *oaCode) expired(now time.Time) bool {
 	return !c.expires.IsZero() && !now.Before(c.expires)
 }
-
-// Temporary codes' expire_seconds.
-const (
-	defaultExpireSeconds = 60
-	maxExpireSeconds     = int64(wxqr.MaxTempExpire / time.Second)
-)
 
 // ticketHeader encodes as "gQ+/": every ticket holds both of base64's
 // URL-unsafe characters (and, by its length, padding), so a client that
@@ -67,25 +58,25 @@ func (req *qrCreateRequest) scene() (permKey string, code int) {
 	sc := req.ActionInfo.Scene
 	validStr := func() bool {
 		n := utf8.RuneCountInString(sc.SceneStr)
-		return n >= 1 && n <= wxqr.MaxSceneStrLen
+		return n >= 1 && n <= maxSceneStrLen
 	}
 	switch req.ActionName {
-	case "QR_SCENE":
-		if sc.SceneID < 1 || sc.SceneID > math.MaxUint32 {
+	case actionTempID:
+		if sc.SceneID < 1 || sc.SceneID > maxTempSceneID {
 			return "", errActionInfo
 		}
 		return "", 0
-	case "QR_STR_SCENE":
+	case actionTempStr:
 		if !validStr() {
 			return "", errActionInfo
 		}
 		return "", 0
-	case "QR_LIMIT_SCENE":
-		if sc.SceneID < 1 || sc.SceneID > wxqr.MaxPermSceneID {
+	case actionPermID:
+		if sc.SceneID < 1 || sc.SceneID > maxPermSceneID {
 			return "", errActionInfo
 		}
 		return "id:" + strconv.FormatInt(sc.SceneID, 10), 0
-	case "QR_LIMIT_STR_SCENE":
+	case actionPermStr:
 		if !validStr() {
 			return "", errActionInfo
 		}
@@ -111,7 +102,7 @@ func (s *Server) createQRCode(r *http.Request) reply {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, code := s.authorizeLocked(r, APICreateQRCode, wxqr.AppOA, now)
+	st, code := s.authorizeLocked(r, APICreateQRCode, now)
 	if code != 0 {
 		return errReply(code)
 	}
@@ -132,6 +123,7 @@ func (s *Server) createQRCode(r *http.Request) reply {
 			}
 			c = &oaCode{ticket: newTicket(), url: newCodeURL()}
 			st.perm[permKey] = c
+			st.madeBy(APICreateQRCode).Capped++
 			s.tickets[c.ticket] = c
 		}
 		rep := jsonReply(qrCreateResponse{Ticket: c.ticket, URL: c.url})
@@ -147,7 +139,6 @@ func (s *Server) createQRCode(r *http.Request) reply {
 	}
 	c := &oaCode{ticket: newTicket(), url: newCodeURL(), expires: now.Add(time.Duration(expire) * time.Second)}
 	s.tickets[c.ticket] = c
-	st.temps++
 	if s.sweep++; s.sweep >= sweepEvery {
 		s.sweep = 0
 		for t, c := range s.tickets {

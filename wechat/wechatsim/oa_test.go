@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/internal/fakeclock"
 	"github.com/wxqr/wxqr/wechat/wechatsim"
 )
@@ -182,11 +181,10 @@ func TestPermanentCodesSpendPermCapOnce(t *testing.T) {
 	if got := createTemp(t, sim, tok); got != 0 {
 		t.Errorf("temporary code after the permanent cap: errcode %d, want 0", got)
 	}
-	if got := sim.CodesGenerated(oaID, wxqr.ClassOAPerm); got != 2 {
-		t.Errorf("CodesGenerated(oa_perm) = %d, want 2", got)
-	}
-	if got := sim.CodesGenerated(oaID, wxqr.ClassOATemp); got != 1 {
-		t.Errorf("CodesGenerated(oa_temp) = %d, want 1", got)
+	// Five codes made: three for scene 1, one for "1", one temporary.
+	want := wechatsim.Usage{Made: 5, Temporary: 1, Capped: 2}
+	if got := sim.Usage(oaID, wechatsim.APICreateQRCode); got != want {
+		t.Errorf("Usage(qrcode/create) = %+v, want %+v", got, want)
 	}
 }
 

@@ -9,65 +9,8 @@ import (
 	"strconv"
 )
 
-// The errcodes the simulator answers with.
-const (
-	errSystemBusy     = -1
-	errInvalidToken   = 40001 // unknown, superseded or invalidated
-	errGrantType      = 40002
-	errBadAppID       = 40013
-	errMalformedToken = 40014
-	errActionName     = 40052
-	errActionInfo     = 40053
-	errInvalidArgs    = 40097
-	errBadSecret      = 40125
-	errSceneChars     = 40129
-	errPathLength     = 40159
-	errSceneLength    = 40169
-	errNoToken        = 41001
-	errNoAppID        = 41002
-	errNoSecret       = 41004
-	errPage           = 41030
-	errTokenExpired   = 42001
-	errRequireGET     = 43001
-	errRequirePOST    = 43002
-	errDailyQuota     = 45009
-	errRateLimit      = 45011
-	errTotalQuota     = 45029
-	errDataFormat     = 47001
-	errUnauthorized   = 48001
-	errScancodeTime   = 85096
-	notFound          = http.StatusNotFound // showqrcode's only error
-)
-
-// errmsgs are WeChat's messages for its errcodes.
-var errmsgs = map[int]string{
-	errSystemBusy:     "system error",
-	errInvalidToken:   "invalid credential, access_token is invalid or not latest",
-	errGrantType:      "invalid grant_type",
-	errBadAppID:       "invalid appid",
-	errMalformedToken: "invalid access_token",
-	errActionName:     "invalid action name",
-	errActionInfo:     "invalid action info, please check document",
-	errInvalidArgs:    "invalid args",
-	errBadSecret:      "invalid appsecret",
-	errSceneChars:     "invalid scene",
-	errPathLength:     "invalid length for path, or the data is not json string",
-	errSceneLength:    "invalid length for scene, or the data is not json string",
-	errNoToken:        "access_token missing",
-	errNoAppID:        "appid missing",
-	errNoSecret:       "appsecret missing",
-	errPage:           "invalid page",
-	errTokenExpired:   "access_token expired",
-	errRequireGET:     "require GET method",
-	errRequirePOST:    "require POST method",
-	errDailyQuota:     "reach max api daily quota limit",
-	errRateLimit:      "api minute-quota reach limit  mustslower  retry next minute",
-	errTotalQuota:     "qrcode count out of limit",
-	errDataFormat:     "data format error",
-	errUnauthorized:   "api unauthorized",
-	errScancodeTime:   "not allow include scancode_time field",
-	40164:             "invalid ip, not in whitelist",
-}
+// notFound is what CallsByErrcode counts showqrcode's only error as.
+const notFound = http.StatusNotFound
 
 // errmsg returns WeChat's message for code, ending like WeChat's with a
 // request id that differs on every call.

@@ -8,12 +8,11 @@ import (
 	"net/http/httptest"
 	"sync"
 	"time"
-
-	"github.com/wxqr/wxqr"
 )
 
-// API names, as used by InjectFault, Calls, CallsByErrcode and the maps in
-// Limits. The code-making ones match wxqr.Kind.API.
+// API names, as used by InjectFault, Calls, CallsByErrcode, Usage and the
+// maps in Limits: short names of WeChat's endpoints, whose paths are in
+// apiPaths.
 const (
 	APIToken               = "cgi-bin/token"
 	APIStableToken         = "cgi-bin/stable_token"
@@ -28,9 +27,9 @@ const (
 type App struct {
 	// Secret is the appsecret that the token endpoints check. Required.
 	Secret string
-	// Type is wxqr.AppOA (may call qrcode/create) or wxqr.AppMP (may call the
-	// Mini Program code APIs); the others answer 48001. Required.
-	Type wxqr.AppType
+	// Type is OfficialAccount (may call qrcode/create) or MiniProgram (may
+	// call the Mini Program code APIs); the others answer 48001. Required.
+	Type AccountType
 }
 
 func (a App) validate(appID string) error {
@@ -40,8 +39,8 @@ func (a App) validate(appID string) error {
 	if a.Secret == "" {
 		return fmt.Errorf("app %s: empty secret", appID)
 	}
-	if a.Type != wxqr.AppOA && a.Type != wxqr.AppMP {
-		return fmt.Errorf("app %s: type %q is neither %q nor %q", appID, a.Type, wxqr.AppOA, wxqr.AppMP)
+	if a.Type != OfficialAccount && a.Type != MiniProgram {
+		return fmt.Errorf("app %s: type %q is neither %q nor %q", appID, a.Type, OfficialAccount, MiniProgram)
 	}
 	return nil
 }
@@ -91,17 +90,6 @@ type Limits struct {
 	// beyond). Missing: the default, 5,000 for wxa/getwxacodeunlimit and
 	// unlimited for the others. <= 0: unlimited.
 	PerMinute map[string]int
-}
-
-// wechatLimits are WeChat's documented limits: the defaults of Limits.
-func wechatLimits() Limits {
-	return Limits{
-		PermCap:   wxqr.MaxPermSceneID,
-		WxaCap:    100000,
-		Daily:     map[string]int{APICreateQRCode: 100000, APIGetWxaCode: 10000},
-		PerSecond: map[string]int{},
-		PerMinute: map[string]int{APIGetWxaCodeUnlimited: 5000},
-	}
 }
 
 // over returns l with its zero fields and missing map keys taken from d.
@@ -386,27 +374,33 @@ func (s *Server) TokensIssued(appID string) int {
 	return 0
 }
 
-// CodesGenerated returns how much of a quota class the app has spent: for
-// the lifetime classes, the distinct codes counted against PermCap and
-// WxaCap; for the others, the successful calls.
-func (s *Server) CodesGenerated(appID string, class wxqr.QuotaClass) int {
+// Usage is what one app has made with one code-making API.
+type Usage struct {
+	// Made is how many calls made a code: the successful ones, those whose
+	// answer was cut short (FaultTruncate) included. It is the sum of
+	// CodesMade over the app and API.
+	Made int
+	// Temporary is the part of Made that made temporary codes: qrcode/create
+	// with QR_SCENE or QR_STR_SCENE.
+	Temporary int
+	// Capped is how many distinct codes of the API count against a lifetime
+	// cap: permanent scenes for qrcode/create (Limits.PermCap), (path, width)
+	// pairs for createwxaqrcode and for getwxacode (whose sum is what
+	// Limits.WxaCap bounds). 0 for APIs without a cap.
+	Capped int
+}
+
+// Usage returns what the app has made with the API (one of the
+// APICreate.../APIGet... names); the zero Usage for any other.
+func (s *Server) Usage(appID, api string) Usage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, ok := s.apps[appID]
-	if !ok {
-		return 0
+	if st, ok := s.apps[appID]; ok {
+		if u, ok := st.made[api]; ok {
+			return *u
+		}
 	}
-	switch class {
-	case wxqr.ClassOATemp:
-		return st.temps
-	case wxqr.ClassOAPerm:
-		return len(st.perm)
-	case wxqr.ClassWxaLimited:
-		return len(st.wxa)
-	case wxqr.ClassWxaUnlimited:
-		return st.unlimited
-	}
-	return 0
+	return Usage{}
 }
 
 // appState is everything the Server keeps about one app.
@@ -421,12 +415,11 @@ type appState struct {
 	forceCount int
 	lastForce  time.Time
 
-	usage map[string]*usage // by API
+	usage map[string]*usage // by API: calls in the current limit windows
+	made  map[string]*Usage // by API
 
-	perm      map[string]*oaCode  // permanent codes by scene key
-	wxa       map[wxaKey]struct{} // codes spending WxaCap
-	temps     int
-	unlimited int
+	perm map[string]*oaCode  // permanent codes by scene key
+	wxa  map[wxaKey]struct{} // codes spending WxaCap
 }
 
 func newAppState(appID string, app App) *appState {
@@ -434,6 +427,7 @@ func newAppState(appID string, app App) *appState {
 		appID: appID,
 		app:   app,
 		usage: map[string]*usage{},
+		made:  map[string]*Usage{},
 		perm:  map[string]*oaCode{},
 		wxa:   map[wxaKey]struct{}{},
 	}
@@ -494,4 +488,14 @@ func (s *Server) admitLocked(st *appState, api string, now time.Time) int {
 	u.perSec++
 	u.perMin++
 	return 0
+}
+
+// madeBy returns the app's Usage of api, to be updated under s.mu.
+func (st *appState) madeBy(api string) *Usage {
+	u, ok := st.made[api]
+	if !ok {
+		u = &Usage{}
+		st.made[api] = u
+	}
+	return u
 }

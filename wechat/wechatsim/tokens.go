@@ -5,8 +5,6 @@ import (
 	"encoding/base64"
 	"net/http"
 	"time"
-
-	"github.com/wxqr/wxqr"
 )
 
 // token is an issued access token.
@@ -191,10 +189,10 @@ func (st *appState) forceRefresh(now time.Time) int {
 // once.
 func (s *Server) renewWindow() time.Duration { return min(s.grace, s.ttl/2) }
 
-// authorizeLocked resolves the access_token of an API call to its app,
-// checks the app's type may call api, and admits the call against the app's
-// limits. It returns the app, or the errcode that refuses the call.
-func (s *Server) authorizeLocked(r *http.Request, api string, typ wxqr.AppType, now time.Time) (*appState, int) {
+// authorizeLocked resolves the access_token of a call of a code-making API
+// to its app, checks the app's type may call api, and admits the call against
+// the app's limits. It returns the app, or the errcode that refuses the call.
+func (s *Server) authorizeLocked(r *http.Request, api string, now time.Time) (*appState, int) {
 	v := r.URL.Query().Get("access_token")
 	if v == "" {
 		return nil, errNoToken
@@ -211,7 +209,7 @@ func (s *Server) authorizeLocked(r *http.Request, api string, typ wxqr.AppType, 
 		return nil, errInvalidToken
 	}
 	st := s.apps[t.appID]
-	if st.app.Type != typ {
+	if st.app.Type != callers[api] {
 		return nil, errUnauthorized
 	}
 	if code := s.admitLocked(st, api, now); code != 0 {

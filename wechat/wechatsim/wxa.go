@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/wxqr/wxqr"
 )
 
 // wxaContentBase starts every Mini Program code's content. The .invalid
@@ -84,9 +82,9 @@ func (c *rgbColor) valid() bool {
 // WeChat does.
 func (req *wxaRequest) width() int {
 	if req.Width == 0 {
-		return wxqr.DefaultWidth
+		return defaultWidth
 	}
-	return min(max(req.Width, wxqr.MinWidth), wxqr.MaxWidth)
+	return min(max(req.Width, minWidth), maxWidth)
 }
 
 func (req *wxaRequest) validatePath(maxLen int) int {
@@ -113,12 +111,12 @@ func (req *wxaRequest) validateLook() int {
 }
 
 func (req *wxaRequest) validateUnlimited() int {
-	if n := utf8.RuneCountInString(req.Scene); n == 0 || n > wxqr.MaxUnlimitedScene {
+	if n := utf8.RuneCountInString(req.Scene); n == 0 || n > maxUnlimitedScene {
 		return errSceneLength
 	}
 	for _, r := range req.Scene {
 		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' ||
-			strings.ContainsRune("!#$&'()*+,/:;=?@-._~", r)) {
+			strings.ContainsRune(unlimitedScenePunct, r)) {
 			return errSceneChars
 		}
 	}
@@ -139,13 +137,13 @@ type wxaKey struct {
 
 func (s *Server) createWxaQRCode(r *http.Request) reply {
 	return s.wxaCode(r, APICreateWxaQRCode, func(req *wxaRequest) int {
-		return req.validatePath(wxqr.MaxWxaQRPathLen)
+		return req.validatePath(maxWxaQRPathLen)
 	})
 }
 
 func (s *Server) getWxaCode(r *http.Request) reply {
 	return s.wxaCode(r, APIGetWxaCode, func(req *wxaRequest) int {
-		if code := req.validatePath(wxqr.MaxWxaCodePathLen); code != 0 {
+		if code := req.validatePath(maxWxaCodePathLen); code != 0 {
 			return code
 		}
 		return req.validateLook()
@@ -165,7 +163,7 @@ func (s *Server) wxaCode(r *http.Request, api string, validate func(*wxaRequest)
 	now := s.now()
 
 	s.mu.Lock()
-	st, code := s.authorizeLocked(r, api, wxqr.AppMP, now)
+	st, code := s.authorizeLocked(r, api, now)
 	switch {
 	case code != 0:
 	case !parsed:
@@ -181,15 +179,14 @@ func (s *Server) wxaCode(r *http.Request, api string, validate func(*wxaRequest)
 	numUsed := -1
 	if code == 0 {
 		appID = st.appID
-		if api == APIGetWxaCodeUnlimited {
-			st.unlimited++
-		} else {
+		if api != APIGetWxaCodeUnlimited { // the uncapped one
 			key := wxaKey{api, req.Path, width}
 			if _, ok := st.wxa[key]; !ok {
 				if limit := s.limitsLocked(appID).WxaCap; limit >= 0 && len(st.wxa) >= limit {
 					code = errTotalQuota
 				} else {
 					st.wxa[key] = struct{}{}
+					st.madeBy(api).Capped++
 				}
 			}
 			numUsed = len(st.wxa)

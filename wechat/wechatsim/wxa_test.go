@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/internal/fakeclock"
 	"github.com/wxqr/wxqr/wechat/wechatsim"
 )
@@ -189,11 +188,14 @@ func TestWxaCapIsSharedAndCountsDistinctCodes(t *testing.T) {
 			t.Errorf("step %d: Num-Used %q, want %q", i, got, st.numUsed)
 		}
 	}
-	if got := sim.CodesGenerated(mpID, wxqr.ClassWxaLimited); got != 2 {
-		t.Errorf("CodesGenerated(wxa_limited) = %d, want 2", got)
-	}
-	if got := sim.CodesGenerated(mpID, wxqr.ClassWxaUnlimited); got != 1 {
-		t.Errorf("CodesGenerated(wxa_unlimited) = %d, want 1", got)
+	for api, want := range map[string]wechatsim.Usage{
+		wechatsim.APICreateWxaQRCode:     {Made: 2, Capped: 1}, // "a" twice
+		wechatsim.APIGetWxaCode:          {Made: 1, Capped: 1},
+		wechatsim.APIGetWxaCodeUnlimited: {Made: 1},
+	} {
+		if got := sim.Usage(mpID, api); got != want {
+			t.Errorf("Usage(%s) = %+v, want %+v", api, got, want)
+		}
 	}
 	if got := sim.CallsByErrcode(wechatsim.APICreateWxaQRCode, 45029); got != 1 {
 		t.Errorf("CallsByErrcode(createwxaqrcode, 45029) = %d, want 1", got)
