@@ -138,16 +138,28 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-func (c Config) validate() error {
-	host, _, err := net.SplitHostPort(c.Addr)
+// CheckAccess checks who could reach a server listening on addr with these
+// basic-auth credentials: it wants both a username and a password or
+// neither, and credentials whenever addr is reachable from other machines.
+// New runs it; a command runs it too, to refuse a bad value before it
+// connects to anything. No error quotes the password.
+func CheckAccess(addr, username, password string) error {
+	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("monitor: address %q: %w", c.Addr, err)
+		return fmt.Errorf("monitor: address %q: %w", addr, err)
 	}
-	if (c.Username == "") != (c.Password == "") {
+	if (username == "") != (password == "") {
 		return errors.New("monitor: give both a username and a password for basic auth, or neither")
 	}
-	if c.Username == "" && !isLoopback(host) {
-		return fmt.Errorf("monitor: refusing to serve on %s without credentials: it is reachable from other machines; set a username and password for basic auth, or listen on 127.0.0.1", c.Addr)
+	if username == "" && !isLoopback(host) {
+		return fmt.Errorf("monitor: refusing to serve on %s without credentials: it is reachable from other machines; set a username and password for basic auth, or listen on 127.0.0.1", addr)
+	}
+	return nil
+}
+
+func (c Config) validate() error {
+	if err := CheckAccess(c.Addr, c.Username, c.Password); err != nil {
+		return err
 	}
 	switch {
 	case c.RedisConnOpt == nil:

@@ -22,6 +22,10 @@ type TriggerConfig struct {
 	Retention time.Duration
 	// Logger receives the slots this trigger queued, and its failures.
 	Logger zerolog.Logger
+	// Now is the clock the slots are reached on: the fleet's, so that
+	// workers whose own clocks differ reach each slot together. Default
+	// time.Now.
+	Now func() time.Time
 }
 
 // Trigger queues the scan of every slot of a schedule. Every worker runs
@@ -39,6 +43,7 @@ type Trigger struct {
 	client    Enqueuer
 	retention time.Duration
 	log       zerolog.Logger
+	now       func() time.Time
 }
 
 // NewTrigger returns a trigger configured by cfg, with defaults applied. It
@@ -55,28 +60,31 @@ func NewTrigger(cfg TriggerConfig) (*Trigger, error) {
 	if cfg.Retention == 0 {
 		cfg.Retention = DefaultScanRetention
 	}
-	return &Trigger{schedule: cfg.Schedule, client: cfg.Client, retention: cfg.Retention, log: cfg.Logger}, nil
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Trigger{schedule: cfg.Schedule, client: cfg.Client, retention: cfg.Retention, log: cfg.Logger, now: cfg.Now}, nil
 }
 
 // Run queues the scan of each slot as it comes, until ctx is done. A slot
 // that passes while no trigger runs is not made up for: the horizon spans
 // more than one period, so the next scan finds what that one would have.
 func (t *Trigger) Run(ctx context.Context) {
-	after := time.Now()
+	after := t.now()
 	for {
 		slot := t.schedule.Next(after)
 		if slot.IsZero() {
 			t.log.Error().Msg("the regeneration schedule fires no more: no scan will be queued")
 			return
 		}
-		timer := time.NewTimer(time.Until(slot))
+		timer := time.NewTimer(slot.Sub(t.now()))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
 			return
 		case <-timer.C:
 		}
-		now := time.Now()
+		now := t.now()
 		t.queue(ctx, slot, now)
 		// A clock set back must not bring the same slot round again.
 		after = now

@@ -60,7 +60,10 @@ func (c BreakerConfig) WithDefaults() BreakerConfig {
 	return c
 }
 
-func (c BreakerConfig) validate() error {
+// Validate reports whether c, defaults applied, is a usable configuration.
+// NewBreaker runs it; a command runs it too, to refuse a bad value before
+// it connects to anything.
+func (c BreakerConfig) Validate() error {
 	switch {
 	case c.Failures < 1 || c.ProbeFailures < 1:
 		return errors.New("breaker: failures must be at least 1")
@@ -91,7 +94,7 @@ type Breaker struct {
 // invalid configuration.
 func NewBreaker(rdb redis.UniversalClient, cfg BreakerConfig) (*Breaker, error) {
 	cfg = cfg.WithDefaults()
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	return &Breaker{rdb: rdb, cfg: cfg, prefix: "wxqr:breaker:"}, nil

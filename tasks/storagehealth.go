@@ -42,7 +42,10 @@ func (c StorageHealthConfig) WithDefaults() StorageHealthConfig {
 	return c
 }
 
-func (c StorageHealthConfig) validate() error {
+// Validate reports whether c, defaults applied, is a usable configuration.
+// NewStorageHealth runs it; a command runs it too, to refuse a bad value
+// before it connects to anything.
+func (c StorageHealthConfig) Validate() error {
 	if c.Failures < 1 || c.ProbeInterval < time.Millisecond || c.MaxStagedBytes < 1 {
 		return fmt.Errorf("storage health: failures, probe interval and staged bytes must be positive, got %d, %s, %d",
 			c.Failures, c.ProbeInterval, c.MaxStagedBytes)
@@ -65,7 +68,7 @@ type StorageHealth struct {
 // (catalog.Catalog.StagedBytes), configured by cfg after its defaults.
 func NewStorageHealth(rdb redis.UniversalClient, stagedBytes func(context.Context) (int64, error), cfg StorageHealthConfig) (*StorageHealth, error) {
 	cfg = cfg.WithDefaults()
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	return &StorageHealth{rdb: rdb, cfg: cfg, stagedBytes: stagedBytes, failuresKey: "wxqr:storage:put_failures"}, nil

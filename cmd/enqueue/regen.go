@@ -14,6 +14,7 @@ import (
 
 	"github.com/wxqr/wxqr/catalog"
 	"github.com/wxqr/wxqr/internal/config"
+	"github.com/wxqr/wxqr/internal/fleetclock"
 	"github.com/wxqr/wxqr/ratelimit"
 	"github.com/wxqr/wxqr/regen"
 )
@@ -93,12 +94,18 @@ func runRegen(ctx context.Context, c *cli, args []string) error {
 		return printRegenReport(c.stdout, r)
 	}
 
+	// Days and expiries follow Redis's clock, as in the workers: the budget
+	// left today is the one they spend.
+	clock, err := fleetclock.New(ctx, rdb, fleetclock.Config{Local: c.now, Logger: c.log})
+	if err != nil {
+		return err
+	}
 	planner, err := regen.NewPlanner(regen.PlannerConfig{
 		Catalog:   catalog.New(rdb, ""),
 		Client:    asynq.NewClientFromRedisClient(rdb),
 		Inspector: asynq.NewInspectorFromRedisClient(rdb),
-		Budget:    ratelimit.NewBudget(rdb, ratelimit.BudgetConfig{Limits: budgets.Lookup}),
-		Now:       c.now,
+		Budget:    ratelimit.NewBudget(rdb, ratelimit.BudgetConfig{Limits: budgets.Lookup, Now: clock.Now}),
+		Now:       clock.Now,
 	})
 	if err != nil {
 		return err

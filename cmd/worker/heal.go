@@ -37,8 +37,8 @@ type guardSettings struct {
 // parseGuards reads WXQR_BREAKER ("off", or any of
 // "failures=20,ratio=0.5,window=30s,pause=30s,max_pause=10m,probe_failures=5"),
 // WXQR_STORAGE_FAILURES (puts in a row, default 10), WXQR_STORAGE_PROBE
-// (default 5s) and WXQR_STAGED_MAX_BYTES (default 268435456). Errors name the
-// variable.
+// (default 5s) and WXQR_STAGED_MAX_BYTES (default 268435456), and checks
+// them as the breaker and the storage watch will. Errors name the variable.
 func parseGuards(getenv func(string) string) (guardSettings, error) {
 	var gs guardSettings
 	var err error
@@ -63,7 +63,13 @@ func parseGuards(getenv func(string) string) (guardSettings, error) {
 		}
 	}
 	gs.breaker = gs.breaker.WithDefaults()
+	if err := gs.breaker.Validate(); err != nil {
+		return gs, fmt.Errorf("%s: %w", envBreaker, err)
+	}
 	gs.storage = gs.storage.WithDefaults()
+	if err := gs.storage.Validate(); err != nil {
+		return gs, fmt.Errorf("%s, %s, %s: %w", envStorageFailures, envStorageProbe, envStagedMaxBytes, err)
+	}
 	return gs, nil
 }
 

@@ -58,8 +58,11 @@ func TestParseGuards(t *testing.T) {
 		{envBreaker, "speed=3"},
 		{envBreaker, "20"},
 		{envBreaker, "pause=soon"},
+		{envBreaker, "pause=1m,max_pause=10s"}, // parses, but the breaker refuses it
+		{envBreaker, "window=500us"},
 		{envStorageFailures, "-1"},
 		{envStorageProbe, "0s"},
+		{envStorageProbe, "500us"}, // parses, but the storage watch refuses it
 		{envStagedMaxBytes, "256MiB"},
 	} {
 		if _, err := parseGuards(env(kv[0], kv[1])); err == nil || !strings.Contains(err.Error(), kv[0]) {

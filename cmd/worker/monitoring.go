@@ -4,19 +4,15 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/wxqr/wxqr"
-	"github.com/wxqr/wxqr/catalog"
 	"github.com/wxqr/wxqr/internal/config"
 	"github.com/wxqr/wxqr/metrics"
 	"github.com/wxqr/wxqr/monitor"
 	"github.com/wxqr/wxqr/ratelimit"
-	"github.com/wxqr/wxqr/storage"
 	"github.com/wxqr/wxqr/tasks"
 )
 
@@ -55,38 +51,31 @@ func newMetrics(cfg *config.Config, inspector *asynq.Inspector, pauses *tasks.Pa
 }
 
 // startMonitor serves the web UI, /metrics and the health checks, unless
-// the address is "off". It returns nil, nil then.
-func startMonitor(ctx context.Context, cfg *config.Config, getenv func(string) string, rdb redis.UniversalClient,
-	store storage.Store, cat *catalog.Catalog, pauses *tasks.Pauses, m *metrics.Metrics, log zerolog.Logger) (*monitor.Server, error) {
+// the address is off (s.monitor stays nil then). loadConfig has checked ms.
+func (s *services) startMonitor(ctx context.Context, cfg *config.Config, ms monitorSettings) error {
 	if cfg.MonitorAddr == config.MonitorOff {
-		return nil, nil
-	}
-	readOnly := false
-	if raw := getenv(envMonitorReadOnly); raw != "" {
-		var err error
-		if readOnly, err = strconv.ParseBool(raw); err != nil {
-			return nil, &exitStatus{code: exitUsage, err: fmt.Errorf("%s: want true or false, got %q", envMonitorReadOnly, raw)}
-		}
+		return nil
 	}
 	srv, err := monitor.New(monitor.Config{
 		Addr:         cfg.MonitorAddr,
-		Username:     getenv(envMonitorUser),
-		Password:     getenv(envMonitorPassword),
-		ReadOnly:     readOnly,
+		Username:     ms.user,
+		Password:     ms.password,
+		ReadOnly:     ms.readOnly,
 		RedisConnOpt: cfg.Redis.AsynqConnOpt(),
-		Redis:        rdb,
-		Store:        store,
-		Catalog:      cat,
-		Pauses:       pauses,
-		Metrics:      m.Handler(),
-		Logger:       log.With().Str("component", "monitor").Logger(),
+		Redis:        s.rdb,
+		Store:        s.store,
+		Catalog:      s.cat,
+		Pauses:       s.pauses,
+		Metrics:      s.metrics.Handler(),
+		Logger:       s.log.With().Str("component", "monitor").Logger(),
 	})
 	if err != nil {
-		return nil, &exitStatus{code: exitUsage, err: err}
+		return &exitStatus{code: exitUsage, err: err}
 	}
 	if err := srv.Start(ctx); err != nil {
-		return nil, fmt.Errorf("monitoring server: %w", err)
+		return fmt.Errorf("monitoring server: %w", err)
 	}
-	log.Info().Str("url", "http://"+srv.Addr()+"/monitoring/").Msg("web UI, /metrics, /healthz and /readyz served")
-	return srv, nil
+	s.monitor = srv
+	s.log.Info().Str("url", "http://"+srv.Addr()+"/monitoring/").Msg("web UI, /metrics, /healthz and /readyz served")
+	return nil
 }

@@ -76,16 +76,17 @@ func parseRegen(getenv func(string) string) (regenSettings, error) {
 
 // startRegen makes this worker take part in regeneration: it registers the
 // scan handler on mux (the worker must also serve regen.QueueName) and,
-// unless the schedule is off, starts queueing the scan of every slot. stop
-// ends the schedule; it does not touch the mux.
+// unless the schedule is off, starts queueing the scan of every slot. Both
+// tell the time by now (the fleet's clock). stop ends the schedule; it does
+// not touch the mux.
 func startRegen(ctx context.Context, rs regenSettings, mux *asynq.ServeMux, rdb redis.UniversalClient,
-	cat *catalog.Catalog, budget *ratelimit.Budget, log zerolog.Logger) (stop func(), err error) {
+	cat *catalog.Catalog, budget *ratelimit.Budget, now func() time.Time, log zerolog.Logger) (stop func(), err error) {
 	log = log.With().Str("component", "regen").Logger()
 	// A client on the worker's own connection pool; asynq does not let it
 	// be closed, the pool is closed with rdb.
 	client := asynq.NewClientFromRedisClient(rdb)
 	planner, err := regen.NewPlanner(regen.PlannerConfig{
-		Catalog: cat, Client: client, Inspector: asynq.NewInspectorFromRedisClient(rdb), Budget: budget,
+		Catalog: cat, Client: client, Inspector: asynq.NewInspectorFromRedisClient(rdb), Budget: budget, Now: now,
 	})
 	if err != nil {
 		return nil, err
@@ -102,11 +103,11 @@ func startRegen(ctx context.Context, rs regenSettings, mux *asynq.ServeMux, rdb 
 		log.Info().Msg("regeneration schedule off on this worker (" + envRegenSchedule + "=off); it still runs the scans others queue")
 		return func() {}, nil
 	}
-	trigger, err := regen.NewTrigger(regen.TriggerConfig{Schedule: rs.schedule, Client: client, Logger: log})
+	trigger, err := regen.NewTrigger(regen.TriggerConfig{Schedule: rs.schedule, Client: client, Logger: log, Now: now})
 	if err != nil {
 		return nil, err
 	}
-	next := rs.schedule.Next(time.Now())
+	next := rs.schedule.Next(now())
 	log.Info().Str("schedule", rs.spec).Str("zone", rs.zone.String()).Dur("horizon", rs.horizon).
 		Time("next_scan", next).Msg("regeneration scheduled")
 	if period := rs.schedule.Next(next).Sub(next); rs.horizon <= period {

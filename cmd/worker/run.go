@@ -15,7 +15,6 @@ import (
 
 	"github.com/wxqr/wxqr/catalog"
 	"github.com/wxqr/wxqr/internal/config"
-	"github.com/wxqr/wxqr/internal/fleetclock"
 	"github.com/wxqr/wxqr/metrics"
 	"github.com/wxqr/wxqr/ratelimit"
 	"github.com/wxqr/wxqr/regen"
@@ -36,77 +35,68 @@ const (
 )
 
 // run is the whole worker; main only adds the signals and the exit status.
+// It loads the configuration (every value checked before any connection),
+// builds the services, serves, and closes them.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	opts, err := parseFlags(args, stderr)
+	wc, err := loadConfig(args, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load(getenv)
+	log := wc.shared.Log.New(stderr).With().Str("component", "worker").Logger()
+	s, err := build(ctx, wc, log)
 	if err != nil {
-		return &exitStatus{code: exitUsage, err: err}
+		return err
 	}
-	if len(cfg.Apps) == 0 {
-		return withStatus(exitUsage, "%s: no apps configured (want appid:secret:kind,...)", config.EnvApps)
-	}
-	if opts.concurrency > 0 {
-		cfg.Concurrency = opts.concurrency
-	}
-	if opts.monitorAddr != "" {
-		cfg.MonitorAddr = opts.monitorAddr
-	}
-	rates, err := config.LoadRateLimits(getenv)
-	if err != nil {
-		return &exitStatus{code: exitUsage, err: err}
-	}
-	budgets, err := config.LoadDailyBudgets(getenv)
-	if err != nil {
-		return &exitStatus{code: exitUsage, err: err}
-	}
-	regenCfg, err := parseRegen(getenv)
-	if err != nil {
-		return &exitStatus{code: exitUsage, err: err}
-	}
-	guards, err := parseGuards(getenv)
-	if err != nil {
-		return &exitStatus{code: exitUsage, err: err}
-	}
-	log := cfg.Log.New(stderr).With().Str("component", "worker").Logger()
+	defer s.Close()
+	return serve(ctx, wc, s, stdout)
+}
 
-	rdb := cfg.Redis.NewClient()
-	defer rdb.Close()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis at %s: %w", cfg.Redis, err)
+// serve starts the worker and its loops, then waits for the signal or, with
+// --until-idle, for the queues to hold nothing runnable. It stops the work
+// before it returns; the exit status tells what the queues still hold.
+func serve(ctx context.Context, wc *workerConfig, s *services, stdout io.Writer) error {
+	if err := s.srv.Start(s.mux); err != nil {
+		return fmt.Errorf("start worker: %w", err)
 	}
-	if err := config.CheckNoEviction(ctx, rdb, log); err != nil {
-		return &exitStatus{code: exitUsage, err: fmt.Errorf("redis at %s: %w", cfg.Redis, err)}
-	}
-	store, err := cfg.Storage.Open(ctx)
-	if err != nil {
-		return fmt.Errorf("storage %s: %w", cfg.Storage, err)
-	}
-	// A worker that cannot store would make codes only to stage them.
-	checkCtx, cancelCheck := context.WithTimeout(ctx, storageCheckTimeout)
-	err = store.Check(checkCtx)
-	cancelCheck()
-	if err != nil {
-		return fmt.Errorf("storage %s does not answer (is it up, and may this worker write to it?): %w", cfg.Storage, err)
-	}
-	inspector := asynq.NewInspector(cfg.Redis.AsynqConnOpt())
-	defer inspector.Close()
-	pauses := tasks.NewPauses(rdb, inspector)
+	s.log.Info().Strs("queues", s.queueNames).Int("concurrency", wc.shared.Concurrency).Msg("worker started")
+	s.startLoops(ctx, wc.guards.storage.ProbeInterval)
 
-	// Days, budgets and pause times follow Redis's clock, the same for the
-	// whole fleet.
-	clock, err := fleetclock.New(ctx, rdb, fleetclock.Config{Logger: log})
-	if err != nil {
-		return fmt.Errorf("redis at %s: %w", cfg.Redis, err)
+	if !wc.untilIdle {
+		<-ctx.Done()
+		s.log.Info().Msg("shutting down: finishing the tasks under way")
+		s.stopWork()
+		return nil
 	}
+	totals, err := waitIdle(ctx, s.inspector, s.pauses, s.queueNames, idlePoll, s.log)
+	s.stopWork()
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return err
+	}
+	fmt.Fprintf(stdout, "idle: nothing left to run; %d tasks held by paused queues, %d failed (archived)\n", totals.Paused, totals.Failed)
+	switch {
+	case totals.Paused > 0:
+		return withStatus(exitPaused, "%d tasks wait in paused queues (see `enqueue status`; resume with `enqueue resume`)", totals.Paused)
+	case totals.Failed > 0:
+		return withStatus(exitFailed, "%d tasks failed for good (archived; see the web UI or `enqueue status`)", totals.Failed)
+	}
+	return nil
+}
+
+// buildGenerator makes the generate handler and what it needs: the
+// catalog, the budgets, the metrics, a WeChat client per app, and the
+// circuit breaker and storage watch.
+func (s *services) buildGenerator(wc *workerConfig) error {
+	cfg, rates, budgets, log := wc.shared, wc.rates, wc.budgets, s.log
+	rdb, store, pauses, clock := s.rdb, s.store, s.pauses, s.clock
 	cat, err := catalog.NewWithConfig(rdb, catalog.Config{MinReplicas: cfg.RedisMinReplicas})
 	if err != nil {
 		return &exitStatus{code: exitUsage, err: err}
 	}
 	budget := ratelimit.NewBudget(rdb, ratelimit.BudgetConfig{Limits: budgets.Lookup, Now: clock.Now})
-	m, err := newMetrics(cfg, inspector, pauses, budget, budgets, log)
+	m, err := newMetrics(cfg, s.inspector, pauses, budget, budgets, log)
 	if err != nil {
 		return err
 	}
@@ -130,22 +120,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Logger:   log,
 		Now:      clock.Now,
 	}
-	probe, err := newGuards(gen, guards, rdb, cat, store, pauses, cfg, log)
+	probe, err := newGuards(gen, wc.guards, rdb, cat, store, pauses, cfg, log)
 	if err != nil {
 		return &exitStatus{code: exitUsage, err: err}
 	}
+	s.cat, s.budget, s.metrics, s.gen, s.probe = cat, budget, m, gen, probe
+	return nil
+}
 
+// newServer makes the asynq server over every queue of the configured apps
+// and the scan queue, and its mux with the generate handler.
+func (s *services) newServer(cfg *config.Config) {
+	log, cat := s.log, s.cat
 	queues := map[string]int{}
-	var queueNames []string
 	for _, app := range cfg.Apps {
 		for _, class := range app.Type.Classes() {
 			q := tasks.QueueName(app.AppID, class)
 			queues[q] = 1
-			queueNames = append(queueNames, q)
+			s.queueNames = append(s.queueNames, q)
 		}
 	}
 	queues[regen.QueueName] = regenQueuePriority
-	srv := asynq.NewServer(cfg.Redis.AsynqConnOpt(), asynq.Config{
+	s.srv = asynq.NewServer(cfg.Redis.AsynqConnOpt(), asynq.Config{
 		Concurrency:     cfg.Concurrency,
 		Queues:          queues,
 		IsFailure:       tasks.IsFailure,
@@ -155,65 +151,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		LogLevel:        asynq.WarnLevel,
 		ShutdownTimeout: shutdownTimeout,
 	})
-	mon, err := startMonitor(ctx, cfg, getenv, rdb, store, cat, pauses, m, log)
-	if err != nil {
-		return err
-	}
-	if mon != nil {
-		defer func() {
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
-			if err := mon.Shutdown(ctx); err != nil {
-				log.Warn().Err(err).Msg("monitoring server did not stop cleanly")
-			}
-		}()
-	}
-	mux := asynq.NewServeMux()
-	mux.Handle(tasks.TypeGenerate, gen)
-	stopRegen, err := startRegen(ctx, regenCfg, mux, rdb, cat, budget, log)
-	if err != nil {
-		return err
-	}
-	defer stopRegen()
-	if err := srv.Start(mux); err != nil {
-		return fmt.Errorf("start worker: %w", err)
-	}
-	log.Info().Strs("queues", queueNames).Int("concurrency", cfg.Concurrency).Msg("worker started")
-
-	loopCtx, stopLoops := context.WithCancel(ctx)
-	loopsDone := make(chan struct{})
-	go func() {
-		defer close(loopsDone)
-		healLoop(loopCtx, probe, pauses, guards.storage.ProbeInterval, clock.Now, log)
-	}()
-	stop := func() {
-		stopLoops()
-		<-loopsDone
-		srv.Shutdown()
-	}
-
-	if !opts.untilIdle {
-		<-ctx.Done()
-		log.Info().Msg("shutting down: finishing the tasks under way")
-		stop()
-		return nil
-	}
-	totals, err := waitIdle(ctx, inspector, pauses, queueNames, idlePoll, log)
-	stop()
-	if err != nil {
-		if errors.Is(err, context.Canceled) {
-			return nil
-		}
-		return err
-	}
-	fmt.Fprintf(stdout, "idle: nothing left to run; %d tasks held by paused queues, %d failed (archived)\n", totals.Paused, totals.Failed)
-	switch {
-	case totals.Paused > 0:
-		return withStatus(exitPaused, "%d tasks wait in paused queues (see `enqueue status`; resume with `enqueue resume`)", totals.Paused)
-	case totals.Failed > 0:
-		return withStatus(exitFailed, "%d tasks failed for good (archived; see the web UI or `enqueue status`)", totals.Failed)
-	}
-	return nil
+	s.mux = asynq.NewServeMux()
+	s.mux.Handle(tasks.TypeGenerate, s.gen)
 }
 
 // newClients makes one WeChat client per configured app, each with the token

@@ -148,10 +148,11 @@ func checkBaseURL(name, raw string) error {
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("%s: want an http(s) URL such as %s, got %q", name, DefaultAPIBaseURL, displayURL(u))
 	}
-	if u.User != nil || u.RawQuery != "" {
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		// A base URL is joined with API paths and query strings; credentials
-		// or a query here would end up in every request and error.
-		return fmt.Errorf("%s: must not carry credentials or a query", name)
+		// or a query here would end up in every request and error, and the
+		// WeChat client refuses a fragment.
+		return fmt.Errorf("%s: must not carry credentials, a query or a fragment", name)
 	}
 	return nil
 }

@@ -128,6 +128,7 @@ func TestLoadErrors(t *testing.T) {
 		{"api base", map[string]string{EnvAPIBaseURL: "ftp://x"}, []string{"WECHAT_API_BASE_URL"}},
 		{"api base credentials", map[string]string{EnvAPIBaseURL: "https://u:s3cr3t@x"}, []string{"WECHAT_API_BASE_URL", "credentials"}},
 		{"mp base", map[string]string{EnvMPBaseURL: "mp.weixin.qq.com"}, []string{"WECHAT_MP_BASE_URL"}},
+		{"mp base fragment", map[string]string{EnvMPBaseURL: "https://mp.example#top"}, []string{"WECHAT_MP_BASE_URL", "fragment"}},
 		{"path style", map[string]string{EnvS3ForcePathStyle: "yes please"}, []string{"S3_FORCE_PATH_STYLE"}},
 		{"concurrency zero", map[string]string{EnvConcurrency: "0"}, []string{"WXQR_CONCURRENCY"}},
 		{"concurrency text", map[string]string{EnvConcurrency: "many"}, []string{"WXQR_CONCURRENCY"}},

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/wxqr/wxqr/catalog"
+	"github.com/wxqr/wxqr/internal/config"
+	"github.com/wxqr/wxqr/internal/fleetclock"
+	"github.com/wxqr/wxqr/metrics"
+	"github.com/wxqr/wxqr/monitor"
+	"github.com/wxqr/wxqr/ratelimit"
+	"github.com/wxqr/wxqr/storage"
+	"github.com/wxqr/wxqr/tasks"
+)
+
+// services are the worker's connections and components. build makes them
+// in the order they depend on one another; Close closes them in reverse.
+type services struct {
+	log       zerolog.Logger
+	rdb       redis.UniversalClient
+	store     storage.Store
+	inspector *asynq.Inspector
+	pauses    *tasks.Pauses
+	// clock is the fleet's clock (Redis's): days, budgets, pause times and
+	// regeneration slots follow it.
+	clock   *fleetclock.Clock
+	cat     *catalog.Catalog
+	budget  *ratelimit.Budget
+	metrics *metrics.Metrics
+	gen     *tasks.Generator
+	probe   *tasks.StorageProbe // the storage watch over every queue served
+	// queueNames are the apps' queues, which --until-idle watches.
+	queueNames []string
+	srv        *asynq.Server
+	mux        *asynq.ServeMux
+	monitor    *monitor.Server // nil when WXQR_MONITOR_ADDR is off
+	stopRegen  func()          // ends the regeneration schedule
+	stopLoops  func()          // ends the worker's own loops; set by startLoops
+}
+
+// build connects and makes the worker's services from wc, which
+// loadConfig has checked: what fails here is a connection, a service that
+// does not answer, or Redis's own settings. On an error it closes what it
+// made.
+func build(ctx context.Context, wc *workerConfig, log zerolog.Logger) (_ *services, err error) {
+	s := &services{log: log}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if err = s.connect(ctx, wc.shared); err != nil {
+		return nil, err
+	}
+	if err = s.buildGenerator(wc); err != nil {
+		return nil, err
+	}
+	s.newServer(wc.shared)
+	if err = s.startMonitor(ctx, wc.shared, wc.monitor); err != nil {
+		return nil, err
+	}
+	if s.stopRegen, err = startRegen(ctx, wc.regen, s.mux, s.rdb, s.cat, s.budget, s.clock.Now, log); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// connect connects to Redis and storage, checks that both answer, and
+// reads the fleet's clock.
+func (s *services) connect(ctx context.Context, cfg *config.Config) error {
+	s.rdb = cfg.Redis.NewClient()
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis at %s: %w", cfg.Redis, err)
+	}
+	if err := config.CheckNoEviction(ctx, s.rdb, s.log); err != nil {
+		return &exitStatus{code: exitUsage, err: fmt.Errorf("redis at %s: %w", cfg.Redis, err)}
+	}
+	store, err := cfg.Storage.Open(ctx)
+	if err != nil {
+		return fmt.Errorf("storage %s: %w", cfg.Storage, err)
+	}
+	// A worker that cannot store would make codes only to stage them.
+	checkCtx, cancelCheck := context.WithTimeout(ctx, storageCheckTimeout)
+	err = store.Check(checkCtx)
+	cancelCheck()
+	if err != nil {
+		return fmt.Errorf("storage %s does not answer (is it up, and may this worker write to it?): %w", cfg.Storage, err)
+	}
+	s.store = store
+	s.inspector = asynq.NewInspector(cfg.Redis.AsynqConnOpt())
+	s.pauses = tasks.NewPauses(s.rdb, s.inspector)
+
+	// Days, budgets and pause times follow Redis's clock, the same for the
+	// whole fleet.
+	if s.clock, err = fleetclock.New(ctx, s.rdb, fleetclock.Config{Logger: s.log}); err != nil {
+		return fmt.Errorf("redis at %s: %w", cfg.Redis, err)
+	}
+	return nil
+}
+
+// startLoops starts the worker's own loop, which ends the pauses that end
+// by themselves; stopWork stops it.
+func (s *services) startLoops(ctx context.Context, probeEvery time.Duration) {
+	loopCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		healLoop(loopCtx, s.probe, s.pauses, probeEvery, s.clock.Now, s.log)
+	}()
+	s.stopLoops = func() {
+		cancel()
+		<-done
+	}
+}
+
+// stopWork stops taking tasks: the loops first, then asynq, which lets the
+// tasks under way finish (see shutdownTimeout). Once done, it does nothing.
+func (s *services) stopWork() {
+	if s.stopLoops != nil {
+		s.stopLoops()
+		s.stopLoops = nil
+	}
+	if s.srv != nil {
+		s.srv.Shutdown() // nothing when never started or already shut down
+	}
+}
+
+// monitorShutdownTimeout bounds the monitoring server's shutdown.
+const monitorShutdownTimeout = 10 * time.Second
+
+// Close stops the work if it still runs (stopWork), then closes, in this
+// order, the regeneration schedule, the monitoring server, the inspector
+// and Redis. It closes only what was made.
+func (s *services) Close() {
+	s.stopWork()
+	if s.stopRegen != nil {
+		s.stopRegen()
+	}
+	if s.monitor != nil {
+		// The run's context is over by now: the shutdown gets its own.
+		ctx, cancel := context.WithTimeout(context.Background(), monitorShutdownTimeout)
+		defer cancel()
+		if err := s.monitor.Shutdown(ctx); err != nil {
+			s.log.Warn().Err(err).Msg("monitoring server did not stop cleanly")
+		}
+	}
+	if s.inspector != nil {
+		s.inspector.Close()
+	}
+	if s.rdb != nil {
+		s.rdb.Close()
+	}
+}
