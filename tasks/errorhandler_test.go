@@ -76,8 +76,8 @@ func (l *lockedBuffer) lines(t *testing.T, id string) []map[string]any {
 // other.
 func TestErrorHandler(t *testing.T) {
 	tests := []struct {
-		name      string
-		result    error // what the handler returns, in asynq's terms
+		name   string
+		result error // what the handler returns, in asynq's terms
 		// spent queues the task with asynq's own retries spent (MaxRetry 0)
 		spent     bool
 		wantState asynq.TaskState
