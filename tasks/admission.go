@@ -14,9 +14,8 @@ import (
 // stops it (mayCreate), the daily budget is spent (the API is then paused
 // until the reset), the rate limiter asks it to wait, or this run lost the
 // code's lock. Once admitted, the call has spent one of the day's budget,
-// which refund gives back if no code comes of it, and is marked
-// (MarkCalled), so that a result stored but lost from Redis is found in the
-// bucket next time. It returns the key (app × API) the call counts under.
+// which refund gives back if no code comes of it, and is marked called. It
+// returns the key (app × API) the call counts under.
 func (j *generation) admit(ctx context.Context, api string, gen int) (string, error) {
 	spec := j.p.Spec
 	queue := QueueName(spec.AppID, spec.Kind.Class())

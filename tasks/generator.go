@@ -152,6 +152,10 @@ func (c GeneratorConfig) validate() error {
 //  6. WeChat, then the result is staged at once;
 //  7. the image is checked whole, then storage (image and sidecar), then
 //     catalog, then the staged result goes.
+//
+// Each run ends with an outcome (outcome.go). The run is in run.go, step 5
+// in admission.go and guard.go, the error policy in policy.go, steps 3, 4
+// and 7 in persist.go and recover.go.
 type Generator struct {
 	cfg GeneratorConfig
 }
