@@ -75,19 +75,20 @@ func newWorld(t *testing.T, budget int64) *world {
 	b := ratelimit.NewBudget(rdb, ratelimit.BudgetConfig{Limits: limits, Now: clk.Now})
 	inspector := asynq.NewInspectorFromRedisClient(rdb)
 	cat := catalog.New(rdb, "")
-	w := &world{
-		clock: clk, sim: sim, rdb: rdb, cat: cat, store: store, inspector: inspector,
-		gen: &tasks.Generator{
-			Clients: map[string]tasks.WeChat{simApp: client},
-			Catalog: cat,
-			Store:   store,
-			Limiter: ratelimit.NewLimiter(rdb, ratelimit.Config{}),
-			Budget:  b,
-			Pauses:  tasks.NewPauses(rdb, inspector),
-			Logger:  zerolog.Nop(),
-			Now:     clk.Now,
-		},
+	gen, err := tasks.NewGenerator(tasks.GeneratorConfig{
+		Clients: map[string]tasks.WeChat{simApp: client},
+		Catalog: cat,
+		Store:   store,
+		Limiter: ratelimit.NewLimiter(rdb, ratelimit.Config{}),
+		Budget:  b,
+		Pauses:  tasks.NewPauses(rdb, inspector),
+		Logger:  zerolog.Nop(),
+		Now:     clk.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
+	w := &world{clock: clk, sim: sim, rdb: rdb, cat: cat, store: store, inspector: inspector, gen: gen}
 	planner, err := NewPlanner(PlannerConfig{Catalog: cat, Client: asynq.NewClientFromRedisClient(rdb), Budget: b, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -37,7 +37,7 @@ func TestDailyPauseJustAfterMidnight(t *testing.T) {
 			pauses, _, _ := newPauses(t)
 			clock := fakeclock.New(tt.at)
 			h := newHarness(t)
-			h.gen.Now, h.gen.Pauses = clock.Now, pauses
+			h.configure(t, func(cfg *tasks.GeneratorConfig) { cfg.Now, cfg.Pauses = clock.Now, pauses })
 			if tt.budgetSpent {
 				h.exhaustBudget()
 			} else {

@@ -40,12 +40,12 @@ const apiShowQRCode = "showqrcode"
 func (j *generation) mayCreate(ctx context.Context, api string) error {
 	spec := j.p.Spec
 	if j.g.Breaker != nil {
-		wait, err := j.g.Breaker.Open(ctx, LimitKey(spec.AppID, api))
+		open, err := j.g.Breaker.Open(ctx, LimitKey(spec.AppID, api))
 		if err != nil {
 			return err
 		}
-		if wait > 0 {
-			return retryLater(wait, "WeChat's %s is unavailable for %s (circuit breaker open)", api, spec.AppID)
+		if open > 0 {
+			return wait(open, WaitOutage, "WeChat's %s is unavailable for %s (circuit breaker open)", api, spec.AppID)
 		}
 	}
 	if j.g.StorageHealth != nil {
@@ -56,7 +56,7 @@ func (j *generation) mayCreate(ctx context.Context, api string) error {
 		case down:
 			return j.pauseStorage(ctx, errors.New(why))
 		case why != "":
-			return retryLater(j.g.pausedRetry(), "no code is made while %s", why)
+			return wait(j.g.PausedRetry, WaitStorage, "no code is made while %s", why)
 		}
 	}
 	return nil
@@ -88,11 +88,11 @@ func (j *generation) noteCall(ctx context.Context, api string, callErr error) er
 			reason:  ReasonWeChatUnavailable,
 			advice: fmt.Sprintf("WeChat's %s fails for many calls: circuit breaker open, queue paused for every worker for %s; its tasks are kept",
 				api, v.Wait),
-			resumeAt: j.g.now().Add(v.Wait),
+			resumeAt: j.g.Now().Add(v.Wait),
 			cause:    callErr,
 		})
 	}
-	return retryLater(max(v.Wait, j.g.pausedRetry()), "WeChat's %s is unavailable for %s: %v", api, spec.AppID, callErr)
+	return wait(max(v.Wait, j.g.PausedRetry), WaitOutage, "WeChat's %s is unavailable for %s: %v", api, spec.AppID, callErr)
 }
 
 // notePut counts a put of an image in the storage watch, and pauses the
@@ -121,7 +121,7 @@ func (j *generation) pauseStorage(ctx context.Context, cause error) error {
 		classes:  j.p.Spec.Kind.AppType().Classes(),
 		reason:   ReasonStorage,
 		advice:   "storage fails: queue paused for every worker until it answers again; no code is made meanwhile, nothing is lost",
-		resumeAt: j.g.StorageHealth.HoldUntil(j.g.now()),
+		resumeAt: j.g.StorageHealth.HoldUntil(j.g.Now()),
 		cause:    cause,
 	})
 }

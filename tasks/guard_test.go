@@ -99,7 +99,7 @@ func newGuardHarness(t *testing.T, breaker tasks.BreakerConfig, health tasks.Sto
 	if h.health, err = tasks.NewStorageHealth(rdb, cat.StagedBytes, health); err != nil {
 		t.Fatal(err)
 	}
-	h.gen = &tasks.Generator{
+	h.gen, err = tasks.NewGenerator(tasks.GeneratorConfig{
 		Clients:       map[string]tasks.WeChat{oaApp: h.wechat},
 		Catalog:       cat,
 		Store:         h.store,
@@ -108,6 +108,9 @@ func newGuardHarness(t *testing.T, breaker tasks.BreakerConfig, health tasks.Sto
 		Breaker:       b,
 		StorageHealth: h.health,
 		Logger:        zerolog.Nop(),
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return h
 }

@@ -476,6 +476,7 @@ type harness struct {
 	pauses   *tasks.Pauses
 	observer *fakeObserver
 	gen      *tasks.Generator
+	cfg      tasks.GeneratorConfig
 
 	mu sync.Mutex
 	// budgetLimit is every key's daily budget (dailyBudget unless set).
@@ -512,18 +513,32 @@ func newHarness(t *testing.T) *harness {
 		}),
 		spends: map[string]int64{}, refunds: map[string]int64{},
 	}
-	h.gen = &tasks.Generator{
-		Clients:  map[string]tasks.WeChat{oaApp: h.wechat, mpApp: h.wechat},
-		Catalog:  h.catalog,
-		Store:    h.store,
-		Limiter:  h.limiter,
-		Budget:   h.budget,
-		Pauses:   h.pauses,
-		Observer: h.observer,
-		Logger:   zerolog.Nop(),
-		Now:      h.clock.Now,
-	}
+	h.configure(t, func(cfg *tasks.GeneratorConfig) {
+		*cfg = tasks.GeneratorConfig{
+			Clients:  map[string]tasks.WeChat{oaApp: h.wechat, mpApp: h.wechat},
+			Catalog:  h.catalog,
+			Store:    h.store,
+			Limiter:  h.limiter,
+			Budget:   h.budget,
+			Pauses:   h.pauses,
+			Observer: h.observer,
+			Logger:   zerolog.Nop(),
+			Now:      h.clock.Now,
+		}
+	})
 	return h
+}
+
+// configure changes the generator's configuration and makes the generator
+// anew with it.
+func (h *harness) configure(t *testing.T, change func(*tasks.GeneratorConfig)) {
+	t.Helper()
+	change(&h.cfg)
+	gen, err := tasks.NewGenerator(h.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.gen = gen
 }
 
 func (h *harness) exhaustBudget() {
@@ -628,11 +643,11 @@ func generateTask(t *testing.T, p tasks.GeneratePayload) *asynq.Task {
 const defaultPausedRetry = 5 * time.Second
 
 // wantRetryLater fails t unless err is a wait (not a failure) and returns it.
-func wantRetryLater(t *testing.T, err error) *tasks.RetryLaterError {
+func wantRetryLater(t *testing.T, err error) *tasks.Outcome {
 	t.Helper()
-	var later *tasks.RetryLaterError
-	if !errors.As(err, &later) {
-		t.Fatalf("err = %v, want a *tasks.RetryLaterError", err)
+	later := tasks.OutcomeOf(err)
+	if later == nil || later.Kind != tasks.OutcomeWait {
+		t.Fatalf("err = %v, want a wait", err)
 	}
 	if tasks.IsFailure(err) {
 		t.Errorf("IsFailure(%v) = true, want false", err)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/wxqr/wxqr/internal/asynqx"
 )
 
 // Reasons of the pauses that wxqr makes and ends by itself once their cause
@@ -71,7 +73,7 @@ func (p *Pauses) Hold(ctx context.Context, s PauseState) (first bool, err error)
 		return false, fmt.Errorf("hold %s: %w", s.Queue, err)
 	}
 	n, err := holdScript.Run(ctx, p.rdb,
-		[]string{p.stateKey(s.Queue), asynqPausedKey(s.Queue), p.indexKey()},
+		[]string{p.stateKey(s.Queue), asynqx.PausedKey(s.Queue), p.indexKey()},
 		data, s.Flag, s.Queue, s.Reason, resumeAt).Int()
 	if err != nil {
 		return false, fmt.Errorf("hold %s: %w", s.Queue, err)
@@ -106,7 +108,7 @@ return 1`)
 // it did; a pause made by hand or for another reason stays.
 func (p *Pauses) Release(ctx context.Context, queue, reason string) (bool, error) {
 	n, err := releaseScript.Run(ctx, p.rdb,
-		[]string{p.stateKey(queue), asynqPausedKey(queue), p.indexKey()}, reason, queue).Int()
+		[]string{p.stateKey(queue), asynqx.PausedKey(queue), p.indexKey()}, reason, queue).Int()
 	if err != nil {
 		return false, fmt.Errorf("release %s: %w", queue, err)
 	}

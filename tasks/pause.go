@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wxqr/wxqr"
+	"github.com/wxqr/wxqr/internal/asynqx"
 	"github.com/wxqr/wxqr/ratelimit"
 )
 
@@ -32,15 +33,18 @@ type PauseState struct {
 	// unless a failing probe extends it); zero means an operator must
 	// resume it.
 	ResumeAt time.Time `json:"resume_at,omitzero"`
-	// Flag is the value Pause wrote into asynq's pause flag (see
-	// asynqPausedKey); Pause sets it. The state holds only while the flag
+	// Flag is the value Pause wrote into asynq's pause flag
+	// (asynqx.PausedKey); Pause sets it. The state holds only while the flag
 	// still holds this value: once the queue was resumed by other means and
 	// paused again by hand, the flag holds asynq's own value and the state
 	// is stale, so it can never end the operator's pause.
 	Flag string `json:"flag,omitempty"`
 }
 
-// Pauses pauses and resumes queues across the fleet, and remembers why.
+// Pauses pauses and resumes queues across the fleet, and remembers why. It
+// writes asynq's pause flag itself (asynqx.PausedKey), with a value of its
+// own (see PauseState.Flag), and changes flag and state together in one
+// script.
 type Pauses struct {
 	rdb       redis.UniversalClient
 	inspector *asynq.Inspector
@@ -55,13 +59,6 @@ func NewPauses(rdb redis.UniversalClient, inspector *asynq.Inspector) *Pauses {
 
 func (p *Pauses) stateKey(queue string) string { return p.prefix + "queue:" + queue }
 func (p *Pauses) indexKey() string             { return p.prefix + "queues" }
-
-// asynqPausedKey is asynq's pause flag of queue: a key of asynq's internal
-// layout (a test pins it). asynq (v0.26) only tests whether it exists, to
-// skip the queue; its own PauseQueue writes the Unix time there with SETNX
-// and UnpauseQueue deletes it. wxqr writes its own value there (see
-// PauseState.Flag), and changes flag and state together in one script.
-func asynqPausedKey(queue string) string { return "asynq:{" + queue + "}:paused" }
 
 // pauseScript pauses a queue for the fleet and records why, in one step, so
 // that concurrent pauses cannot overwrite each other out of order. KEYS:
@@ -113,7 +110,7 @@ func (p *Pauses) Pause(ctx context.Context, s PauseState) (first bool, err error
 		return false, fmt.Errorf("pause %s: %w", s.Queue, err)
 	}
 	written, err := pauseScript.Run(ctx, p.rdb,
-		[]string{p.stateKey(s.Queue), asynqPausedKey(s.Queue), p.indexKey()},
+		[]string{p.stateKey(s.Queue), asynqx.PausedKey(s.Queue), p.indexKey()},
 		data, s.Flag, flag(s.ResumeAt.IsZero()), s.Queue).Int()
 	if err != nil {
 		return false, fmt.Errorf("pause %s: %w", s.Queue, err)
@@ -151,7 +148,7 @@ func (p *Pauses) Paused(ctx context.Context, queue string) (*PauseState, error) 
 func (p *Pauses) read(ctx context.Context, queue string) (s *PauseState, raw string, held bool, err error) {
 	pipe := p.rdb.Pipeline()
 	stateCmd := pipe.Get(ctx, p.stateKey(queue))
-	flagCmd := pipe.Get(ctx, asynqPausedKey(queue))
+	flagCmd := pipe.Get(ctx, asynqx.PausedKey(queue))
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, "", false, fmt.Errorf("read pause state of %s: %w", queue, err)
 	}
@@ -204,7 +201,7 @@ return 0`)
 // the state gone with the queue still paused. Resuming a running queue is
 // a no-op. `enqueue resume` and the web UI's resume button both call it.
 func (p *Pauses) Resume(ctx context.Context, queue string) error {
-	if err := resumeScript.Run(ctx, p.rdb, []string{asynqPausedKey(queue), p.stateKey(queue), p.indexKey()}, queue).Err(); err != nil {
+	if err := resumeScript.Run(ctx, p.rdb, []string{asynqx.PausedKey(queue), p.stateKey(queue), p.indexKey()}, queue).Err(); err != nil {
 		return fmt.Errorf("resume %s: %w", queue, err)
 	}
 	return nil
@@ -258,7 +255,7 @@ func (p *Pauses) ResumeDue(ctx context.Context, now time.Time) ([]PauseState, er
 		if held && !due {
 			continue
 		}
-		n, err := settleScript.Run(ctx, p.rdb, []string{asynqPausedKey(q), p.stateKey(q), p.indexKey()},
+		n, err := settleScript.Run(ctx, p.rdb, []string{asynqx.PausedKey(q), p.stateKey(q), p.indexKey()},
 			raw, s.Flag, flag(due), q).Int()
 		if err != nil {
 			return resumed, fmt.Errorf("resume %s: %w", q, err)

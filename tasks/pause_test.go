@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wxqr/wxqr"
+	"github.com/wxqr/wxqr/internal/asynqx"
 	"github.com/wxqr/wxqr/internal/testenv"
 	"github.com/wxqr/wxqr/tasks"
 )
@@ -45,9 +46,9 @@ func TestPauses(t *testing.T) {
 	if err != nil || !first {
 		t.Fatalf("Pause = %v, %v; want the first pause", first, err)
 	}
-	// The pause flag is asynq's internal key; Pauses reads it directly.
-	if n, _ := rdb.Exists(ctx, "asynq:{wxa.oa_perm}:paused").Result(); n != 1 {
-		t.Fatal(`asynq's pause flag is no longer "asynq:{queue}:paused": update Pauses.asynqRunning`)
+	// The pause flag is asynq's internal key (asynqx pins it to asynq's).
+	if n, _ := rdb.Exists(ctx, asynqx.PausedKey("wxa.oa_perm")).Result(); n != 1 {
+		t.Fatal("Pause did not write asynq's pause flag")
 	}
 	mustPause := func(s tasks.PauseState) bool {
 		t.Helper()
@@ -235,7 +236,7 @@ func TestPauseStateFromEarlierVersions(t *testing.T) {
 	p, inspector, rdb := newPauses(t)
 	at := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
 	old := `{"queue":"wxa.oa_temp","app_id":"wxa","class":"oa_temp","errcode":45009,"reason":"daily quota","paused_at":"2026-05-01T10:00:00Z","resume_at":"2026-05-01T16:00:00Z"}`
-	if err := rdb.Set(ctx, "asynq:{wxa.oa_temp}:paused", at.Unix(), 0).Err(); err != nil {
+	if err := rdb.Set(ctx, asynqx.PausedKey("wxa.oa_temp"), at.Unix(), 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if err := rdb.Set(ctx, "wxqr:pause:queue:wxa.oa_temp", old, 0).Err(); err != nil {

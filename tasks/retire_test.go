@@ -24,7 +24,7 @@ func TestRetireDuringGeneration(t *testing.T) {
 	rdb := testenv.Redis(t)
 	cat := catalog.New(rdb, "")
 	h := newHarness(t)
-	h.gen.Catalog = cat
+	h.configure(t, func(cfg *tasks.GeneratorConfig) { cfg.Catalog = cat })
 	const campaign = "spring"
 	spec := func(scene string) wxqr.Spec {
 		return wxqr.Spec{Kind: wxqr.KindOATemp, AppID: oaApp, SceneStr: scene}.Normalize()

@@ -65,8 +65,8 @@ func (p GeneratePayload) TaskID() string {
 // Defaults for generate tasks.
 const (
 	// GenerateMaxRetry bounds real failures before the code is made. Waits,
-	// pauses and failures after WeChat made the code never use one up. The
-	// Generator enforces it: asynq's own MaxRetry is set out of reach,
+	// pauses and failures after WeChat made the code never use one up.
+	// AsynqResult enforces it: asynq's own MaxRetry is set out of reach,
 	// because asynq archives a task that reaches it whatever the last error.
 	GenerateMaxRetry = 10
 	GenerateTimeout  = 2 * time.Minute

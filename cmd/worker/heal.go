@@ -151,7 +151,7 @@ func healLoop(ctx context.Context, probe *tasks.StorageProbe, pauses *tasks.Paus
 
 // newGuards gives gen its circuit breaker (unless off) and storage watch,
 // and returns the worker's storage probe over every queue it serves.
-func newGuards(gen *tasks.Generator, gs guardSettings, rdb redis.UniversalClient, cat *catalog.Catalog,
+func newGuards(gen *tasks.GeneratorConfig, gs guardSettings, rdb redis.UniversalClient, cat *catalog.Catalog,
 	store storage.Store, pauses *tasks.Pauses, cfg *config.Config, log zerolog.Logger) (*tasks.StorageProbe, error) {
 	if !gs.breakerOff {
 		breaker, err := tasks.NewBreaker(rdb, gs.breaker)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -104,7 +103,7 @@ func (s *services) buildGenerator(wc *workerConfig) error {
 	if err != nil {
 		return &exitStatus{code: exitUsage, err: err}
 	}
-	gen := &tasks.Generator{
+	genCfg := tasks.GeneratorConfig{
 		Clients: clients,
 		Catalog: cat,
 		Store:   store,
@@ -120,9 +119,13 @@ func (s *services) buildGenerator(wc *workerConfig) error {
 		Logger:   log,
 		Now:      clock.Now,
 	}
-	probe, err := newGuards(gen, wc.guards, rdb, cat, store, pauses, cfg, log)
+	probe, err := newGuards(&genCfg, wc.guards, rdb, cat, store, pauses, cfg, log)
 	if err != nil {
 		return &exitStatus{code: exitUsage, err: err}
+	}
+	gen, err := tasks.NewGenerator(genCfg)
+	if err != nil {
+		return err
 	}
 	s.cat, s.budget, s.metrics, s.gen, s.probe = cat, budget, m, gen, probe
 	return nil
@@ -146,7 +149,7 @@ func (s *services) newServer(cfg *config.Config) {
 		Queues:          queues,
 		IsFailure:       tasks.IsFailure,
 		RetryDelayFunc:  tasks.RetryDelay,
-		ErrorHandler:    errorHandler(log, cat),
+		ErrorHandler:    tasks.NewErrorHandler(log, cat),
 		Logger:          asynqLogger{log: log.With().Str("component", "asynq").Logger()},
 		LogLevel:        asynq.WarnLevel,
 		ShutdownTimeout: shutdownTimeout,
@@ -193,42 +196,4 @@ func newClients(cfg *config.Config, rdb redis.UniversalClient, m *metrics.Metric
 		clients[app.AppID] = client
 	}
 	return clients, nil
-}
-
-// errorHandler logs each failed attempt once: waits at debug level, real
-// failures as warnings, and tasks that will not be retried as errors, which
-// it also records as failed in their campaign.
-func errorHandler(log zerolog.Logger, cat *catalog.Catalog) asynq.ErrorHandlerFunc {
-	return func(ctx context.Context, t *asynq.Task, err error) {
-		id, _ := asynq.GetTaskID(ctx)
-		retried, _ := asynq.GetRetryCount(ctx)
-		maxRetry, _ := asynq.GetMaxRetry(ctx)
-		archived := errors.Is(err, asynq.SkipRetry) || retried >= maxRetry
-		ev := log.Warn()
-		switch {
-		case archived:
-			ev = log.Error().Bool("archived", true)
-		case !tasks.IsFailure(err):
-			ev = log.Debug()
-		}
-		var p tasks.GeneratePayload
-		if t.Type() == tasks.TypeGenerate && json.Unmarshal(t.Payload(), &p) == nil {
-			ev = ev.Str("app_id", p.Spec.AppID).Str("kind", string(p.Spec.Kind)).
-				Str("scene", p.Spec.Scene()).Str("path", p.Spec.Path).Str("campaign", p.Campaign)
-			if archived {
-				// The task's context may be over (a timeout): the record must
-				// still be written.
-				fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-				defer cancel()
-				if ferr := cat.Fail(fctx, p.Campaign, p.Spec.ID(), err.Error()); ferr != nil {
-					log.Warn().Err(ferr).Str("task_id", id).Msg("could not record the failure in its campaign")
-				}
-			}
-		}
-		var apiErr *wechat.APIError
-		if errors.As(err, &apiErr) {
-			ev = ev.Int("errcode", apiErr.Code)
-		}
-		ev.Err(err).Str("task_id", id).Int("retried", retried).Msg("task did not finish")
-	}
 }

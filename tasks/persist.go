@@ -1,0 +1,106 @@
+package tasks
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/wxqr/wxqr"
+	"github.com/wxqr/wxqr/catalog"
+)
+
+// This file keeps what a run makes: staged in Redis as soon as WeChat
+// answers, then stored (image and sidecar) and recorded. recover.go finds
+// what an earlier run left behind.
+
+// stageTimeout bounds the attempts to stage a result; ProcessTask keeps it
+// clear of the task's deadline.
+const stageTimeout = 10 * time.Second
+
+// stage keeps what WeChat returned until storage and the catalog have it,
+// trying for up to stageTimeout whatever the task's context says: a result
+// that WeChat gave and that is lost here would be paid for twice. If it
+// still fails, the run goes on: the image and its sidecar in storage are as
+// good a record.
+func (j *generation) stage(ctx context.Context, s *catalog.Staged) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stageTimeout)
+	defer cancel()
+	for wait := 100 * time.Millisecond; ; wait *= 2 {
+		err := j.g.Catalog.Stage(ctx, j.id, s)
+		if err == nil {
+			j.unstaged = false
+			return
+		}
+		select {
+		case <-ctx.Done():
+			j.unstaged = true
+			j.log.Warn().Err(err).Msg("could not stage the result; storing it straight away")
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (j *generation) dropStaged(ctx context.Context) {
+	if err := j.g.Catalog.DropStaged(ctx, j.id); err != nil {
+		// Harmless: it expires, and the catalog answers first once stored.
+		j.log.Warn().Err(err).Msg("could not drop the staged result")
+	}
+}
+
+// store puts the image and its metadata in the bucket, records the code in
+// the catalog and drops the staged result, in that order: until the catalog
+// has it, a retry finds the staged result and spends nothing.
+func (j *generation) store(ctx context.Context, prev *wxqr.Record, s *catalog.Staged) (*wxqr.Record, error) {
+	spec := j.p.Spec
+	info, err := wxqr.CheckImage(s.Image, spec.ImageWidth())
+	if err != nil {
+		// Never reached: every image is checked where it comes in. Storing
+		// it would record a broken code as made.
+		return nil, fmt.Errorf("refusing to store the image: %w", err)
+	}
+	key := spec.Key()
+	bucket, objectKey := j.g.Store.Location(key)
+	sum := sha256.Sum256(s.Image)
+	rec := &wxqr.Record{
+		ID:            j.id,
+		Spec:          spec,
+		Campaign:      j.p.Campaign,
+		Ticket:        s.Ticket,
+		URL:           s.URL,
+		ExpireSeconds: s.ExpireSeconds,
+		CreatedAt:     s.CreatedAt.UTC(),
+		Generation:    s.Generation,
+		Bucket:        bucket,
+		ObjectKey:     objectKey,
+		ContentType:   info.ContentType,
+		Size:          int64(len(s.Image)),
+		SHA256:        hex.EncodeToString(sum[:]),
+	}
+	if prev != nil && rec.Campaign == "" {
+		rec.Campaign = prev.Campaign
+	}
+	if spec.Kind.Temporary() && s.ExpireSeconds > 0 {
+		rec.ExpiresAt = rec.CreatedAt.Add(time.Duration(s.ExpireSeconds) * time.Second)
+	}
+	meta := map[string]string{"wxqr-id": rec.ID, "wxqr-generation": fmt.Sprint(rec.Generation)}
+	// A run that lost its lock could overwrite a newer generation's image.
+	if err := j.lease.Check(ctx); err != nil {
+		return nil, err
+	}
+	err = j.g.Store.Put(ctx, key, s.Image, rec.ContentType, meta)
+	j.notePut(ctx, err)
+	if err != nil {
+		return nil, fmt.Errorf("store image: %w", err)
+	}
+	if err := catalog.WriteSidecar(ctx, j.g.Store, rec); err != nil {
+		return nil, fmt.Errorf("store metadata: %w", err)
+	}
+	if err := j.g.Catalog.PutHeld(ctx, rec, j.lease); err != nil {
+		return nil, fmt.Errorf("record code: %w", err)
+	}
+	j.dropStaged(ctx)
+	return rec, nil
+}
