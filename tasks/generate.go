@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -114,16 +113,9 @@ var _ asynq.Handler = (*Generator)(nil)
 
 // ProcessTask implements asynq.Handler.
 func (g *Generator) ProcessTask(ctx context.Context, t *asynq.Task) error {
-	var p GeneratePayload
-	if err := json.Unmarshal(t.Payload(), &p); err != nil {
-		return fmt.Errorf("decode generate payload: %v: %w", err, asynq.SkipRetry)
-	}
-	p.Spec = p.Spec.Normalize()
-	if errs := p.Spec.Validate(); len(errs) > 0 {
-		return fmt.Errorf("invalid code: %w: %w", errors.Join(errs...), asynq.SkipRetry)
-	}
-	if err := p.check(); err != nil {
-		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+	p, err := DecodeGenerate(t.Payload())
+	if err != nil {
+		return err
 	}
 	client, ok := g.Clients[p.Spec.AppID]
 	if !ok {
@@ -148,7 +140,7 @@ func (g *Generator) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-stageTimeout-5*time.Second))
 		defer cancel()
 	}
-	job := &generation{g: g, p: p, id: p.Spec.ID(), client: client, log: log}
+	job := &generation{g: g, p: p, id: p.ID, client: client, log: log}
 	made, err := job.run(ctx)
 	if err != nil {
 		// asynq counts only real failures as retries, but archives a task
@@ -402,7 +394,7 @@ func (j *generation) target(prev *wxqr.Record, now time.Time) (int, bool) {
 		// or the code was retired since it was queued.
 		return j.p.Generation, prev.Generation < j.p.Generation && !prev.Retired
 	}
-	if prev.Valid(now) || prev.Retired {
+	if prev.Done(now) {
 		return 0, false
 	}
 	// An expired temporary code queued again: make it anew.
