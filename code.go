@@ -99,6 +99,20 @@ func (k Kind) Class() QuotaClass {
 	}
 }
 
+// QuotaClasses lists every quota class.
+var QuotaClasses = []QuotaClass{ClassOATemp, ClassOAPerm, ClassWxaLimited, ClassWxaUnlimited}
+
+// ParseQuotaClass returns the quota class named s; ok is false for any other
+// name.
+func ParseQuotaClass(s string) (c QuotaClass, ok bool) {
+	for _, c := range QuotaClasses {
+		if string(c) == s {
+			return c, true
+		}
+	}
+	return "", false
+}
+
 // Lifetime reports whether the class spends a lifetime (100,000 ever) quota.
 func (c QuotaClass) Lifetime() bool { return c == ClassOAPerm || c == ClassWxaLimited }
 
@@ -202,85 +216,92 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Rule }
 // fails before it is queued rather than at WeChat. It returns every broken
 // rule, each as a *FieldError.
 func (s Spec) Validate() []error {
-	var errs []error
-	bad := func(field, rule string, args ...any) {
-		errs = append(errs, &FieldError{Field: field, Rule: fmt.Sprintf(rule, args...)})
-	}
+	var errs fieldErrors
 	if _, err := ParseKind(string(s.Kind)); err != nil {
-		bad("kind", "%v", err)
+		errs.add("kind", "%v", err)
 		return errs
 	}
 	if s.AppID == "" {
-		bad("app_id", "is required")
-	}
-	oneScene := func() {
-		switch {
-		case s.SceneID != 0 && s.SceneStr != "":
-			bad("scene_id", "give scene_id or scene_str, not both")
-		case s.SceneID == 0 && s.SceneStr == "":
-			bad("scene_id", "scene_id or scene_str is required for %s", s.Kind)
-		}
-	}
-	noPath := func() {
-		if s.Path != "" {
-			bad("path", "is not used by %s", s.Kind)
-		}
-	}
-	noScene := func() {
-		if s.SceneID != 0 || s.SceneStr != "" {
-			bad("scene_id", "scene_id and scene_str are not used by %s (use path)", s.Kind)
-		}
-	}
-	width := func() {
-		if s.Width != 0 && (s.Width < MinWidth || s.Width > MaxWidth) {
-			bad("width", "must be %d..%d, got %d", MinWidth, MaxWidth, s.Width)
-		}
-	}
-	sceneStr := func(max int) {
-		if n := len([]rune(s.SceneStr)); n > max {
-			bad("scene_str", "must be 1..%d characters, got %d", max, n)
-		}
+		errs.add("app_id", "is required")
 	}
 	switch s.Kind {
-	case KindOATemp:
-		oneScene()
-		noPath()
-		if s.SceneID < 0 || s.SceneID > 1<<32-1 {
-			bad("scene_id", "must be a non-zero 32-bit integer for %s, got %d", s.Kind, s.SceneID)
-		}
-		sceneStr(MaxSceneStrLen)
-	case KindOAPerm:
-		oneScene()
-		noPath()
-		if s.SceneID < 0 || s.SceneID > MaxPermSceneID {
-			bad("scene_id", "must be 1..%d for %s, got %d", MaxPermSceneID, s.Kind, s.SceneID)
-		}
-		sceneStr(MaxSceneStrLen)
+	case KindOATemp, KindOAPerm:
+		s.validateOA(&errs)
 	case KindWxaQRCode, KindWxaCode:
-		noScene()
-		max := MaxWxaQRPathLen
-		if s.Kind == KindWxaCode {
-			max = MaxWxaCodePathLen
-		}
-		if n := len(s.Path); n == 0 || n > max {
-			bad("path", "must be 1..%d bytes for %s, got %d", max, s.Kind, n)
-		}
-		width()
+		s.validateWxaPath(&errs)
 	case KindWxaUnlimited:
-		if s.SceneID != 0 {
-			bad("scene_id", "is not used by %s (use scene_str)", s.Kind)
-		}
-		if n := len(s.SceneStr); n == 0 || n > MaxUnlimitedScene {
-			bad("scene_str", "must be 1..%d characters for %s, got %d", MaxUnlimitedScene, s.Kind, n)
-		} else if i := strings.IndexFunc(s.SceneStr, func(r rune) bool { return !isUnlimitedSceneRune(r) }); i >= 0 {
-			bad("scene_str", "character %q is not allowed (use 0-9 A-Z a-z and !#$&'()*+,/:;=?@-._~)", s.SceneStr[i:i+1])
-		}
-		if strings.HasPrefix(s.Path, "/") {
-			bad("path", "the page must not start with /")
-		}
-		width()
+		s.validateUnlimited(&errs)
 	}
 	return errs
+}
+
+// validateOA checks the scene of an Official Account code: one scene, an id
+// in the kind's range or a string of at most MaxSceneStrLen characters.
+func (s Spec) validateOA(errs *fieldErrors) {
+	switch {
+	case s.SceneID != 0 && s.SceneStr != "":
+		errs.add("scene_id", "give scene_id or scene_str, not both")
+	case s.SceneID == 0 && s.SceneStr == "":
+		errs.add("scene_id", "scene_id or scene_str is required for %s", s.Kind)
+	}
+	if s.Path != "" {
+		errs.add("path", "is not used by %s", s.Kind)
+	}
+	if s.Kind == KindOATemp && (s.SceneID < 0 || s.SceneID > 1<<32-1) {
+		errs.add("scene_id", "must be a non-zero 32-bit integer for %s, got %d", s.Kind, s.SceneID)
+	}
+	if s.Kind == KindOAPerm && (s.SceneID < 0 || s.SceneID > MaxPermSceneID) {
+		errs.add("scene_id", "must be 1..%d for %s, got %d", MaxPermSceneID, s.Kind, s.SceneID)
+	}
+	if n := len([]rune(s.SceneStr)); n > MaxSceneStrLen {
+		errs.add("scene_str", "must be 1..%d characters, got %d", MaxSceneStrLen, n)
+	}
+}
+
+// validateWxaPath checks a Mini Program code made from a path
+// (createwxaqrcode, getwxacode).
+func (s Spec) validateWxaPath(errs *fieldErrors) {
+	if s.SceneID != 0 || s.SceneStr != "" {
+		errs.add("scene_id", "scene_id and scene_str are not used by %s (use path)", s.Kind)
+	}
+	max := MaxWxaQRPathLen
+	if s.Kind == KindWxaCode {
+		max = MaxWxaCodePathLen
+	}
+	if n := len(s.Path); n == 0 || n > max {
+		errs.add("path", "must be 1..%d bytes for %s, got %d", max, s.Kind, n)
+	}
+	s.validateWidth(errs)
+}
+
+// validateUnlimited checks a getwxacodeunlimit code: a short scene of the
+// characters WeChat allows, and a page without a leading slash.
+func (s Spec) validateUnlimited(errs *fieldErrors) {
+	if s.SceneID != 0 {
+		errs.add("scene_id", "is not used by %s (use scene_str)", s.Kind)
+	}
+	if n := len(s.SceneStr); n == 0 || n > MaxUnlimitedScene {
+		errs.add("scene_str", "must be 1..%d characters for %s, got %d", MaxUnlimitedScene, s.Kind, n)
+	} else if i := strings.IndexFunc(s.SceneStr, func(r rune) bool { return !isUnlimitedSceneRune(r) }); i >= 0 {
+		errs.add("scene_str", "character %q is not allowed (use 0-9 A-Z a-z and !#$&'()*+,/:;=?@-._~)", s.SceneStr[i:i+1])
+	}
+	if strings.HasPrefix(s.Path, "/") {
+		errs.add("path", "the page must not start with /")
+	}
+	s.validateWidth(errs)
+}
+
+func (s Spec) validateWidth(errs *fieldErrors) {
+	if s.Width != 0 && (s.Width < MinWidth || s.Width > MaxWidth) {
+		errs.add("width", "must be %d..%d, got %d", MinWidth, MaxWidth, s.Width)
+	}
+}
+
+// fieldErrors collects the rules a value breaks, each as a *FieldError.
+type fieldErrors []error
+
+func (e *fieldErrors) add(field, rule string, args ...any) {
+	*e = append(*e, &FieldError{Field: field, Rule: fmt.Sprintf(rule, args...)})
 }
 
 func isUnlimitedSceneRune(r rune) bool {

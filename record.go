@@ -34,6 +34,12 @@ func (r *Record) Valid(t time.Time) bool {
 	return r.ExpiresAt.IsZero() || r.ExpiresAt.After(t)
 }
 
+// Done reports whether the code needs no new image at t: it can still be
+// scanned, or it was retired and is never made again.
+func (r *Record) Done(t time.Time) bool {
+	return r.Valid(t) || r.Retired
+}
+
 // Key is where the image of the code lives, relative to the store's prefix:
 // `{app_id}/{kind}/{scene or path}.jpg`, with the scene or path escaped so
 // that any value is safe (no `/`, no `..`, no case folding surprises) and two

@@ -67,11 +67,12 @@ func checkImageOf(rec *wxqr.Record, body []byte) error {
 }
 
 // StoredRecord returns the record in the sidecar of spec's image, when the
+// sidecar is the code's (id, spec.ID(), which the caller carries) and the
 // sidecar and the image are both in store and whole: what an earlier attempt
 // stored before it could record the code in the catalog. It returns nil (and
 // no error) when there is no such record, or what is there cannot be used
 // (a corrupt sidecar, a broken image); an error only when the store fails.
-func StoredRecord(ctx context.Context, store storage.Store, spec wxqr.Spec) (*wxqr.Record, error) {
+func StoredRecord(ctx context.Context, store storage.Store, id string, spec wxqr.Spec) (*wxqr.Record, error) {
 	rec, err := readSidecar(ctx, store, SidecarKey(spec.Key()))
 	var corrupt *SidecarError
 	switch {
@@ -79,7 +80,7 @@ func StoredRecord(ctx context.Context, store storage.Store, spec wxqr.Spec) (*wx
 		return nil, nil
 	case err != nil:
 		return nil, err
-	case rec.ID != spec.ID():
+	case rec.ID != id:
 		return nil, nil
 	}
 	var bad *ObjectError

@@ -165,7 +165,7 @@ func TestStoredRecord(t *testing.T) {
 			store := newDirStore(t)
 			rec := describe(store, permRecord("wxapp", wxqr.KindWxaQRCode, 1, "spring"), whole)
 			tt.setup(t, store, rec)
-			got, err := catalog.StoredRecord(t.Context(), store, spec)
+			got, err := catalog.StoredRecord(t.Context(), store, spec.ID(), spec)
 			if err != nil {
 				t.Fatalf("StoredRecord: %v", err)
 			}
@@ -186,7 +186,7 @@ func TestStoredRecord(t *testing.T) {
 	t.Run("store fails", func(t *testing.T) {
 		store := newMemStore()
 		store.getErr = errors.New("bucket unreachable")
-		if got, err := catalog.StoredRecord(t.Context(), store, spec); err == nil {
+		if got, err := catalog.StoredRecord(t.Context(), store, spec.ID(), spec); err == nil {
 			t.Errorf("StoredRecord = %+v, nil; want the store's error", got)
 		}
 	})

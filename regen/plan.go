@@ -145,17 +145,16 @@ type Item struct {
 	Outcome    Outcome
 }
 
-// task returns the generate task of the item's next generation.
+// payload returns the request for the item's next generation.
 func (it *Item) payload() tasks.GeneratePayload {
 	return tasks.GeneratePayload{
+		ID:            it.ID,
 		Spec:          it.Spec,
 		Campaign:      it.Campaign,
 		ExpireSeconds: it.ExpireSeconds,
 		Generation:    it.Generation,
 	}
 }
-
-func (it *Item) task() (*asynq.Task, error) { return tasks.NewGenerateTask(it.payload()) }
 
 // Plan is the codes due at one moment, soonest expiry first, each with its
 // outcome.
@@ -279,8 +278,10 @@ func (p *Planner) budgetLeft(ctx context.Context, rec *wxqr.Record) (int64, bool
 }
 
 // Queue queues the generate task of every item that is to be queued, in
-// order, and records each outcome in the plan: Queued, or AlreadyQueued when
-// that generation's task exists already. It stops at the first other error
+// order (tasks.Enqueue), and records each outcome in the plan: Queued, or
+// AlreadyQueued when that generation's task exists already (one that failed
+// for good is replaced, and Queued, when the planner has an Inspector). It
+// stops at the first other error
 // and returns it with the report so far; the items not reached stay
 // ToQueue, and queueing the plan again (or scanning again) is safe.
 func (p *Planner) Queue(ctx context.Context, plan *Plan) (*Report, error) {
@@ -290,27 +291,13 @@ func (p *Planner) Queue(ctx context.Context, plan *Plan) (*Report, error) {
 		if it.Outcome != ToQueue {
 			continue
 		}
-		task, err := it.task()
+		enqueued, err := tasks.Enqueue(ctx, p.client, p.inspector, it.payload())
 		if err != nil {
-			return plan.Report(), fmt.Errorf("regen: queue %s: %w", it.ID, err)
-		}
-		_, err = p.client.EnqueueContext(ctx, task)
-		switch {
-		case err == nil:
-			it.Outcome = Queued
-		case errors.Is(err, asynq.ErrTaskIDConflict):
-			it.Outcome = AlreadyQueued
-			if p.inspector != nil {
-				requeued, err := tasks.RequeueArchived(ctx, p.client, p.inspector, it.payload())
-				if err != nil {
-					return plan.Report(), fmt.Errorf("regen: queue %s: %w", it.ID, err)
-				}
-				if requeued {
-					it.Outcome = Queued
-				}
-			}
-		default:
 			return plan.Report(), fmt.Errorf("regen: queue %s generation %d: %w", it.ID, it.Generation, err)
+		}
+		it.Outcome = Queued
+		if enqueued == tasks.AlreadyQueued {
+			it.Outcome = AlreadyQueued
 		}
 	}
 	return plan.Report(), nil

@@ -269,7 +269,7 @@ func TestQueue(t *testing.T) {
 	for _, rec := range recs[:2] {
 		id := fmt.Sprintf("%s:g%d", rec.ID, rec.Generation+1)
 		got, ok := pending[id]
-		want := tasks.GeneratePayload{Spec: rec.Spec, Campaign: rec.Campaign, ExpireSeconds: rec.ExpireSeconds, Generation: rec.Generation + 1}
+		want := tasks.GeneratePayload{ID: rec.ID, Spec: rec.Spec, Campaign: rec.Campaign, ExpireSeconds: rec.ExpireSeconds, Generation: rec.Generation + 1}
 		if !ok || got != want {
 			t.Errorf("task %s = %+v (found %v), want %+v", id, got, ok, want)
 		}

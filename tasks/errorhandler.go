@@ -9,6 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/rs/zerolog"
 
+	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/internal/asynqx"
 	"github.com/wxqr/wxqr/wechat"
 )
@@ -42,8 +43,11 @@ func NewErrorHandler(log zerolog.Logger, failures Failures) asynq.ErrorHandlerFu
 		if reason := outcomeReason(o); reason != "" {
 			ev = ev.Str("reason", reason)
 		}
-		var p GeneratePayload
-		if t.Type() == TypeGenerate && json.Unmarshal(t.Payload(), &p) == nil {
+		var r wxqr.Request
+		if t.Type() == TypeGenerate && json.Unmarshal(t.Payload(), &r) == nil {
+			// Read as it is, without DecodeGenerate's checks: an invalid
+			// payload is worth logging and recording too.
+			p := r.Normalize()
 			ev = ev.Str("app_id", p.Spec.AppID).Str("kind", string(p.Spec.Kind)).
 				Str("scene", p.Spec.Scene()).Str("path", p.Spec.Path).Str("campaign", p.Campaign)
 			if archived {
@@ -51,7 +55,7 @@ func NewErrorHandler(log zerolog.Logger, failures Failures) asynq.ErrorHandlerFu
 				// still be written.
 				fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 				defer cancel()
-				if ferr := failures.Fail(fctx, p.Campaign, p.Spec.ID(), err.Error()); ferr != nil {
+				if ferr := failures.Fail(fctx, p.Campaign, p.ID, err.Error()); ferr != nil {
 					log.Warn().Err(ferr).Str("task_id", id).Msg("could not record the failure in its campaign")
 				}
 			}

@@ -25,7 +25,7 @@ func (j *generation) adopt(ctx context.Context, target int) (*wxqr.Record, error
 	if called != target {
 		return nil, nil
 	}
-	rec, err := catalog.StoredRecord(ctx, j.g.Store, j.p.Spec)
+	rec, err := catalog.StoredRecord(ctx, j.g.Store, j.id, j.p.Spec)
 	if err != nil {
 		return nil, fmt.Errorf("look for a stored result: %w", err)
 	}

@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -27,7 +26,7 @@ func (g *Generator) ProcessTask(ctx context.Context, t *asynq.Task) error {
 
 // process runs the task of t and returns its outcome: nil when it is done.
 func (g *Generator) process(ctx context.Context, t *asynq.Task) error {
-	p, err := decodeGenerate(t.Payload())
+	p, err := DecodeGenerate(t.Payload())
 	if err != nil {
 		return err
 	}
@@ -54,7 +53,7 @@ func (g *Generator) process(ctx context.Context, t *asynq.Task) error {
 		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-stageTimeout-5*time.Second))
 		defer cancel()
 	}
-	job := &generation{g: &g.cfg, p: p, id: p.Spec.ID(), client: client, log: log}
+	job := &generation{g: &g.cfg, p: p, id: p.ID, client: client, log: log}
 	made, err := job.run(ctx)
 	if err != nil || made == nil {
 		return err
@@ -65,23 +64,6 @@ func (g *Generator) process(ctx context.Context, t *asynq.Task) error {
 		g.cfg.Observer.CodeGenerated(p.Spec.AppID, p.Spec.Kind)
 	}
 	return nil
-}
-
-// decodeGenerate reads a generate payload: one that cannot be read, or that
-// asks for a code that cannot be made, goes to the archive.
-func decodeGenerate(data []byte) (GeneratePayload, error) {
-	var p GeneratePayload
-	if err := json.Unmarshal(data, &p); err != nil {
-		return p, archive(ArchiveUndecodable, fmt.Errorf("decode generate payload: %v", err))
-	}
-	p.Spec = p.Spec.Normalize()
-	if errs := p.Spec.Validate(); len(errs) > 0 {
-		return p, archive(ArchiveBadRequest, fmt.Errorf("invalid code: %w", errors.Join(errs...)))
-	}
-	if err := p.check(); err != nil {
-		return p, archive(ArchiveBadRequest, err)
-	}
-	return p, nil
 }
 
 // run makes the code and returns its new record, or nil when there was
@@ -182,7 +164,7 @@ func (j *generation) target(prev *wxqr.Record, now time.Time) (int, bool) {
 		// or the code was retired since it was queued.
 		return j.p.Generation, prev.Generation < j.p.Generation && !prev.Retired
 	}
-	if prev.Valid(now) || prev.Retired {
+	if prev.Done(now) {
 		return 0, false
 	}
 	// An expired temporary code queued again: make it anew.

@@ -3,15 +3,17 @@ package tasks_test
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/wxqr/wxqr"
-	"github.com/wxqr/wxqr/internal/testenv"
 	"github.com/wxqr/wxqr/tasks"
 )
+
+// The rules themselves are wxqr.Request's (request_test.go); these tests
+// check that the task's constructor and decoder apply them.
 
 func TestNewGenerateTaskChecksThePayload(t *testing.T) {
 	temp := wxqr.Spec{Kind: wxqr.KindOATemp, AppID: "wxa", SceneID: 1}
@@ -22,12 +24,8 @@ func TestNewGenerateTaskChecksThePayload(t *testing.T) {
 		ok   bool
 	}{
 		{"temporary, default validity", tasks.GeneratePayload{Spec: temp}, true},
-		{"temporary, 30 days", tasks.GeneratePayload{Spec: temp, ExpireSeconds: 2592000}, true},
 		{"temporary, over 30 days", tasks.GeneratePayload{Spec: temp, ExpireSeconds: 2592001}, false},
-		{"temporary, regenerated", tasks.GeneratePayload{Spec: temp, Generation: 3}, true},
 		{"permanent", tasks.GeneratePayload{Spec: perm}, true},
-		{"permanent with a validity", tasks.GeneratePayload{Spec: perm, ExpireSeconds: 60}, false},
-		// A second generation of a permanent code would spend lifetime quota again.
 		{"permanent, regenerated", tasks.GeneratePayload{Spec: perm, Generation: 2}, false},
 		{"invalid spec", tasks.GeneratePayload{Spec: wxqr.Spec{Kind: wxqr.KindOAPerm, AppID: "wxa"}}, false},
 	}
@@ -41,49 +39,78 @@ func TestNewGenerateTaskChecksThePayload(t *testing.T) {
 	}
 }
 
-func TestRequeueArchived(t *testing.T) {
-	ctx := t.Context()
-	opts := testenv.RedisOptions(t)
-	rdb := redis.NewClient(opts)
-	t.Cleanup(func() { rdb.Close() })
-	client := asynq.NewClientFromRedisClient(rdb)
-	inspector := asynq.NewInspectorFromRedisClient(rdb)
-	p := tasks.GeneratePayload{Spec: wxqr.Spec{Kind: wxqr.KindOAPerm, AppID: "wxa", SceneID: 9}}
-	task, err := tasks.NewGenerateTask(p)
+func TestGenerateTaskCarriesTheID(t *testing.T) {
+	spec := wxqr.Spec{Kind: wxqr.KindWxaQRCode, AppID: "wxm", Path: "p"}
+	task, err := tasks.NewGenerateTask(tasks.GeneratePayload{Spec: spec, Campaign: "spring"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	queue := tasks.QueueName("wxa", wxqr.ClassOAPerm)
+	p, err := tasks.DecodeGenerate(task.Payload())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ID != spec.ID() || p.Spec != spec.Normalize() || p.Campaign != "spring" {
+		t.Errorf("decoded %+v; want id %s, the normalised spec and campaign spring", p, spec.ID())
+	}
+	if p.TaskID() != spec.ID() {
+		t.Errorf("TaskID() = %q, want the code's id %q", p.TaskID(), spec.ID())
+	}
+}
 
-	if _, err := client.Enqueue(task); err != nil {
-		t.Fatal(err)
+func TestDecodeGenerate(t *testing.T) {
+	spec := wxqr.Spec{Kind: wxqr.KindOATemp, AppID: "wxa", SceneID: 7}
+	encode := func(r wxqr.Request) []byte {
+		t.Helper()
+		data, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
 	}
-	if requeued, err := tasks.RequeueArchived(ctx, client, inspector, p); err != nil || requeued {
-		t.Fatalf("RequeueArchived of a pending task = %v, %v; want false", requeued, err)
+	t.Run("without an id, as queued before ids were carried", func(t *testing.T) {
+		p, err := tasks.DecodeGenerate(encode(wxqr.Request{Spec: spec}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.ID != spec.ID() || p.ExpireSeconds != 2592000 {
+			t.Errorf("decoded %+v; want id %s and the default validity", p, spec.ID())
+		}
+	})
+	refused := []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"not JSON", []byte("{"), "decode"},
+		{"another code's id", encode(wxqr.Request{ID: wxqr.Spec{Kind: wxqr.KindOATemp, AppID: "wxa", SceneID: 8}.ID(), Spec: spec}), "id"},
+		{"a broken rule", encode(wxqr.Request{Spec: spec, ExpireSeconds: 2592001}), "expire_seconds"},
 	}
-	if _, err := client.Enqueue(task); !errors.Is(err, asynq.ErrTaskIDConflict) {
-		t.Fatalf("queueing the code twice: %v, want ErrTaskIDConflict", err)
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tasks.DecodeGenerate(tt.data)
+			if o := tasks.OutcomeOf(err); o == nil || o.Kind != tasks.OutcomeArchive || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("DecodeGenerate = %v; want an archive outcome about %s", err, tt.want)
+			}
+			if !errors.Is(tasks.AsynqResult(err, 0), asynq.SkipRetry) {
+				t.Errorf("AsynqResult(DecodeGenerate's error) does not wrap asynq.SkipRetry: asynq would retry it")
+			}
+		})
 	}
-	if err := inspector.ArchiveTask(queue, p.TaskID()); err != nil {
-		t.Fatal(err)
+}
+
+func TestParseQueueName(t *testing.T) {
+	for _, app := range []string{"wx1234", "wx.with.dots"} {
+		for _, class := range wxqr.QuotaClasses {
+			name := tasks.QueueName(app, class)
+			gotApp, gotClass, ok := tasks.ParseQueueName(name)
+			if !ok || gotApp != app || gotClass != class {
+				t.Errorf("ParseQueueName(%q) = %q, %q, %v; want %q, %q", name, gotApp, gotClass, ok, app, class)
+			}
+		}
 	}
-	again := p
-	again.Campaign = "autumn" // queued again for another campaign
-	if requeued, err := tasks.RequeueArchived(ctx, client, inspector, again); err != nil || !requeued {
-		t.Fatalf("RequeueArchived of an archived task = %v, %v; want true", requeued, err)
-	}
-	info, err := inspector.GetTaskInfo(queue, p.TaskID())
-	if err != nil || info.State != asynq.TaskStatePending || info.Retried != 0 {
-		t.Fatalf("task after requeue: %+v, %v; want pending with no retries used", info, err)
-	}
-	var payload tasks.GeneratePayload
-	if err := json.Unmarshal(info.Payload, &payload); err != nil || payload.Campaign != "autumn" {
-		t.Errorf("requeued payload %s (%v), want the new one (campaign autumn)", info.Payload, err)
-	}
-	if err := inspector.DeleteTask(queue, p.TaskID()); err != nil {
-		t.Fatal(err)
-	}
-	if requeued, err := tasks.RequeueArchived(ctx, client, inspector, p); err != nil || requeued {
-		t.Fatalf("RequeueArchived of a finished task = %v, %v; want false", requeued, err)
+	for _, name := range []string{"wxqr.regen", "default", ".oa_temp", "wx1234.", "wx1234.oa_forever", ""} {
+		if app, class, ok := tasks.ParseQueueName(name); ok {
+			t.Errorf("ParseQueueName(%q) = %q, %q; want not a wxqr queue", name, app, class)
+		}
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -26,23 +25,41 @@ type defaults struct {
 }
 
 // checker turns raw rows into payloads, checking everything that can be
-// checked before WeChat sees the code: WeChat's rules for the kind
-// (wxqr.Spec.Validate), that the app is configured and of the right type,
-// and the numbers only a producer knows.
+// checked before WeChat sees the code: WeChat's rules and wxqr's
+// (wxqr.Request.Validate), that the app is configured and of the right
+// type, and that the cells hold numbers where numbers are due.
 type checker struct {
 	apps map[string]wxqr.AppType
 	def  defaults
 }
 
-// check returns the payload r asks for, or every rule r breaks.
+// check returns the payload r asks for, normalised (its id worked out), or
+// every rule r breaks.
 func (c *checker) check(r *rawRow) (tasks.GeneratePayload, []*wxqr.FieldError) {
 	if r.Problem != nil {
 		return tasks.GeneratePayload{}, []*wxqr.FieldError{r.Problem}
 	}
-	var errs []*wxqr.FieldError
-	bad := func(field, rule string, args ...any) {
-		errs = append(errs, &wxqr.FieldError{Field: field, Rule: fmt.Sprintf(rule, args...)})
+	req, errs := c.request(r)
+	if _, err := wxqr.ParseKind(string(req.Spec.Kind)); err == nil { // else Validate says so
+		errs = append(errs, c.checkApp(req.Spec)...)
 	}
+	for _, err := range req.Validate() {
+		fe, ok := err.(*wxqr.FieldError)
+		if !ok {
+			fe = &wxqr.FieldError{Rule: err.Error()}
+		}
+		errs = append(errs, fe)
+	}
+	if len(errs) > 0 {
+		return tasks.GeneratePayload{}, errs
+	}
+	return tasks.GeneratePayload(req.Normalize()), nil
+}
+
+// request reads the request of r, its empty cells filled from the flags,
+// and the cells that are not numbers where numbers are due.
+func (c *checker) request(r *rawRow) (wxqr.Request, []*wxqr.FieldError) {
+	var errs []*wxqr.FieldError
 	number := func(field, text string) int64 {
 		text = strings.TrimSpace(text)
 		if text == "" {
@@ -50,66 +67,56 @@ func (c *checker) check(r *rawRow) (tasks.GeneratePayload, []*wxqr.FieldError) {
 		}
 		n, err := strconv.ParseInt(text, 10, 64)
 		if err != nil {
-			bad(field, "must be an integer, got %q", text)
+			errs = append(errs, &wxqr.FieldError{Field: field, Rule: fmt.Sprintf("must be an integer, got %q", text)})
 		}
 		return n
 	}
-
-	p := tasks.GeneratePayload{
+	sceneID, width, expire := number("scene_id", r.SceneID), number("width", r.Width), number("expire_seconds", r.ExpireSeconds)
+	req := wxqr.Request{
 		Spec: wxqr.Spec{
 			Kind:     wxqr.Kind(strings.TrimSpace(or(r.Kind, c.def.Kind))),
 			AppID:    strings.TrimSpace(or(r.AppID, c.def.AppID)),
-			SceneID:  number("scene_id", r.SceneID),
+			SceneID:  sceneID,
 			SceneStr: r.SceneStr,
 			Path:     r.Path,
 		},
-		Campaign: or(r.Campaign, c.def.Campaign),
+		Campaign:      or(r.Campaign, c.def.Campaign),
+		ExpireSeconds: int(expire),
 	}
-	width := number("width", r.Width)
-	expire := number("expire_seconds", r.ExpireSeconds)
-	kind := p.Spec.Kind
-	if _, err := wxqr.ParseKind(string(kind)); err == nil { // else Validate says so
-		if kind.AppType() == wxqr.AppMP {
-			// Range checked by Validate; 0 means wxqr.DefaultWidth.
-			p.Spec.Width = int(cmp.Or(width, int64(c.def.Width)))
-		} else if width != 0 {
-			bad("width", "is not used by %s", kind)
-		}
-		if kind == wxqr.KindWxaUnlimited && p.Spec.Path == "" {
-			p.Spec.Path = c.def.Page
-		}
-		if kind == wxqr.KindOATemp {
-			expire = cmp.Or(expire, int64(c.def.ExpireSeconds), int64(wxqr.DefaultTempExpire/time.Second))
-			if max := int64(wxqr.MaxTempExpire / time.Second); expire < 1 || expire > max {
-				bad("expire_seconds", "must be 1..%d (30 days) for %s, got %d", max, kind, expire)
-			}
-			p.ExpireSeconds = int(expire)
-		} else if expire != 0 {
-			bad("expire_seconds", "is only used by %s", wxqr.KindOATemp)
-		}
-		if p.Spec.AppID != "" {
-			switch typ, ok := c.apps[p.Spec.AppID]; {
-			case !ok:
-				bad("app_id", "%s is not configured in WXQR_APPS", p.Spec.AppID)
-			case typ != kind.AppType():
-				bad("app_id", "%s is a %s app; %s needs an %s app", p.Spec.AppID, typ, kind, kind.AppType())
-			}
-		}
+	kind := req.Spec.Kind
+	// A flag fills a cell only for the kinds that use it; a cell the kind
+	// does not use is an error, left to Validate but for the width, which
+	// Spec.Normalize would drop.
+	if kind.AppType() == wxqr.AppMP {
+		req.Spec.Width = int(cmp.Or(width, int64(c.def.Width)))
+	} else if width != 0 {
+		errs = append(errs, &wxqr.FieldError{Field: "width", Rule: "is not used by " + string(kind)})
 	}
+	if kind == wxqr.KindWxaUnlimited && req.Spec.Path == "" {
+		req.Spec.Path = c.def.Page
+	}
+	if kind.Temporary() && req.ExpireSeconds == 0 {
+		req.ExpireSeconds = c.def.ExpireSeconds
+	}
+	return req, errs
+}
 
-	for _, err := range p.Spec.Validate() {
-		var fe *wxqr.FieldError
-		if errors.As(err, &fe) {
-			errs = append(errs, fe)
-		} else {
-			bad("", "%v", err)
-		}
+// checkApp checks what only the producer knows: that the app of spec is
+// configured, and can make codes of its kind.
+func (c *checker) checkApp(spec wxqr.Spec) []*wxqr.FieldError {
+	if spec.AppID == "" {
+		return nil // Validate says so
 	}
-	if len(errs) > 0 {
-		return tasks.GeneratePayload{}, errs
+	var rule string
+	switch typ, ok := c.apps[spec.AppID]; {
+	case !ok:
+		rule = fmt.Sprintf("%s is not configured in WXQR_APPS", spec.AppID)
+	case typ != spec.Kind.AppType():
+		rule = fmt.Sprintf("%s is a %s app; %s needs an %s app", spec.AppID, typ, spec.Kind, spec.Kind.AppType())
+	default:
+		return nil
 	}
-	p.Spec = p.Spec.Normalize()
-	return p, nil
+	return []*wxqr.FieldError{{Field: "app_id", Rule: rule}}
 }
 
 // or returns s, or def when s is empty.

@@ -89,27 +89,11 @@ type queueID struct {
 
 func (q queueID) name() string { return tasks.QueueName(q.app, q.class) }
 
-// parseQueueName splits "{app_id}.{class}"; ok is false for queues that are
-// not wxqr's.
+// parseQueueName reads the app and class of a queue; ok is false for queues
+// that are not an app's.
 func parseQueueName(name string) (queueID, bool) {
-	app, rest, ok := strings.Cut(name, ".")
-	class, known := parseClass(rest)
-	if !ok || app == "" || !known {
-		return queueID{}, false
-	}
-	return queueID{app, class}, true
-}
-
-// parseClass returns the quota class named s.
-func parseClass(s string) (wxqr.QuotaClass, bool) {
-	for _, t := range []wxqr.AppType{wxqr.AppOA, wxqr.AppMP} {
-		for _, c := range t.Classes() {
-			if string(c) == s {
-				return c, true
-			}
-		}
-	}
-	return "", false
+	app, class, ok := tasks.ParseQueueName(name)
+	return queueID{app, class}, ok
 }
 
 func (c *cli) queueStatus(ctx context.Context, cat *catalog.Catalog, inspector *asynq.Inspector, pauses *tasks.Pauses) error {
@@ -241,7 +225,7 @@ func runResume(ctx context.Context, c *cli, args []string) error {
 		return inputErrorf("say what to resume: --app, --class or --all")
 	}
 	if class != "" {
-		if _, ok := parseClass(class); !ok {
+		if _, ok := wxqr.ParseQuotaClass(class); !ok {
 			return inputErrorf("--class %q: want oa_temp, oa_perm, wxa_limited or wxa_unlimited", class)
 		}
 	}

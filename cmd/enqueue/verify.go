@@ -102,15 +102,15 @@ func runVerify(ctx context.Context, c *cli, args []string) error {
 	}
 	sum := v.total()
 	if repair && sum.broken > 0 {
-		r := &repairer{client: asynq.NewClientFromRedisClient(c.rdb), inspector: inspector, outcomes: map[enqueueOutcome]int{}}
+		r := &repairer{client: asynq.NewClientFromRedisClient(c.rdb), inspector: inspector, outcomes: map[tasks.Enqueued]int{}}
 		err := r.queue(ctx, v.broken)
 		// What an interrupted run queued is shown too; running it again
 		// queues the rest.
 		fmt.Fprintln(c.stdout)
 		if perr := printSummary(c.stdout, []summaryLine{
-			{"repairs queued", int64(r.outcomes[enqueued])},
-			{"repairs already queued", int64(r.outcomes[alreadyQueued])},
-			{"failed before, queued again", int64(r.outcomes[requeued])},
+			{"repairs queued", int64(r.outcomes[tasks.Queued])},
+			{"repairs already queued", int64(r.outcomes[tasks.AlreadyQueued])},
+			{"failed before, queued again", int64(r.outcomes[tasks.Requeued])},
 		}); err == nil {
 			err = perr
 		}
@@ -247,7 +247,7 @@ type repairer struct {
 	client    *asynq.Client
 	inspector *asynq.Inspector
 
-	outcomes map[enqueueOutcome]int // repairs, by what queueing did
+	outcomes map[tasks.Enqueued]int // repairs, by what queueing did
 }
 
 // queue queues a repair of each broken code: one task per code, whose id
@@ -255,15 +255,15 @@ type repairer struct {
 // twice, and one that failed for good (archived) is queued afresh.
 func (r *repairer) queue(ctx context.Context, broken []brokenCode) error {
 	for _, bc := range broken {
-		p := tasks.GeneratePayload{Spec: bc.rec.Spec, Campaign: bc.rec.Campaign, Repair: true}
+		p := tasks.GeneratePayload{ID: bc.rec.ID, Spec: bc.rec.Spec, Campaign: bc.rec.Campaign, Repair: true}
 		if bc.rec.Spec.Kind.Temporary() {
 			p.ExpireSeconds = bc.rec.ExpireSeconds
 		}
-		outcome, err := enqueueGenerate(ctx, r.client, r.inspector, p)
+		enqueued, err := tasks.Enqueue(ctx, r.client, r.inspector, p)
 		if err != nil {
 			return fmt.Errorf("queue the repair of %s: %w", bc.key, err)
 		}
-		r.outcomes[outcome]++
+		r.outcomes[enqueued]++
 	}
 	return nil
 }

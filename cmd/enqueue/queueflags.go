@@ -1,0 +1,206 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/wxqr/wxqr"
+)
+
+const queueUsage = `Usage: enqueue [flags] [FILE|-]
+
+Queues WeChat QR codes for the workers to make. The codes come from FILE, a
+CSV jobs file ("-" reads it from stdin), or, without FILE, from the flags.
+
+Every code is checked against WeChat's rules before anything is queued: if
+any is invalid, the errors are listed (file:line: field: rule) and nothing
+is queued. A code's task id derives from its identity, so queueing the same
+campaign again queues nothing twice, and codes already generated (and still
+valid) are not queued at all. An interrupted run can simply be run again.
+
+The jobs file starts with a header naming its columns, any of
+  kind,app_id,scene_id,scene_str,path,width,expire_seconds,campaign
+and each row gives what its kind needs:
+  oa_temp, oa_perm  scene_id (oa_temp: 1..4294967295, oa_perm: 1..100000) or
+                    scene_str (1..64 characters);
+                    oa_temp may give expire_seconds (1..2592000, default 2592000 = 30 days)
+  wxa_qrcode        path (1..128 bytes); width (280..1280, default 430)
+  wxa_code          path (1..1024 bytes); width
+  wxa_unlimited     scene_str (1..32 characters) and path (the page); width
+The app must be in WXQR_APPS, as an oa app for oa_* kinds and an mp app for
+wxa_* kinds. --kind, --app, --campaign, --width and --expire fill the cells a
+row leaves empty. The same code twice in the input is queued once.
+
+Flags:
+  --app ID           app id of the codes (from WXQR_APPS)
+  --kind KIND        oa_temp, oa_perm, wxa_qrcode, wxa_code or wxa_unlimited
+  --campaign NAME    campaign of the codes
+  --scene-ids LIST   one code per scene id: 1-5000, or 1-100,250,300-399
+  --scene-strs FILE  one code per line of FILE, as scene_str
+  --paths FILE       one code per line of FILE, as path
+  --page PAGE        page of wxa_unlimited codes
+  --width N          width of Mini Program codes (280..1280; default 430)
+  --expire D         validity of oa_temp codes: 7d, 36h, 1d12h (default 30d)
+  --concurrency N    goroutines queueing at once (default 32)
+  --dry-run          check the input and print the plan; queue nothing
+  --skip-invalid     queue the valid codes and list the invalid ones
+
+A progress bar shows on a terminal; otherwise progress is logged every 10 s.
+The summary (queued, already queued, failed before and queued again, already
+generated, duplicate in file, invalid) goes to stdout.
+
+Examples:
+  enqueue --app wx1234 --kind oa_perm --campaign spring --scene-ids 1-5000
+  enqueue --app wx1234 --kind oa_temp --expire 7d --scene-strs coupons.txt
+  enqueue --app wxmini --kind wxa_qrcode --width 430 --paths pages.txt
+  enqueue --campaign spring --dry-run jobs.csv
+  crm-export | enqueue --app wx1234 --skip-invalid -
+
+Other commands (each with -h): status, resume, export, reindex, retire, regen,
+verify.
+
+Exit status: 0 ok; 1 failure; 2 bad usage, configuration or input (nothing queued).
+`
+
+// defaultConcurrency is how many goroutines queue at once by default.
+const defaultConcurrency = 32
+
+type queueFlags struct {
+	def         defaults
+	sceneIDs    string
+	sceneStrs   string
+	paths       string
+	expire      string
+	concurrency int
+	dryRun      bool
+	skipInvalid bool
+}
+
+// parseQueueFlags reads the flags of a queueing run, and rejects those that
+// are wrong whatever the input. It returns the arguments left: the jobs file.
+func (c *cli) parseQueueFlags(args []string) (*queueFlags, []string, error) {
+	var f queueFlags
+	fs := flag.NewFlagSet("enqueue", flag.ContinueOnError)
+	fs.StringVar(&f.def.AppID, "app", "", "")
+	fs.StringVar(&f.def.Kind, "kind", "", "")
+	fs.StringVar(&f.def.Campaign, "campaign", "", "")
+	fs.StringVar(&f.sceneIDs, "scene-ids", "", "")
+	fs.StringVar(&f.sceneStrs, "scene-strs", "", "")
+	fs.StringVar(&f.paths, "paths", "", "")
+	fs.StringVar(&f.def.Page, "page", "", "")
+	fs.IntVar(&f.def.Width, "width", 0, "")
+	fs.StringVar(&f.expire, "expire", "", "")
+	fs.IntVar(&f.concurrency, "concurrency", defaultConcurrency, "")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "")
+	fs.BoolVar(&f.skipInvalid, "skip-invalid", false, "")
+	if err := c.parse(fs, queueUsage, args); err != nil {
+		return nil, nil, err
+	}
+	if f.concurrency < 1 {
+		return nil, nil, inputErrorf("--concurrency must be at least 1, got %d", f.concurrency)
+	}
+	if f.expire != "" {
+		secs, err := parseExpire(f.expire)
+		if err != nil {
+			return nil, nil, &inputError{err}
+		}
+		f.def.ExpireSeconds = secs
+	}
+	if err := checkFlags(&f); err != nil {
+		return nil, nil, err
+	}
+	return &f, fs.Args(), nil
+}
+
+// checkFlags rejects flags that are wrong for every row at once (which
+// would otherwise be reported once per row) and flags that --kind does not
+// use (which would otherwise be ignored silently).
+func checkFlags(f *queueFlags) error {
+	if f.def.Width != 0 && (f.def.Width < wxqr.MinWidth || f.def.Width > wxqr.MaxWidth) {
+		return inputErrorf("--width must be %d..%d, got %d", wxqr.MinWidth, wxqr.MaxWidth, f.def.Width)
+	}
+	if f.def.Kind == "" {
+		return nil
+	}
+	kind, err := wxqr.ParseKind(f.def.Kind)
+	switch {
+	case err != nil:
+		return inputErrorf("--kind: %v", err)
+	case f.def.Width != 0 && kind.AppType() != wxqr.AppMP:
+		return inputErrorf("--width is not used by %s", kind)
+	case f.expire != "" && kind != wxqr.KindOATemp:
+		return inputErrorf("--expire is only used by %s", wxqr.KindOATemp)
+	case f.def.Page != "" && kind != wxqr.KindWxaUnlimited:
+		return inputErrorf("--page is only used by %s (other Mini Program kinds take --paths)", wxqr.KindWxaUnlimited)
+	}
+	return nil
+}
+
+// source returns the input the flags and arguments name, and a function
+// that releases it.
+func (c *cli) source(f *queueFlags, args []string) (source, func(), error) {
+	nothing := func() {}
+	given := 0
+	for _, s := range []string{f.sceneIDs, f.sceneStrs, f.paths} {
+		if s != "" {
+			given++
+		}
+	}
+	if len(args) > 1 {
+		return nil, nothing, inputErrorf("give one jobs file, got %d arguments (run with -h for usage)", len(args))
+	}
+	if len(args) == 1 {
+		given++
+	}
+	switch {
+	case given == 0:
+		return nil, nothing, inputErrorf("nothing to queue: give a jobs file, --scene-ids, --scene-strs or --paths (run with -h for usage)")
+	case given > 1:
+		return nil, nothing, inputErrorf("give only one of a jobs file, --scene-ids, --scene-strs and --paths")
+	}
+	if len(args) == 0 && (f.def.Kind == "" || f.def.AppID == "") {
+		return nil, nothing, inputErrorf("--kind and --app are required with --scene-ids, --scene-strs and --paths")
+	}
+
+	switch {
+	case f.sceneIDs != "":
+		src, err := parseSceneIDs(f.sceneIDs)
+		if err != nil {
+			return nil, nothing, &inputError{err}
+		}
+		return src, nothing, nil
+	case f.sceneStrs != "":
+		return lineSource{path: f.sceneStrs, display: f.sceneStrs}, nothing, nil
+	case f.paths != "":
+		return lineSource{path: f.paths, display: f.paths, isPath: true}, nothing, nil
+	}
+	if args[0] != "-" {
+		return csvSource{path: args[0], display: args[0], haveKind: f.def.Kind != "", haveApp: f.def.AppID != ""}, nothing, nil
+	}
+	path, err := c.spoolStdin()
+	if err != nil {
+		return nil, nothing, err
+	}
+	return csvSource{path: path, display: "stdin", haveKind: f.def.Kind != "", haveApp: f.def.AppID != ""},
+		func() { os.Remove(path) }, nil
+}
+
+// spoolStdin copies stdin to a temporary file, so that it can be read twice
+// (validated, then queued) without holding it in memory.
+func (c *cli) spoolStdin() (string, error) {
+	f, err := os.CreateTemp("", "wxqr-enqueue-*.csv")
+	if err != nil {
+		return "", fmt.Errorf("spool stdin: %w", err)
+	}
+	_, err = io.Copy(f, c.stdin)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("spool stdin: %w", err)
+	}
+	return f.Name(), nil
+}
