@@ -107,18 +107,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	out, err := filepath.Abs(opts.out)
+	out, apps, err := prepareOut(opts.out)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return err
-	}
-	say := func(format string, args ...any) { fmt.Fprintf(stdout, "==> "+format+"\n", args...) }
-	apps, err := appsFor(out)
-	if err != nil {
-		return err
-	}
+	say := sayTo(stdout)
 
 	work, err := os.MkdirTemp("", "wxqr-demo-")
 	if err != nil {
@@ -136,59 +129,120 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer closeRedis()
 
-	sim := wechatsim.NewServer(wechatsim.Config{Apps: map[string]wechatsim.App{
-		apps.oa: {Secret: "demo-oa-secret", Type: wechatsim.OfficialAccount},
-		apps.mp: {Secret: "demo-mp-secret", Type: wechatsim.MiniProgram},
-	}})
+	sim := startSimulator(apps)
 	defer sim.Close()
 	say("WeChat simulator at %s (apps %s, %s)", sim.URL(), apps.oa, apps.mp)
 
-	env := append(os.Environ(),
+	if err := writeCampaign(filepath.Join(work, "demo.csv"), opts, apps); err != nil {
+		return err
+	}
+	c := &commands{
+		ctx: ctx, dir: work, stdout: stdout, stderr: stderr,
+		env: commandEnv(redisURL, sim.URL(), out, opts.logLevel, apps),
+	}
+	say("queueing %d temporary, %d permanent and %d Mini Program codes (campaign %q)", opts.temp, opts.perm, opts.mini, campaign)
+	manifest := filepath.Join(out, "manifest.csv")
+	elapsed, err := c.makeCodes(manifest)
+	if err != nil {
+		return err
+	}
+	return report(stdout, sim, out, manifest, elapsed)
+}
+
+// sayTo returns a function that prints the demo's own lines to w, set apart
+// from the commands' output.
+func sayTo(w io.Writer) func(format string, args ...any) {
+	return func(format string, args ...any) { fmt.Fprintf(w, "==> "+format+"\n", args...) }
+}
+
+// prepareOut makes the output directory and returns its absolute path and
+// the demo apps named for it.
+func prepareOut(dir string) (string, demoApps, error) {
+	out, err := filepath.Abs(dir)
+	if err != nil {
+		return "", demoApps{}, err
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return "", demoApps{}, err
+	}
+	apps, err := appsFor(out)
+	if err != nil {
+		return "", demoApps{}, err
+	}
+	return out, apps, nil
+}
+
+// startSimulator starts a WeChat simulator that knows the demo apps.
+func startSimulator(apps demoApps) *wechatsim.Server {
+	return wechatsim.NewServer(wechatsim.Config{Apps: map[string]wechatsim.App{
+		apps.oa: {Secret: "demo-oa-secret", Type: wechatsim.OfficialAccount},
+		apps.mp: {Secret: "demo-mp-secret", Type: wechatsim.MiniProgram},
+	}})
+}
+
+// commandEnv is the environment of the commands the demo runs: this
+// process's, pointed at the demo's Redis, apps, simulator and directory.
+func commandEnv(redisURL, simURL, out, logLevel string, apps demoApps) []string {
+	return append(os.Environ(),
 		"REDIS_URL="+redisURL,
 		"WXQR_APPS="+apps.oa+":demo-oa-secret:oa,"+apps.mp+":demo-mp-secret:mp",
-		"WECHAT_API_BASE_URL="+sim.URL(),
-		"WECHAT_MP_BASE_URL="+sim.URL(),
+		"WECHAT_API_BASE_URL="+simURL,
+		"WECHAT_MP_BASE_URL="+simURL,
 		"WXQR_STORAGE=file://"+out,
 		"WXQR_MONITOR_ADDR=off",
-		"LOG_LEVEL="+opts.logLevel,
+		"LOG_LEVEL="+logLevel,
 		"LOG_FORMAT=console",
 	)
-	jobs := filepath.Join(work, "demo.csv")
-	if err := writeCampaign(jobs, opts, apps); err != nil {
-		return err
-	}
-	bin := func(name string) string { return filepath.Join(work, "bin", name) }
-	step := func(name string, args ...string) error {
-		fmt.Fprintf(stdout, "\n$ %s %s\n", name, strings.Join(args, " "))
-		cmd := exec.CommandContext(ctx, bin(name), args...)
-		cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = work, env, stdout, stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		return nil
-	}
+}
 
-	say("queueing %d temporary, %d permanent and %d Mini Program codes (campaign %q)", opts.temp, opts.perm, opts.mini, campaign)
-	if err := step("enqueue", "--campaign", campaign, "demo.csv"); err != nil {
-		return err
+// commands runs the built commands in dir, showing each command line
+// before its output.
+type commands struct {
+	ctx            context.Context
+	dir            string
+	env            []string
+	stdout, stderr io.Writer
+}
+
+func (c *commands) run(name string, args ...string) error {
+	fmt.Fprintf(c.stdout, "\n$ %s %s\n", name, strings.Join(args, " "))
+	cmd := exec.CommandContext(c.ctx, filepath.Join(c.dir, "bin", name), args...)
+	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = c.dir, c.env, c.stdout, c.stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// makeCodes queues the campaign in dir/demo.csv, runs a worker until the
+// queues are idle, exports the manifest and shows the queues' status. It
+// returns how long the worker took.
+func (c *commands) makeCodes(manifest string) (time.Duration, error) {
+	if err := c.run("enqueue", "--campaign", campaign, "demo.csv"); err != nil {
+		return 0, err
 	}
 	start := time.Now()
-	if err := step("worker", "--until-idle"); err != nil {
-		return err
+	if err := c.run("worker", "--until-idle"); err != nil {
+		return 0, err
 	}
 	elapsed := time.Since(start)
-	manifest := filepath.Join(out, "manifest.csv")
-	if err := step("enqueue", "export", "--campaign", campaign, "-o", manifest); err != nil {
-		return err
+	if err := c.run("enqueue", "export", "--campaign", campaign, "-o", manifest); err != nil {
+		return 0, err
 	}
-	if err := step("enqueue", "status"); err != nil {
-		return err
+	if err := c.run("enqueue", "status"); err != nil {
+		return 0, err
 	}
+	return elapsed, nil
+}
+
+// report says what the run made and where it is.
+func report(stdout io.Writer, sim *wechatsim.Server, out, manifest string, elapsed time.Duration) error {
 	calls := sim.Calls(wechatsim.APICreateQRCode) + sim.Calls(wechatsim.APICreateWxaQRCode)
 	images, err := countImages(out)
 	if err != nil {
 		return err
 	}
+	say := sayTo(stdout)
 	fmt.Fprintln(stdout)
 	say("done in %s: WeChat made %d codes this run", elapsed.Round(100*time.Millisecond), calls)
 	say("images:   %s (%d in all)", out, images)
