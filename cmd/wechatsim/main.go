@@ -64,30 +64,14 @@ const shutdownTimeout = 10 * time.Second
 
 // run serves the simulator until ctx ends, then shuts down gracefully.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("wechatsim", flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	addr := fs.String("addr", "127.0.0.1:8090", "address to listen on")
-	appsFlag := fs.String("apps", "", `apps as "appid:secret:kind,..." (kind oa or mp) or "@apps.json"; default $`+config.EnvApps)
-	tokenTTL := fs.Duration("token-ttl", 7200*time.Second, "access token lifetime")
-	tokenGrace := fs.Duration("token-grace", 5*time.Minute, "how long a replaced token keeps working; negative: none")
-	permCap := fs.Int("perm-cap", 100000, "permanent OA codes per app, ever; negative: no cap")
-	wxaCap := fs.Int("wxa-cap", 100000, "createwxaqrcode + getwxacode codes per app, ever; negative: no cap")
-	rate := fs.Int("rate", 0, "calls per second per app to each code-making API; 0: no limit")
-	daily := fs.Int("daily", 0, "calls per day per app to each code-making API; 0: WeChat's quotas")
-	faults := faultFlag{}
-	fs.Var(faults, "fault", `API:KIND=P: a share P of the API's calls fail as KIND (system_busy, http_500, reset, truncate, latency=P@MIN-MAX, ...); API * for every one; repeatable`)
-	faultSeed := fs.Uint64("fault-seed", 0, "seed of the -fault draws")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
+	opts, err := parseFlags(args, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-
-	spec := *appsFlag
+	spec := opts.apps
 	if spec == "" {
 		spec = getenv(config.EnvApps)
 	}
@@ -100,24 +84,73 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	log := logCfg.New(stdout).With().Str("component", "wechatsim").Logger()
-	limits := wechatsim.Limits{PermCap: *permCap, WxaCap: *wxaCap}
-	if *rate > 0 {
-		limits.PerSecond = perAPI(*rate)
-	}
-	if *daily > 0 {
-		limits.Daily = perAPI(*daily)
-	}
-	sim, err := wechatsim.New(wechatsim.Config{Apps: apps, TokenTTL: *tokenTTL, TokenGrace: *tokenGrace, Limits: limits, FaultSeed: *faultSeed})
+	sim, err := newSimulator(opts, apps)
 	if err != nil {
 		return err
 	}
 	defer sim.Close()
-	for api, rates := range faults {
+	return serve(ctx, log, sim, opts.addr, len(apps), stdout)
+}
+
+// options are the command's flags.
+type options struct {
+	addr, apps           string
+	tokenTTL, tokenGrace time.Duration
+	permCap, wxaCap      int
+	rate, daily          int
+	faults               faultFlag
+	faultSeed            uint64
+}
+
+// parseFlags parses the command line; -h gives flag.ErrHelp.
+func parseFlags(args []string, stdout io.Writer) (*options, error) {
+	o := &options{faults: faultFlag{}}
+	fs := flag.NewFlagSet("wechatsim", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8090", "address to listen on")
+	fs.StringVar(&o.apps, "apps", "", `apps as "appid:secret:kind,..." (kind oa or mp) or "@apps.json"; default $`+config.EnvApps)
+	fs.DurationVar(&o.tokenTTL, "token-ttl", 7200*time.Second, "access token lifetime")
+	fs.DurationVar(&o.tokenGrace, "token-grace", 5*time.Minute, "how long a replaced token keeps working; negative: none")
+	fs.IntVar(&o.permCap, "perm-cap", 100000, "permanent OA codes per app, ever; negative: no cap")
+	fs.IntVar(&o.wxaCap, "wxa-cap", 100000, "createwxaqrcode + getwxacode codes per app, ever; negative: no cap")
+	fs.IntVar(&o.rate, "rate", 0, "calls per second per app to each code-making API; 0: no limit")
+	fs.IntVar(&o.daily, "daily", 0, "calls per day per app to each code-making API; 0: WeChat's quotas")
+	fs.Var(o.faults, "fault", `API:KIND=P: a share P of the API's calls fail as KIND (system_busy, http_500, reset, truncate, latency=P@MIN-MAX, ...); API * for every one; repeatable`)
+	fs.Uint64Var(&o.faultSeed, "fault-seed", 0, "seed of the -fault draws")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return o, nil
+}
+
+// newSimulator builds the simulator the flags describe, faults included.
+func newSimulator(o *options, apps map[string]wechatsim.App) (*wechatsim.Server, error) {
+	limits := wechatsim.Limits{PermCap: o.permCap, WxaCap: o.wxaCap}
+	if o.rate > 0 {
+		limits.PerSecond = perAPI(o.rate)
+	}
+	if o.daily > 0 {
+		limits.Daily = perAPI(o.daily)
+	}
+	sim, err := wechatsim.New(wechatsim.Config{Apps: apps, TokenTTL: o.tokenTTL, TokenGrace: o.tokenGrace, Limits: limits, FaultSeed: o.faultSeed})
+	if err != nil {
+		return nil, err
+	}
+	for api, rates := range o.faults {
 		if err := sim.SetFaultRates(api, rates...); err != nil {
-			return fmt.Errorf("-fault: %w", err)
+			sim.Close()
+			return nil, fmt.Errorf("-fault: %w", err)
 		}
 	}
+	return sim, nil
+}
 
+// serve serves sim and a health check on addr until ctx ends, then shuts
+// down gracefully. apps is how many apps sim knows, for the log.
+func serve(ctx context.Context, log zerolog.Logger, sim *wechatsim.Server, addr string, apps int, stdout io.Writer) error {
 	mux := http.NewServeMux()
 	mux.Handle("/", sim.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -126,12 +159,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	})
 	srv := &http.Server{Handler: logRequests(log, mux), ReadHeaderTimeout: 10 * time.Second}
 
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	fmt.Fprintf(stdout, "wechatsim listening on http://%s\n", ln.Addr())
-	log.Info().Str("addr", ln.Addr().String()).Int("apps", len(apps)).Msg("serving")
+	log.Info().Str("addr", ln.Addr().String()).Int("apps", apps).Msg("serving")
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
