@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/wxqr/wxqr/catalog"
 	"github.com/wxqr/wxqr/internal/config"
@@ -51,28 +52,9 @@ Examples:
 `
 
 func runRegen(ctx context.Context, c *cli, args []string) error {
-	var within, campaign string
-	var dryRun, last bool
-	fs := flag.NewFlagSet("regen", flag.ContinueOnError)
-	fs.StringVar(&within, "within", "", "")
-	fs.StringVar(&campaign, "campaign", "", "")
-	fs.BoolVar(&dryRun, "dry-run", false, "")
-	fs.BoolVar(&last, "last", false, "")
-	if err := c.parse(fs, regenUsage, args); err != nil {
+	f, err := parseRegenFlags(c, args)
+	if err != nil {
 		return err
-	}
-	switch {
-	case fs.NArg() > 0:
-		return inputErrorf("regen takes no arguments (run with -h for usage)")
-	case last && (within != "" || campaign != "" || dryRun):
-		return inputErrorf("--last takes no other flag")
-	}
-	horizon := regen.DefaultHorizon
-	if within != "" {
-		var err error
-		if horizon, err = config.ParseDuration(within); err != nil {
-			return inputErrorf("--within: %v", err)
-		}
 	}
 	budgets, err := config.LoadDailyBudgets(c.getenv)
 	if err != nil {
@@ -82,18 +64,62 @@ func runRegen(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	if last {
-		r, err := regen.LastReport(ctx, rdb)
-		if errors.Is(err, regen.ErrNoReport) {
-			fmt.Fprintln(c.stdout, "no scan has run yet")
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return printRegenReport(c.stdout, r)
+	if f.last {
+		return showLastRegen(ctx, c.stdout, rdb)
 	}
+	return regenerate(ctx, c, rdb, budgets, f)
+}
 
+// regenFlags are regen's flags, checked.
+type regenFlags struct {
+	horizon      time.Duration
+	campaign     string
+	dryRun, last bool
+}
+
+func parseRegenFlags(c *cli, args []string) (regenFlags, error) {
+	var f regenFlags
+	var within string
+	fs := flag.NewFlagSet("regen", flag.ContinueOnError)
+	fs.StringVar(&within, "within", "", "")
+	fs.StringVar(&f.campaign, "campaign", "", "")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "")
+	fs.BoolVar(&f.last, "last", false, "")
+	if err := c.parse(fs, regenUsage, args); err != nil {
+		return f, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return f, inputErrorf("regen takes no arguments (run with -h for usage)")
+	case f.last && (within != "" || f.campaign != "" || f.dryRun):
+		return f, inputErrorf("--last takes no other flag")
+	}
+	f.horizon = regen.DefaultHorizon
+	if within != "" {
+		var err error
+		if f.horizon, err = config.ParseDuration(within); err != nil {
+			return f, inputErrorf("--within: %v", err)
+		}
+	}
+	return f, nil
+}
+
+// showLastRegen prints the report of the last scan, nightly or by hand.
+func showLastRegen(ctx context.Context, w io.Writer, rdb redis.UniversalClient) error {
+	r, err := regen.LastReport(ctx, rdb)
+	if errors.Is(err, regen.ErrNoReport) {
+		fmt.Fprintln(w, "no scan has run yet")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return printRegenReport(w, r)
+}
+
+// regenerate plans the scan f asks for, queues it unless it is a dry run,
+// saves its report and prints the plan and the report.
+func regenerate(ctx context.Context, c *cli, rdb redis.UniversalClient, budgets config.PerAppAPI[int64], f regenFlags) error {
 	// Days and expiries follow Redis's clock, as in the workers: the budget
 	// left today is the one they spend.
 	clock, err := fleetclock.New(ctx, rdb, fleetclock.Config{Local: c.now, Logger: c.log})
@@ -110,12 +136,12 @@ func runRegen(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	plan, err := planner.Plan(ctx, regen.Options{Within: horizon, Campaign: campaign})
+	plan, err := planner.Plan(ctx, regen.Options{Within: f.horizon, Campaign: f.campaign})
 	if err != nil {
 		return err
 	}
 	report := plan.Report()
-	if !dryRun {
+	if !f.dryRun {
 		report, err = planner.Queue(ctx, plan)
 		if err == nil {
 			err = regen.SaveReport(ctx, rdb, report)
