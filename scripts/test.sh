@@ -13,6 +13,7 @@
 #     exits; its addresses go to WXQR_TEST_SENTINEL_ADDRS and
 #     WXQR_TEST_SENTINEL_MASTER (set both to use another set instead).
 #   - Chromium, for the browser tests (skip with WXQR_TEST_BROWSER=0).
+#   - openssl, the reference for the tests of WeChat's push encryption.
 #   - For the chaos test, which runs and kills its own MinIO and redis-server:
 #     exports the MinIO binary's path as WXQR_TEST_MINIO_BIN.
 # Then it runs go vet and go test -race, and exits with their status.
@@ -126,6 +127,14 @@ ensure_chromium() {
 	done
 	apt_install chromium ||
 		log "Chromium: not found and not installed (needs root and apt-get); browser tests will not run"
+}
+
+# ensure_openssl: the tests of WeChat's push encryption compare with openssl,
+# which a minimal Debian does not have.
+ensure_openssl() {
+	command -v openssl >/dev/null && return
+	apt_install openssl ||
+		log "openssl: not found and not installed (needs root and apt-get); the tests that compare with it will skip (fail under CI=true)"
 }
 
 # has_pinned_minio FILE: FILE is a MinIO built from the pinned version.
@@ -326,6 +335,7 @@ trap 'exit 143' TERM
 ensure_cc
 ensure_redis
 ensure_chromium
+ensure_openssl
 start_minio
 start_sentinel_set
 
