@@ -56,7 +56,7 @@ func (j *generation) admit(ctx context.Context, api string, gen int) (string, er
 		j.refund(ctx, key)
 		return "", wait(j.g.PausedRetry, WaitLocked, "%v", err)
 	}
-	if err := j.g.Catalog.MarkCalled(ctx, j.id, gen); err != nil {
+	if err := j.g.Catalog.MarkCalled(ctx, j.p.ID, gen); err != nil {
 		j.refund(ctx, key)
 		return "", err
 	}

@@ -175,8 +175,7 @@ var _ asynq.Handler = (*Generator)(nil)
 // generation is one run of one task.
 type generation struct {
 	g      *GeneratorConfig
-	p      GeneratePayload
-	id     string
+	p      GeneratePayload // decoded: its ID is checked against its spec
 	client WeChat
 	log    zerolog.Logger
 	// lease holds the code's lock for the run; checked before every WeChat

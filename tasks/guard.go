@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/storage"
 	"github.com/wxqr/wxqr/wechat"
 )
@@ -84,7 +83,7 @@ func (j *generation) noteCall(ctx context.Context, api string, callErr error) er
 	}
 	if v.Opened {
 		return j.pause(ctx, pause{
-			classes: classesUsing(spec.Kind.AppType(), api),
+			classes: classesCalling(spec.Kind.AppType(), api),
 			reason:  ReasonWeChatUnavailable,
 			advice: fmt.Sprintf("WeChat's %s fails for many calls: circuit breaker open, queue paused for every worker for %s; its tasks are kept",
 				api, v.Wait),
@@ -124,13 +123,4 @@ func (j *generation) pauseStorage(ctx context.Context, cause error) error {
 		resumeAt: j.g.StorageHealth.HoldUntil(j.g.Now()),
 		cause:    cause,
 	})
-}
-
-// classesUsing lists the quota classes of an app type whose codes call api:
-// every Official Account code's image comes from showqrcode.
-func classesUsing(t wxqr.AppType, api string) []wxqr.QuotaClass {
-	if api == apiShowQRCode {
-		return t.Classes()
-	}
-	return classesCalling(t, api)
 }

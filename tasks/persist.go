@@ -28,7 +28,7 @@ func (j *generation) stage(ctx context.Context, s *catalog.Staged) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stageTimeout)
 	defer cancel()
 	for wait := 100 * time.Millisecond; ; wait *= 2 {
-		err := j.g.Catalog.Stage(ctx, j.id, s)
+		err := j.g.Catalog.Stage(ctx, j.p.ID, s)
 		if err == nil {
 			j.unstaged = false
 			return
@@ -44,7 +44,7 @@ func (j *generation) stage(ctx context.Context, s *catalog.Staged) {
 }
 
 func (j *generation) dropStaged(ctx context.Context) {
-	if err := j.g.Catalog.DropStaged(ctx, j.id); err != nil {
+	if err := j.g.Catalog.DropStaged(ctx, j.p.ID); err != nil {
 		// Harmless: it expires, and the catalog answers first once stored.
 		j.log.Warn().Err(err).Msg("could not drop the staged result")
 	}
@@ -65,7 +65,7 @@ func (j *generation) store(ctx context.Context, prev *wxqr.Record, s *catalog.St
 	bucket, objectKey := j.g.Store.Location(key)
 	sum := sha256.Sum256(s.Image)
 	rec := &wxqr.Record{
-		ID:            j.id,
+		ID:            j.p.ID,
 		Spec:          spec,
 		Campaign:      j.p.Campaign,
 		Ticket:        s.Ticket,

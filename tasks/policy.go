@@ -125,11 +125,14 @@ func (j *generation) pause(ctx context.Context, p pause) error {
 	return wait(j.g.PausedRetry, WaitPaused, "%s", p.reason)
 }
 
-// classesCalling lists the quota classes of an app type whose kinds call api.
+// classesCalling lists the quota classes of an app type whose codes call
+// api: the kinds made by api, and for showqrcode every Official Account kind
+// (each fetches its image there).
 func classesCalling(t wxqr.AppType, api string) []wxqr.QuotaClass {
 	var classes []wxqr.QuotaClass
 	for _, k := range wxqr.Kinds {
-		if k.AppType() == t && k.API() == api && !slices.Contains(classes, k.Class()) {
+		calls := k.API() == api || api == apiShowQRCode && k.AppType() == wxqr.AppOA
+		if k.AppType() == t && calls && !slices.Contains(classes, k.Class()) {
 			classes = append(classes, k.Class())
 		}
 	}

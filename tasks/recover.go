@@ -18,14 +18,14 @@ import (
 // so a first attempt makes no storage request. It returns nil when there is
 // nothing to adopt.
 func (j *generation) adopt(ctx context.Context, target int) (*wxqr.Record, error) {
-	called, err := j.g.Catalog.Called(ctx, j.id)
+	called, err := j.g.Catalog.Called(ctx, j.p.ID)
 	if err != nil {
 		return nil, err
 	}
 	if called != target {
 		return nil, nil
 	}
-	rec, err := catalog.StoredRecord(ctx, j.g.Store, j.id, j.p.Spec)
+	rec, err := catalog.StoredRecord(ctx, j.g.Store, j.p.ID, j.p.Spec)
 	if err != nil {
 		return nil, fmt.Errorf("look for a stored result: %w", err)
 	}

@@ -53,7 +53,7 @@ func (g *Generator) process(ctx context.Context, t *asynq.Task) error {
 		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-stageTimeout-5*time.Second))
 		defer cancel()
 	}
-	job := &generation{g: &g.cfg, p: p, id: p.ID, client: client, log: log}
+	job := &generation{g: &g.cfg, p: p, client: client, log: log}
 	made, err := job.run(ctx)
 	if err != nil || made == nil {
 		return err
@@ -74,13 +74,13 @@ func (j *generation) run(ctx context.Context) (*wxqr.Record, error) {
 	// lock: a task whose lease expired, one that asynq requeued at shutdown,
 	// or another task of the same code (a regeneration and a new queueing)
 	// may be running somewhere.
-	lease, err := j.g.Catalog.Lock(ctx, j.id, lockTTL)
+	lease, err := j.g.Catalog.Lock(ctx, j.p.ID, lockTTL)
 	if errors.Is(err, catalog.ErrLocked) {
-		return nil, wait(j.g.PausedRetry, WaitLocked, "code %s is being made by another worker", j.id)
+		return nil, wait(j.g.PausedRetry, WaitLocked, "code %s is being made by another worker", j.p.ID)
 	}
 	if errors.Is(err, catalog.ErrNotReplicated) {
 		// A lock that a failover may discard guards nothing: WeChat waits.
-		return nil, wait(j.g.PausedRetry, WaitLocked, "lock of code %s: %v", j.id, err)
+		return nil, wait(j.g.PausedRetry, WaitLocked, "lock of code %s: %v", j.p.ID, err)
 	}
 	if err != nil {
 		return nil, err
@@ -88,7 +88,7 @@ func (j *generation) run(ctx context.Context) (*wxqr.Record, error) {
 	defer lease.Release()
 	j.lease = lease
 
-	prev, err := j.g.Catalog.Get(ctx, j.id)
+	prev, err := j.g.Catalog.Get(ctx, j.p.ID)
 	if err != nil && !errors.Is(err, catalog.ErrNotFound) {
 		return nil, fmt.Errorf("read catalog: %w", err)
 	}
@@ -143,7 +143,7 @@ func (j *generation) plan(ctx context.Context, prev *wxqr.Record, now time.Time)
 // staged returns the staged result for generation target if there is one
 // this run can use.
 func (j *generation) staged(ctx context.Context, target int, now time.Time) (*catalog.Staged, error) {
-	s, err := j.g.Catalog.Staged(ctx, j.id)
+	s, err := j.g.Catalog.Staged(ctx, j.p.ID)
 	if err != nil {
 		return nil, fmt.Errorf("read staged result: %w", err)
 	}
