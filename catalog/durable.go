@@ -29,17 +29,17 @@ const DefaultReplicaTimeout = time.Second
 // on another connection would confirm nothing, and after a failover could
 // even confirm, on the new master, a write that went to the old one.
 
-// replicatedTx runs fn's commands in a MULTI/EXEC transaction and waits for
-// the replicas to acknowledge it. key is a key the transaction writes: go-redis
-// hands out a connection of one's own only with a watch, and a cluster client
-// needs the key to find the node.
-func (c *Catalog) replicatedTx(ctx context.Context, key string, fn func(redis.Pipeliner) error) error {
+// replicated runs fn's writes and waits for the replicas to acknowledge
+// them. key is a key fn writes: go-redis hands out a connection of one's own
+// only with a watch (fn's writes and the WAIT must share it), and a cluster
+// client needs the key to find the node. With no replica required, fn runs
+// on the pool and nothing waits.
+func (c *Catalog) replicated(ctx context.Context, key string, fn func(redis.Cmdable) error) error {
 	if c.minReplicas == 0 {
-		_, err := c.rdb.TxPipelined(ctx, fn)
-		return err
+		return fn(c.rdb)
 	}
 	return c.rdb.Watch(ctx, func(tx *redis.Tx) error {
-		if _, err := tx.TxPipelined(ctx, fn); err != nil {
+		if err := fn(tx); err != nil {
 			return err
 		}
 		return c.awaitReplicas(ctx, tx)
@@ -56,16 +56,16 @@ func (c *Catalog) replicateLock(ctx context.Context, key, token string, ttl time
 	if c.minReplicas == 0 {
 		return nil
 	}
-	err := c.rdb.Watch(ctx, func(tx *redis.Tx) error {
-		held, err := renewScript.Run(ctx, tx, []string{key}, token, ttl.Milliseconds()).Int()
+	err := c.replicated(ctx, key, func(r redis.Cmdable) error {
+		held, err := renewScript.Run(ctx, r, []string{key}, token, ttl.Milliseconds()).Int()
 		if err != nil {
 			return err
 		}
 		if held == 0 {
 			return fmt.Errorf("%w: the lock was lost (a failover?)", ErrNotReplicated)
 		}
-		return c.awaitReplicas(ctx, tx)
-	}, key)
+		return nil
+	})
 	if err != nil {
 		unlockScript.Run(context.WithoutCancel(ctx), c.rdb, []string{key}, token) //nolint:errcheck // an unreleased lock lapses
 	}
@@ -86,18 +86,4 @@ func (c *Catalog) awaitReplicas(ctx context.Context, tx *redis.Tx) error {
 		return fmt.Errorf("%w: %d of %d within %s", ErrNotReplicated, n, c.minReplicas, c.replicaTimeout)
 	}
 	return nil
-}
-
-// runReplicated runs script on a connection of its own and waits for the
-// replicas to acknowledge what it wrote. keys[0] finds the node in a cluster.
-func (c *Catalog) runReplicated(ctx context.Context, script *redis.Script, keys []string, args ...any) error {
-	if c.minReplicas == 0 {
-		return script.Run(ctx, c.rdb, keys, args...).Err()
-	}
-	return c.rdb.Watch(ctx, func(tx *redis.Tx) error {
-		if err := script.Run(ctx, tx, keys, args...).Err(); err != nil {
-			return err
-		}
-		return c.awaitReplicas(ctx, tx)
-	}, keys[0])
 }

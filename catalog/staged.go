@@ -48,16 +48,19 @@ func (c *Catalog) Stage(ctx context.Context, id string, s *Staged) error {
 		createdAt = s.CreatedAt.UTC().Format(time.RFC3339Nano)
 	}
 	// Every field is written, so nothing of an earlier result survives.
-	err := c.runReplicated(ctx, stageScript, c.stagedKeys(id),
-		id, c.stagedTTL.Milliseconds(), len(s.Image),
-		stagedGeneration, s.Generation,
-		stagedTicket, s.Ticket,
-		stagedURL, s.URL,
-		stagedExpireSeconds, s.ExpireSeconds,
-		stagedImage, s.Image,
-		stagedContentType, s.ContentType,
-		stagedCreatedAt, createdAt,
-	)
+	keys := c.stagedKeys(id)
+	err := c.replicated(ctx, keys[0], func(r redis.Cmdable) error {
+		return stageScript.Run(ctx, r, keys,
+			id, c.stagedTTL.Milliseconds(), len(s.Image),
+			stagedGeneration, s.Generation,
+			stagedTicket, s.Ticket,
+			stagedURL, s.URL,
+			stagedExpireSeconds, s.ExpireSeconds,
+			stagedImage, s.Image,
+			stagedContentType, s.ContentType,
+			stagedCreatedAt, createdAt,
+		).Err()
+	})
 	if err != nil {
 		return fmt.Errorf("catalog: stage %s: %w", id, err)
 	}
@@ -188,9 +191,8 @@ func (c *Catalog) DropStaged(ctx context.Context, id string) error {
 // replicas (Config.MinReplicas), so that a failover cannot discard it.
 func (c *Catalog) MarkCalled(ctx context.Context, id string, gen int) error {
 	key := c.keys.called(id)
-	err := c.replicatedTx(ctx, key, func(p redis.Pipeliner) error {
-		p.Set(ctx, key, gen, c.stagedTTL)
-		return nil
+	err := c.replicated(ctx, key, func(r redis.Cmdable) error {
+		return r.Set(ctx, key, gen, c.stagedTTL).Err()
 	})
 	if err != nil {
 		return fmt.Errorf("catalog: mark %s called: %w", id, err)
