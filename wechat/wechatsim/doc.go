@@ -10,12 +10,17 @@
 // It speaks the wire protocol only, so code that passes against it behaves
 // the same against WeChat.
 //
-// It is an oracle, not a mirror: it depends on nothing of wxqr, and its field
-// limits, quotas, errcodes and who may call what are its own, taken from
-// WeChat's documentation (documented.go). A limit that drifts in wxqr is
-// refused here instead of agreed with, and a test that may see both
-// (TestWxqrAgreesWithWeChat) compares wxqr's constants, kinds and quota
-// classes with them.
+// It is an oracle, not a mirror: its field limits, quotas, errcodes and who
+// may call what are its own, taken from WeChat's documentation
+// (documented.go). A limit that drifts in wxqr is refused here instead of
+// agreed with, and a test that may see both (TestWxqrAgreesWithWeChat)
+// compares wxqr's constants, kinds and quota classes with them. It depends
+// on nothing of wxqr but wechat/push, whose Seal signs and encrypts the
+// scan events it pushes. That is a trade: push is the wire format, whose
+// tests check it against openssl, but a receiver built on push meets here
+// the same signing and encryption, not a second reading of WeChat's
+// documentation. The messages themselves the simulator writes on its own,
+// in WeChat's form.
 //
 // # What is modelled
 //
@@ -73,6 +78,18 @@
 //     against a lifetime cap), CodesMade (successful code-making calls per
 //     code), CodesCutShort (those whose answer was truncated), TokensIssued
 //     and Tokens (every token issued).
+//   - Scan events (PushScan): subscribe, SCAN and unsubscribe pushed to an
+//     Official Account's server URL as WeChat pushes them: a POST of the
+//     XML message (CDATA sections, CreateTime in Unix seconds) with
+//     signature, timestamp, nonce and openid in the query; in safe mode
+//     (an AESKey) the message encrypted in <Encrypt> and encrypt_type=aes
+//     and msg_signature added. The EventKey comes from the ticket's code
+//     (qrscene_<scene> on subscribe, <scene> on SCAN), for the tickets it
+//     issued (Tickets) and that were live at the event's time; a Scene
+//     override stands for codes made elsewhere. WeChat's retries are
+//     repeated deliveries of the same push (same body and signature), up
+//     to 4, each abandoned after 5 s. Forged pushes (BadSignature) test
+//     that receivers check.
 //   - Time comes from Config.Now, so tests can move a fake clock across
 //     token expiries, ticket expiries and midnights.
 //
@@ -81,7 +98,13 @@
 //   - Mini Program codes are plain QR codes of WxaContent, not WeChat's round
 //     "sun" codes; auto_color, line_color and is_hyaline are validated but not
 //     drawn, and check_path never fails (every page exists).
-//   - Scanning: no events are pushed, no follow flow exists.
+//   - Users: PushScan pushes the event it is told to and keeps no follow
+//     state, so a SCAN from a user who never followed is pushed as asked.
+//     Nothing is pushed on its own, retries are not decided by the
+//     answers (Push.Deliveries says how many), replies are returned, not
+//     shown to a user, and no other message or event (text, location,
+//     menu clicks) is pushed. Compatible mode, which adds the plain fields
+//     beside <Encrypt>, is not sent.
 //   - The quota tools (openapi/quota/get, clear_quota), third-party platform
 //     authorizer tokens, IP allow-lists (inject errcode 40164 instead), and
 //     every API wxqr does not call.

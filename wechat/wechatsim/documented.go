@@ -1,6 +1,9 @@
 package wechatsim
 
-import "math"
+import (
+	"math"
+	"time"
+)
 
 // This file holds what WeChat documents about the APIs the simulator serves:
 // field limits, quotas and who may call what. The values are the
@@ -140,3 +143,17 @@ var errmsgs = map[int]string{
 	errIPWhitelist:    "invalid ip, not in whitelist",
 	errScancodeTime:   "not allow include scancode_time field",
 }
+
+// Scan events, which WeChat pushes to an Official Account's server URL.
+const (
+	// pushTimeout is how long WeChat waits for the server's answer to a
+	// push; then it drops the connection and sends the same push again.
+	pushTimeout = 5 * time.Second
+	// maxDeliveries is a push and its retries: WeChat documents "three
+	// retries", read here as 3 after the first delivery, the most a
+	// receiver must deduplicate.
+	maxDeliveries = 4
+	// subscribeKeyPrefix starts a subscribe's EventKey when the user
+	// followed by scanning a code: qrscene_<scene>.
+	subscribeKeyPrefix = "qrscene_"
+)

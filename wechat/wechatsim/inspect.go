@@ -1,6 +1,11 @@
 package wechatsim
 
-import "maps"
+import (
+	"cmp"
+	"maps"
+	"slices"
+	"time"
+)
 
 // apiCode and apiFault key the Server's counters of answers and faults.
 type apiCode struct {
@@ -100,6 +105,39 @@ func (s *Server) TokensIssued(appID string) int {
 		return st.issued
 	}
 	return 0
+}
+
+// IssuedTicket is an Official Account code made by qrcode/create.
+type IssuedTicket struct {
+	Ticket string
+	// Scene is the code's scene as scan events carry it in EventKey: the
+	// scene_id in decimal, or the scene_str.
+	Scene     string
+	Permanent bool
+	// ExpiresAt is when a temporary code stops scanning; zero for a
+	// permanent one.
+	ExpiresAt time.Time
+}
+
+// Tickets returns the app's Official Account codes that can still be
+// scanned (not expired by the Server's clock), in the order they were made:
+// what PushScan may push scans of.
+func (s *Server) Tickets(appID string) []IssuedTicket {
+	now := s.now()
+	s.mu.Lock()
+	var codes []*oaCode
+	for _, c := range s.tickets {
+		if c.appID == appID && !c.expired(now) {
+			codes = append(codes, c)
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(codes, func(a, b *oaCode) int { return cmp.Compare(a.seq, b.seq) })
+	out := make([]IssuedTicket, len(codes))
+	for i, c := range codes {
+		out[i] = IssuedTicket{Ticket: c.ticket, Scene: c.scene, Permanent: c.expires.IsZero(), ExpiresAt: c.expires}
+	}
+	return out
 }
 
 // Usage is what one app has made with one code-making API.

@@ -14,6 +14,9 @@ type oaCode struct {
 	ticket  string
 	url     string
 	expires time.Time // zero for permanent codes
+	appID   string
+	scene   string // as scan events carry it: the scene_id in decimal, or the scene_str
+	seq     uint64 // issue order, for Tickets
 }
 
 func (c *oaCode) expired(now time.Time) bool {
@@ -85,6 +88,26 @@ func (req *qrCreateRequest) scene() (permKey string, code int) {
 	return "", errActionName
 }
 
+// sceneKey is the request's scene as scan events carry it in EventKey: the
+// scene_id in decimal, or the scene_str.
+func (req *qrCreateRequest) sceneKey() string {
+	switch req.ActionName {
+	case actionTempID, actionPermID:
+		return strconv.FormatInt(req.ActionInfo.Scene.SceneID, 10)
+	}
+	return req.ActionInfo.Scene.SceneStr
+}
+
+// newCodeLocked returns a new code of the app for req, numbered in issue
+// order; expires is zero for a permanent code. The caller holds s.mu.
+func (s *Server) newCodeLocked(appID string, req *qrCreateRequest, expires time.Time) *oaCode {
+	s.ticketSeq++
+	c := &oaCode{ticket: newTicket(), url: newCodeURL(), expires: expires,
+		appID: appID, scene: req.sceneKey(), seq: s.ticketSeq}
+	s.tickets[c.ticket] = c
+	return c
+}
+
 type qrCreateResponse struct {
 	Ticket        string `json:"ticket"`
 	ExpireSeconds int64  `json:"expire_seconds,omitempty"` // absent for permanent codes
@@ -121,10 +144,9 @@ func (s *Server) createQRCode(r *http.Request) reply {
 			if limit := s.limitsLocked(st.appID).PermCap; limit >= 0 && len(st.perm) >= limit {
 				return errReply(errTotalQuota)
 			}
-			c = &oaCode{ticket: newTicket(), url: newCodeURL()}
+			c = s.newCodeLocked(st.appID, &req, time.Time{})
 			st.perm[permKey] = c
 			st.madeBy(APICreateQRCode).Capped++
-			s.tickets[c.ticket] = c
 		}
 		rep := jsonReply(qrCreateResponse{Ticket: c.ticket, URL: c.url})
 		rep.made = &made
@@ -137,8 +159,7 @@ func (s *Server) createQRCode(r *http.Request) reply {
 	case expire > maxExpireSeconds:
 		expire = maxExpireSeconds
 	}
-	c := &oaCode{ticket: newTicket(), url: newCodeURL(), expires: now.Add(time.Duration(expire) * time.Second)}
-	s.tickets[c.ticket] = c
+	c := s.newCodeLocked(st.appID, &req, now.Add(time.Duration(expire)*time.Second))
 	if s.sweep++; s.sweep >= sweepEvery {
 		s.sweep = 0
 		for t, c := range s.tickets {

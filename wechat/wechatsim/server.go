@@ -56,6 +56,7 @@ type Server struct {
 	now        func() time.Time
 	base       Limits // Config.Limits over WeChat's
 	handler    http.Handler
+	pushes     *http.Client // PushScan's, its own so that Close can end its connections
 
 	closing   chan struct{} // closed by Close: ends injected latency
 	closeOnce sync.Once
@@ -67,7 +68,8 @@ type Server struct {
 	limits    map[string]Limits // per-app overrides, already over base
 	tokens    map[string]*token
 	tickets   map[string]*oaCode
-	sweep     int // temporary codes made since the last sweep of expired ones
+	ticketSeq uint64 // codes made so far, which numbers them
+	sweep     int    // temporary codes made since the last sweep of expired ones
 	faultSeed uint64
 	faults    map[string][]Fault
 	dice      map[string]*faultDice // by API, from SetFaultRates
@@ -122,6 +124,7 @@ func New(cfg Config) (*Server, error) {
 		s.apps[id] = newAppState(id, app)
 	}
 	s.handler = s.routes()
+	s.pushes = newPushClient()
 	return s, nil
 }
 
@@ -147,11 +150,13 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // host's paths and /cgi-bin/showqrcode: use it as both base URLs.
 func (s *Server) URL() string { return s.url }
 
-// Close ends injected latencies and, for a Server from NewServer, stops it,
-// waiting for the requests in flight. It may be called more than once.
+// Close ends injected latencies, closes PushScan's idle connections and,
+// for a Server from NewServer, stops it, waiting for the requests in
+// flight. It may be called more than once.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		close(s.closing)
+		s.pushes.CloseIdleConnections()
 		if s.http == nil {
 			return
 		}
