@@ -318,8 +318,10 @@ func (s *Server) deliver(ctx context.Context, target, shown string, body []byte,
 	if err != nil {
 		if ue, ok := errors.AsType[*url.Error](err); ok {
 			ue.URL = shown
+		} else {
+			err = &url.Error{Op: "Post", URL: shown, Err: err}
 		}
-		d.Err = fmt.Errorf("wechatsim: push to %s: %w", shown, err)
+		d.Err = fmt.Errorf("wechatsim: push: %w", err)
 	}
 	return d
 }
