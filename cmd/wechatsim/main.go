@@ -10,11 +10,21 @@
 //
 //	wechatsim -fault '*:reset=0.02' -fault '*:latency=0.1@20ms-50ms' -fault showqrcode:truncate=0.05
 //
-
 // Apps come from -apps or, failing that, WXQR_APPS, in the same form
 // ("appid:secret:kind,..." with kind oa or mp, or "@apps.json"); LOG_LEVEL
 // and LOG_FORMAT (json or console) set the request log, which goes to
 // stdout.
+//
+// wechatsim push sends one scan event to an account's server URL as WeChat
+// does (signed; encrypted with -aes-key; -deliveries times, as WeChat
+// retries) and prints each delivery's answer:
+//
+//	wechatsim push -url http://127.0.0.1:8081/wechat/wx0123456789abcdef -app wx0123456789abcdef \
+//	  -token T -event subscribe -scene spring-sale -deliveries 2
+//
+// The tickets a serving simulator issued live in its process, so push takes
+// the code's -scene (and, optionally, its -ticket) explicitly. It fails
+// unless every delivery is answered with HTTP 200.
 package main
 
 import (
@@ -62,8 +72,12 @@ var createAPIs = []string{
 // signal.
 const shutdownTimeout = 10 * time.Second
 
-// run serves the simulator until ctx ends, then shuts down gracefully.
+// run serves the simulator until ctx ends, then shuts down gracefully; or,
+// with the push subcommand, pushes one scan event.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "push" {
+		return runPush(ctx, args[1:], stdout)
+	}
 	opts, err := parseFlags(args, stdout)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -107,6 +121,11 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	o := &options{faults: faultFlag{}}
 	fs := flag.NewFlagSet("wechatsim", flag.ContinueOnError)
 	fs.SetOutput(stdout)
+	fs.Usage = func() {
+		fmt.Fprint(stdout, "usage: wechatsim [flags]          serve the simulator\n"+
+			"       wechatsim push [flags]     push a scan event to a callback URL (wechatsim push -h)\n\n")
+		fs.PrintDefaults()
+	}
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8090", "address to listen on")
 	fs.StringVar(&o.apps, "apps", "", `apps as "appid:secret:kind,..." (kind oa or mp) or "@apps.json"; default $`+config.EnvApps)
 	fs.DurationVar(&o.tokenTTL, "token-ttl", 7200*time.Second, "access token lifetime")
