@@ -76,8 +76,8 @@
 //     Calls, CallsByErrcode, Faults (calls that suffered each kind of
 //     fault), Usage (per app: codes made, temporary ones, and those counted
 //     against a lifetime cap), CodesMade (successful code-making calls per
-//     code), CodesCutShort (those whose answer was truncated), TokensIssued
-//     and Tokens (every token issued).
+//     code), CodesCutShort (those whose answer was truncated), TokensIssued,
+//     Tokens (every token issued) and Tickets (the codes a scan may name).
 //   - Scan events (PushScan): subscribe, SCAN and unsubscribe pushed to an
 //     Official Account's server URL as WeChat pushes them: a POST of the
 //     XML message (CDATA sections, CreateTime in Unix seconds) with
