@@ -134,6 +134,8 @@ func dumpDB(t *testing.T, rdb *redis.Client) string {
 			content = members
 		case "zset":
 			content, err = rdb.ZRangeWithScores(ctx, key, 0, -1).Result()
+		case "hash":
+			content, err = rdb.HGetAll(ctx, key).Result() // printed in key order
 		default:
 			t.Fatalf("unexpected %s key %s", typ, key)
 		}
