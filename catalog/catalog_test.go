@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -868,16 +867,8 @@ func TestCampaignStats(t *testing.T) {
 }
 
 func TestRedisDown(t *testing.T) {
-	// A port nothing listens on: every call must fail, wrapped, not hang.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialerRetries: 1})
-	t.Cleanup(func() { rdb.Close() })
-	c := catalog.New(rdb, "")
+	// Every call must fail, wrapped, not hang.
+	c := catalog.New(testenv.UnreachableRedis(t), "")
 	rec := tempRecord("down", "", base)
 	calls := map[string]func(context.Context) error{
 		"Put":      func(ctx context.Context) error { return c.Put(ctx, rec) },
