@@ -138,8 +138,9 @@ type Config struct {
 	// OpenIDKey keys the openid hashes; at least 16 bytes. Default: a
 	// random key created once in Redis (wxqr:scan:key) and shared by the
 	// fleet. A key from the configuration keeps a Redis dump from being
-	// enough to test an openid (see the package documentation). Changing it
-	// starts the unique scanners and the follows afresh.
+	// enough to test an openid (see the package documentation). After a
+	// change, a scanner seen before counts again as unique, and a follow
+	// recorded before is no longer found to count its unfollow.
 	OpenIDKey []byte
 	// Retention: how long an attributed follow is remembered (to count its
 	// unfollow). Default 90 days.
