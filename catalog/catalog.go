@@ -19,6 +19,8 @@
 //	wxqr:retired-campaigns       set: campaigns retired as a whole (RetireCampaign)
 //	wxqr:apps                    set: app ids that have at least one code
 //	wxqr:expiry                  sorted set: temporary, not retired codes, score = expires_at (Unix seconds)
+//	wxqr:ticket:{h}              string: the id of the OA code whose ticket hashes to h (ByTicket); temporary: until expiry + 1 day
+//	wxqr:entries:{app_id}        hash: entry key → the id of the Mini Program code it opens (ByEntry)
 //	wxqr:quota:{app_id}:{class}  set: ids that spent a lifetime quota (classes with Lifetime())
 //	wxqr:planned:{campaign}      set: the ids a campaign asked for (Plan)
 //	wxqr:failed:{campaign}       hash: id → why it failed for good (Fail); Put removes the id
@@ -34,6 +36,11 @@
 // The id indexes are sorted sets with equal scores rather than plain sets so
 // that they can be paged by id (ZRANGE BYLEX): iteration visits every record
 // exactly once, in id order, with bounded memory, even while others write.
+//
+// The ticket and entry indexes let a scan event find its code. A
+// regenerated temporary code gets a new ticket key and keeps the old one
+// until that expires too, so both generations' tickets find it; Retire
+// leaves both indexes alone, as a retired code may still be scanned.
 //
 // # Redis Cluster
 //

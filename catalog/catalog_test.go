@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -59,8 +58,10 @@ func tempRecord(scene, campaign string, expiresAt time.Time) *wxqr.Record {
 // permRecord returns a code that spends a lifetime quota of app.
 func permRecord(app string, kind wxqr.Kind, n int, campaign string) *wxqr.Record {
 	spec := wxqr.Spec{Kind: kind, AppID: app}
+	ticket := ""
 	if kind == wxqr.KindOAPerm {
 		spec.SceneID = int64(n)
+		ticket = fmt.Sprintf("gQPermanent%dAAAAAAAASxodHRwOi8vd2VpeGluLnFxLmNvbS9xLzAy+/=", n)
 	} else {
 		spec.Path = fmt.Sprintf("pages/item?id=%d", n)
 		spec.Width = 430
@@ -69,6 +70,7 @@ func permRecord(app string, kind wxqr.Kind, n int, campaign string) *wxqr.Record
 		ID:          spec.ID(),
 		Spec:        spec,
 		Campaign:    campaign,
+		Ticket:      ticket,
 		CreatedAt:   base,
 		Generation:  1,
 		Bucket:      "codes",
@@ -865,16 +867,8 @@ func TestCampaignStats(t *testing.T) {
 }
 
 func TestRedisDown(t *testing.T) {
-	// A port nothing listens on: every call must fail, wrapped, not hang.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialerRetries: 1})
-	t.Cleanup(func() { rdb.Close() })
-	c := catalog.New(rdb, "")
+	// Every call must fail, wrapped, not hang.
+	c := catalog.New(testenv.UnreachableRedis(t), "")
 	rec := tempRecord("down", "", base)
 	calls := map[string]func(context.Context) error{
 		"Put":      func(ctx context.Context) error { return c.Put(ctx, rec) },
@@ -885,6 +879,8 @@ func TestRedisDown(t *testing.T) {
 		"Expiring": func(ctx context.Context) error { _, err := c.Expiring(ctx, base, 1); return err },
 		"Retire":   func(ctx context.Context) error { _, err := c.Retire(ctx, rec.ID); return err },
 		"Staged":   func(ctx context.Context) error { _, err := c.Staged(ctx, rec.ID); return err },
+		"ByTicket": func(ctx context.Context) error { _, err := c.ByTicket(ctx, rec.Ticket); return err },
+		"ByEntry":  func(ctx context.Context) error { _, err := c.ByEntry(ctx, rec.AppID, "scene:x"); return err },
 	}
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {

@@ -1,6 +1,11 @@
 package catalog
 
-import "github.com/wxqr/wxqr"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+
+	"github.com/wxqr/wxqr"
+)
 
 // keys names every Redis key the catalog uses, each in one method. The
 // package documentation lists them all; TestKeyListIsComplete holds it to
@@ -17,6 +22,15 @@ func (k keys) expiry() string              { return k.prefix + "expiry" }
 func (k keys) quota(app string, class wxqr.QuotaClass) string {
 	return k.prefix + "quota:" + app + ":" + string(class)
 }
+
+// The indexes by which an event finds its code (see ByTicket and ByEntry).
+// A ticket is ~96 characters of base64: its key holds a short hash instead,
+// long enough that two tickets never share one.
+func (k keys) ticket(ticket string) string {
+	sum := sha256.Sum256([]byte(ticket))
+	return k.prefix + "ticket:" + hex.EncodeToString(sum[:16])
+}
+func (k keys) entries(app string) string { return k.prefix + "entries:" + app }
 
 // Campaigns retired as a whole (see RetireCampaign).
 func (k keys) retiredCampaigns() string { return k.prefix + "retired-campaigns" }

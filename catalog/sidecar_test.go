@@ -14,10 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/catalog"
+	"github.com/wxqr/wxqr/internal/testenv"
 	"github.com/wxqr/wxqr/storage"
 )
 
@@ -107,44 +106,6 @@ func TestWriteSidecar(t *testing.T) {
 	}
 }
 
-// dumpDB renders every key of the test's Redis DB and its content, so two
-// states can be compared exactly.
-func dumpDB(t *testing.T, rdb *redis.Client) string {
-	t.Helper()
-	ctx := t.Context()
-	keys, err := rdb.Keys(ctx, "*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	slices.Sort(keys)
-	var b strings.Builder
-	for _, key := range keys {
-		typ, err := rdb.Type(ctx, key).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var content any
-		switch typ {
-		case "string":
-			content, err = rdb.Get(ctx, key).Result()
-		case "set":
-			var members []string
-			members, err = rdb.SMembers(ctx, key).Result()
-			slices.Sort(members)
-			content = members
-		case "zset":
-			content, err = rdb.ZRangeWithScores(ctx, key, 0, -1).Result()
-		default:
-			t.Fatalf("unexpected %s key %s", typ, key)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(&b, "%s %s %v\n", typ, key, content)
-	}
-	return b.String()
-}
-
 // generate stores the image and sidecar of rec in store and puts it in c, as
 // a worker does.
 func generate(t *testing.T, c *catalog.Catalog, store storage.Store, rec *wxqr.Record) {
@@ -200,7 +161,7 @@ func TestRebuild(t *testing.T) {
 			if err := store.Put(t.Context(), "notes/readme.txt", []byte("not a sidecar"), "text/plain", nil); err != nil {
 				t.Fatal(err)
 			}
-			want := dumpDB(t, rdb)
+			want := testenv.Dump(t, rdb)
 
 			if err := rdb.FlushDB(t.Context()).Err(); err != nil {
 				t.Fatal(err)
@@ -210,7 +171,7 @@ func TestRebuild(t *testing.T) {
 				if err != nil || n != len(recs) {
 					t.Fatalf("Rebuild() #%d = %d, %v; want %d, nil", i+1, n, err, len(recs))
 				}
-				if got := dumpDB(t, rdb); got != want {
+				if got := testenv.Dump(t, rdb); got != want {
 					t.Errorf("after Rebuild() #%d the catalog is\n%s\nwant\n%s", i+1, got, want)
 				}
 			}
@@ -234,7 +195,7 @@ func TestRebuildFromTheOldDirectoryLayout(t *testing.T) {
 	for _, rec := range recs {
 		generate(t, c, store, rec)
 	}
-	want := dumpDB(t, rdb)
+	want := testenv.Dump(t, rdb)
 	// Back to the old layout: everything in the hidden folder goes next to
 	// the image it describes.
 	hidden := filepath.Join(root, ".wxqr")
@@ -262,7 +223,7 @@ func TestRebuildFromTheOldDirectoryLayout(t *testing.T) {
 	if err != nil || n != len(recs) {
 		t.Fatalf("Rebuild() = %d, %v; want %d, nil", n, err, len(recs))
 	}
-	if got := dumpDB(t, rdb); got != want {
+	if got := testenv.Dump(t, rdb); got != want {
 		t.Errorf("after Rebuild() the catalog is\n%s\nwant\n%s", got, want)
 	}
 }
@@ -286,7 +247,7 @@ func TestRebuildCorruptSidecars(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := dumpDB(t, rdb)
+	want := testenv.Dump(t, rdb)
 	if err := rdb.FlushDB(t.Context()).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +279,7 @@ func TestRebuildCorruptSidecars(t *testing.T) {
 	if wantKeys := slices.Sorted(maps.Keys(corrupt)); !slices.Equal(badKeys, wantKeys) {
 		t.Errorf("reported sidecars %v, want %v", badKeys, wantKeys)
 	}
-	if got := dumpDB(t, rdb); got != want {
+	if got := testenv.Dump(t, rdb); got != want {
 		t.Errorf("after Rebuild() the catalog is\n%s\nwant\n%s", got, want)
 	}
 }

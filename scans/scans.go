@@ -3,17 +3,64 @@
 // SCAN, unsubscribe) and the launches a Mini Program reports, each attributed
 // to the code that caused it.
 //
-// API SKETCH (the implementation replaces every panic; signatures may be
-// refined but callers code against these).
+// # Attribution
+//
+// An Official Account event names its code by ticket and by scene. The
+// ticket decides when there is one (the catalog keeps every generation's
+// ticket until it expires, see catalog.Catalog.ByTicket); without one, the
+// scene does, when exactly one code of the app has it. A launch names its
+// code by its entry key (see wxqr.LaunchEntryKeys). An unsubscribe is
+// attributed to the code its subscribe was, within Config.Retention. Events
+// that name no code wxqr made are counted as unattributed (EventTotals) and
+// nowhere else. See Store.attribute.
+//
+// # Openids
+//
+// Openids are personal data: only their keyed hash (HMAC-SHA-256 with
+// Config.OpenIDKey, truncated) is stored, for the unique scanners, the
+// follows and the deduplication markers. Without a configured key the store
+// uses one it creates once in Redis, shared by every process, which keeps
+// openids out of Redis but not out of reach of whoever has a dump of it: the
+// key is in the dump, and an openid can be tested against the hashes. Give
+// the key from the configuration (cmd/callback reads WXQR_OPENID_KEY) and a
+// dump alone is not enough.
+//
+// # Keys
+//
+// With the default prefix "wxqr:":
+//
+//	wxqr:scan:code:{id}               hash: a code's totals (scans, new_follows, unfollows, launches) and per-day counts ({YYYYMMDD}:{metric}, Asia/Shanghai days)
+//	wxqr:scan:code-uniq:{id}          HyperLogLog: the openid hashes of a code's scanners
+//	wxqr:scan:campaign:{name}         hash: a campaign's totals and per-day counts, as a code's
+//	wxqr:scan:campaign-uniq:{name}    HyperLogLog: the openid hashes of a campaign's scanners
+//	wxqr:scan:top:{campaign}          sorted set: the campaign's code ids, score = scans + launches
+//	wxqr:scan:events                  hash: {app_id}|{event}|{0 or 1, attributed} → events counted
+//	wxqr:scan:seen:{h}                string: an event counted (h: its keyed hash), for an hour (retries are deduplicated)
+//	wxqr:scan:follow:{app_id}:{h}     string: the code a follower's subscribe was attributed to (h: the openid's keyed hash), for Config.Retention
+//	wxqr:scan:key                     string: the openid key, when Config.OpenIDKey is not set
+//
+// Every key is named by one method of the keys type (keys.go).
+//
+// # Redis Cluster
+//
+// Record updates every key of an event in one script: in Redis Cluster they
+// must live in one slot, so give the prefix a hash tag, e.g. "{wxqr}:".
 package scans
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wxqr/wxqr/catalog"
+	"github.com/wxqr/wxqr/ratelimit"
 )
 
 // EventType is what happened.
@@ -32,20 +79,44 @@ type Event struct {
 	AppID string
 	Type  EventType
 	// OpenID is the user's openid (personal data): only its keyed hash is
-	// kept. Empty for launches.
+	// kept. Required but for launches, where it is ignored.
 	OpenID string
-	// Time is WeChat's CreateTime (launches: when it was reported).
+	// Time is WeChat's CreateTime (launches: when it was reported). It
+	// decides the day the event is counted on.
 	Time time.Time
 	// Key is the EventKey as pushed ("qrscene_<scene>" on subscribe,
 	// "<scene>" on SCAN, "" otherwise). Deduplication uses it as is.
 	Key string
 	// Ticket is the scanned code's ticket, if any.
 	Ticket string
-	// Launches only: the page path, its query and WeChat's launch scene
-	// (1047, 1048, 1049).
+	// Launches only: the page path, its query (values decoded) and WeChat's
+	// launch scene (1047, 1048, 1049).
 	Path        string
 	Query       map[string]string
 	LaunchScene int
+}
+
+// ErrInvalidEvent is returned (wrapped) by Record for an event it cannot
+// count: no app, an unknown type, no time, or no openid on an Official
+// Account event. Nothing is counted; a receiver answers it as a bad request.
+var ErrInvalidEvent = errors.New("scans: invalid event")
+
+// validate checks that ev can be counted.
+func (ev Event) validate() error {
+	var why string
+	switch {
+	case ev.AppID == "":
+		why = "no app id"
+	case ev.Type != Subscribe && ev.Type != Scan && ev.Type != Unsubscribe && ev.Type != Launch:
+		why = fmt.Sprintf("unknown type %q", ev.Type)
+	case ev.Time.IsZero():
+		why = "no time"
+	case ev.Type != Launch && ev.OpenID == "":
+		why = "no openid"
+	default:
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrInvalidEvent, why)
 }
 
 // Outcome is what Record did with an event.
@@ -58,37 +129,129 @@ type Outcome struct {
 	Campaign string
 }
 
-// Config configures a Store. Every field states its default.
+// Config configures a Store. The zero value is valid: every field has a
+// default.
 type Config struct {
-	// Prefix of every key; default "wxqr:" (the catalog's).
+	// Prefix of every key; default "wxqr:" (the catalog's). In Redis Cluster
+	// it must contain a hash tag (see the package documentation).
 	Prefix string
-	// OpenIDKey keys the openid hashes. Default: a random key created once
-	// in Redis and shared by the fleet.
+	// OpenIDKey keys the openid hashes; at least 16 bytes. Default: a
+	// random key created once in Redis (wxqr:scan:key) and shared by the
+	// fleet. A key from the configuration keeps a Redis dump from being
+	// enough to test an openid (see the package documentation). After a
+	// change, a scanner seen before counts again as unique, and a follow
+	// recorded before is no longer found to count its unfollow.
 	OpenIDKey []byte
 	// Retention: how long an attributed follow is remembered (to count its
 	// unfollow). Default 90 days.
 	Retention time.Duration
 }
 
-// Store records events and reads the counts.
-type Store struct{}
+// Defaults used for zero Config fields.
+const (
+	DefaultPrefix    = catalog.DefaultPrefix
+	DefaultRetention = 90 * 24 * time.Hour
+)
 
-// New returns a Store over rdb, attributing with cat.
-func New(ctx context.Context, rdb redis.UniversalClient, cat *catalog.Catalog, cfg Config) (*Store, error) {
-	panic("unimplemented")
+// minOpenIDKey is the shortest OpenIDKey accepted: a key shorter than the
+// hash it makes would be the easier thing to guess.
+const minOpenIDKey = 16
+
+// WithDefaults returns c with every zero field set to its default, but
+// OpenIDKey, which New reads from Redis.
+func (c Config) WithDefaults() Config {
+	if c.Prefix == "" {
+		c.Prefix = DefaultPrefix
+	}
+	if c.Retention == 0 {
+		c.Retention = DefaultRetention
+	}
+	return c
 }
 
-// Record attributes and counts ev, once: atomically, so that an error means
-// nothing was counted and WeChat's retry may be answered 503 and counted
-// then.
-func (s *Store) Record(ctx context.Context, ev Event) (Outcome, error) { panic("unimplemented") }
+func (c Config) validate() error {
+	if c.OpenIDKey != nil && len(c.OpenIDKey) < minOpenIDKey {
+		return fmt.Errorf("scans: OpenIDKey must be at least %d bytes, got %d", minOpenIDKey, len(c.OpenIDKey))
+	}
+	if c.Retention < time.Second {
+		return fmt.Errorf("scans: Retention must be at least 1s, got %s", c.Retention)
+	}
+	return nil
+}
+
+// Store records events and reads the counts. It is safe for concurrent use,
+// also by many processes sharing one Redis.
+type Store struct {
+	rdb       redis.UniversalClient
+	cat       *catalog.Catalog
+	keys      keys
+	openIDKey []byte
+	retention time.Duration
+	// day is the zone whose midnight starts a day of counts: Asia/Shanghai,
+	// the day of WeChat's quotas and of the people scanning.
+	day *time.Location
+}
+
+// New returns a Store over rdb, attributing with cat. Without
+// Config.OpenIDKey it reads the fleet's key from Redis, creating it if it is
+// the first, so New fails when Redis cannot be reached.
+func New(ctx context.Context, rdb redis.UniversalClient, cat *catalog.Catalog, cfg Config) (*Store, error) {
+	if rdb == nil || cat == nil {
+		return nil, errors.New("scans: a Redis client and a catalog are required")
+	}
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s := &Store{
+		rdb: rdb, cat: cat, keys: keys{cfg.Prefix}, openIDKey: cfg.OpenIDKey,
+		retention: cfg.Retention, day: ratelimit.DefaultLocation(),
+	}
+	if s.openIDKey == nil {
+		key, err := s.sharedOpenIDKey(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.openIDKey = key
+	}
+	return s, nil
+}
+
+// sharedOpenIDKey returns the fleet's openid key, which the first process to
+// ask creates: every process must hash an openid the same way.
+func (s *Store) sharedOpenIDKey(ctx context.Context) ([]byte, error) {
+	key := s.keys.openIDKey()
+	created := make([]byte, 32)
+	rand.Read(created) // never fails (crypto/rand)
+	if err := s.rdb.SetNX(ctx, key, created, 0).Err(); err != nil {
+		return nil, fmt.Errorf("scans: create the openid key: %w", err)
+	}
+	secret, err := s.rdb.Get(ctx, key).Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("scans: read the openid key: %w", err)
+	}
+	if len(secret) < minOpenIDKey {
+		return nil, fmt.Errorf("scans: the openid key in Redis is %d bytes, want at least %d", len(secret), minOpenIDKey)
+	}
+	return secret, nil
+}
+
+// hash returns the keyed hash of fields: 16 bytes of HMAC-SHA-256, in hex.
+// Fields are length-prefixed, so no two different lists hash the same input.
+func (s *Store) hash(fields ...string) string {
+	mac := hmac.New(sha256.New, s.openIDKey)
+	for _, f := range fields {
+		fmt.Fprintf(mac, "%d:%s;", len(f), f)
+	}
+	return hex.EncodeToString(mac.Sum(nil)[:16])
+}
 
 // Counts are the counts of one code or one campaign.
 type Counts struct {
 	Scans          int64 // every SCAN and every subscribe with a scene
 	NewFollows     int64 // subscribe with qrscene_
 	Unfollows      int64 // unsubscribe by a user whose follow was attributed here
-	UniqueScanners int64 // HyperLogLog estimate
+	UniqueScanners int64 // HyperLogLog estimate (0 in a Day: not kept per day)
 	Launches       int64 // Mini Program launches reported by the client
 }
 
@@ -107,25 +270,6 @@ type CodeCounts struct {
 	Counts
 }
 
-// Codes returns the counts of each id, in order (zero for none).
-func (s *Store) Codes(ctx context.Context, ids []string) ([]Counts, error) { panic("unimplemented") }
-
-// Campaigns returns the counts of each campaign, in order.
-func (s *Store) Campaigns(ctx context.Context, names []string) ([]Counts, error) {
-	panic("unimplemented")
-}
-
-// Days returns a campaign's counts per day from..to (inclusive), one entry per
-// day, zeros included.
-func (s *Store) Days(ctx context.Context, campaign string, from, to time.Time) ([]Day, error) {
-	panic("unimplemented")
-}
-
-// Top returns the campaign's n codes with the most scans and launches.
-func (s *Store) Top(ctx context.Context, campaign string, n int) ([]CodeCounts, error) {
-	panic("unimplemented")
-}
-
 // EventTotal is how many events of one kind an app received.
 type EventTotal struct {
 	AppID      string
@@ -133,6 +277,3 @@ type EventTotal struct {
 	Attributed bool
 	N          int64
 }
-
-// EventTotals returns the fleet's event totals, for metrics.
-func (s *Store) EventTotals(ctx context.Context) ([]EventTotal, error) { panic("unimplemented") }
