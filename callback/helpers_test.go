@@ -210,6 +210,13 @@ func (ts *testServer) post(t *testing.T, appID, rawQuery string, body []byte) (i
 // do sends req and returns the answer's status, Content-Type and body.
 func do(t *testing.T, req *http.Request) (int, string, string) {
 	t.Helper()
+	status, header, body := send(t, req)
+	return status, header.Get("Content-Type"), body
+}
+
+// send sends req and returns the answer's status, header and body.
+func send(t *testing.T, req *http.Request) (int, http.Header, string) {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -219,5 +226,5 @@ func do(t *testing.T, req *http.Request) (int, string, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, resp.Header.Get("Content-Type"), string(data)
+	return resp.StatusCode, resp.Header, string(data)
 }

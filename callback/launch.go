@@ -131,7 +131,9 @@ func (h *Handler) admit(ctx context.Context, w http.ResponseWriter, a *app, key,
 		return true
 	}
 	if delay, ok := errors.AsType[*ratelimit.DelayError](err); ok {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(delay.RetryAfter.Seconds()))))
+		// Whole seconds, rounded up: a client coming back sooner would be
+		// refused again.
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(delay.RetryAfter.Seconds())))))
 		h.log.Debug().Str("app_id", a.ID).Str("limit", limit).
 			Int("status", http.StatusTooManyRequests).Msg("launch over its rate limit")
 		writeText(w, http.StatusTooManyRequests, "too many launch reports, try later\n")

@@ -1,7 +1,6 @@
 package callback_test
 
 import (
-	"io"
 	"maps"
 	"net/http"
 	"strconv"
@@ -53,16 +52,8 @@ func (ts *testServer) report(t *testing.T, appID, client, body string) launchAns
 	if client != "" {
 		req.Header.Set("X-Real-IP", client)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return launchAnswer{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After"), body: string(data)}
+	status, header, body := send(t, req)
+	return launchAnswer{status: status, retryAfter: header.Get("Retry-After"), body: body}
 }
 
 const goodLaunch = `{"path": "pages/shop/index", "query": {"scene": "store%3D42", "from": "poster"}, "launch_scene": 1047}`
