@@ -98,9 +98,10 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	line := h.log.Info().Str("app_id", a.ID).Str("msg_type", ev.MsgType).Str("event", ev.Event)
-	if typ, ok := recordedEvent(ev); ok {
-		out, err := h.cfg.Recorder.Record(ctx, scans.Event{
+	typ, recorded := recordedEvent(ev)
+	var out scans.Outcome
+	if recorded {
+		out, err = h.cfg.Recorder.Record(ctx, scans.Event{
 			AppID:  a.ID,
 			Type:   typ,
 			OpenID: ev.FromUserName,
@@ -115,7 +116,6 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 			writeText(w, http.StatusServiceUnavailable, "not recorded, try again\n")
 			return
 		}
-		line = line.Bool("recorded", true).Bool("attributed", out.CodeID != "").Bool("duplicate", out.Duplicate).Str("campaign", out.Campaign)
 	}
 
 	status := http.StatusOK
@@ -123,6 +123,10 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 		writeText(w, status, success)
 	} else {
 		status = h.forward(ctx, w, r, a, body, received)
+	}
+	line := h.log.Info().Str("app_id", a.ID).Str("msg_type", ev.MsgType).Str("event", ev.Event).Bool("recorded", recorded)
+	if recorded {
+		line = line.Bool("attributed", out.CodeID != "").Bool("duplicate", out.Duplicate).Str("campaign", out.Campaign)
 	}
 	line.Int("status", status).Bool("forwarded", a.forward != nil).Dur("duration", time.Since(received)).Msg("push")
 }
