@@ -33,7 +33,7 @@ func TestComposeFile(t *testing.T) {
 	if err := yaml.Unmarshal(data, &compose); err != nil {
 		t.Fatalf("docker-compose.yml does not parse: %v", err)
 	}
-	for _, name := range []string{"redis", "minio", "create-bucket", "worker", "worker-2", "enqueue", "wechatsim"} {
+	for _, name := range []string{"redis", "minio", "create-bucket", "worker", "worker-2", "enqueue", "callback", "wechatsim"} {
 		if _, ok := compose.Services[name]; !ok {
 			t.Errorf("service %q is missing", name)
 		}
@@ -88,6 +88,25 @@ func TestComposeFile(t *testing.T) {
 	}
 	if !slices.Contains(compose.Services["wechatsim"].Profiles, "sim") {
 		t.Error("the simulator must be an opt-in profile (sim)")
+	}
+	// The callback server trusts X-Real-IP: only the proxy on this machine
+	// may reach it.
+	callback := compose.Services["callback"]
+	if !slices.Contains(callback.Profiles, "callback") {
+		t.Error("the callback server must be an opt-in profile (callback): it needs callback settings")
+	}
+	for _, v := range []string{"REDIS_URL", "WXQR_APPS", "WXQR_CALLBACK_ADDR", "WXQR_CALLBACK_CLIENT_IP_HEADER", "WXQR_OPENID_KEY", "WXQR_SCAN_RETENTION"} {
+		if _, ok := callback.Environment[v]; !ok {
+			t.Errorf("callback has no %s", v)
+		}
+	}
+	if len(callback.Ports) == 0 {
+		t.Error("callback publishes no port for the proxy")
+	}
+	for _, p := range callback.Ports {
+		if !strings.HasPrefix(p, "127.0.0.1:") {
+			t.Errorf("callback publishes %q beyond loopback, where X-Real-IP could be forged", p)
+		}
 	}
 	for name, s := range compose.Services {
 		if s.Build != nil {

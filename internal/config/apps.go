@@ -10,12 +10,13 @@ import (
 	"strings"
 
 	"github.com/wxqr/wxqr"
+	"github.com/wxqr/wxqr/wechat/push"
 )
 
 // App is one WeChat app wxqr makes codes for.
 //
 // Printing an App (any fmt verb), marshalling it to JSON or logging it never
-// shows Secret.
+// shows Secret, the callback token or the callback keys.
 type App struct {
 	// AppID is WeChat's appid. Letters, digits, '_' and '-' only: it names
 	// queues ("{app_id}.{class}") and storage keys.
@@ -27,6 +28,66 @@ type App struct {
 	Type wxqr.AppType
 	// Token says where the app's access token comes from; default stable.
 	Token TokenSource
+	// Callback is how the callback server takes the app's pushes; the zero
+	// value (the default) takes none.
+	Callback Callback
+}
+
+// Callback is an app's server configuration at WeChat, as the callback
+// server needs it to receive the app's pushes at /wechat/{app_id}. Set only
+// from a WXQR_APPS file.
+type Callback struct {
+	// Token is the token of the server configuration (callback_token).
+	// Empty (the default): the callback server takes no push for the app.
+	Token string
+	// AESKey is the EncodingAESKey, 43 letters and digits, for safe and
+	// compatible modes (callback_aes_key). Optional; needs Token.
+	AESKey string
+	// PreviousAESKey is the key AESKey replaced, still tried for the pushes
+	// sent before WeChat switched (callback_aes_key_previous). Optional;
+	// needs AESKey.
+	PreviousAESKey string
+	// Forward is the http(s) URL of the account's existing server, to which
+	// every push is passed on and whose answer is relayed (callback_forward).
+	// Optional; needs Token.
+	Forward string
+}
+
+// String describes the callback without its token or keys: "off", "plain",
+// "aes" or "aes+previous", then the forward URL without credentials or
+// query.
+func (c Callback) String() string {
+	mode := "off"
+	switch {
+	case c.PreviousAESKey != "":
+		mode = "aes+previous"
+	case c.AESKey != "":
+		mode = "aes"
+	case c.Token != "":
+		mode = "plain"
+	}
+	if c.Forward == "" {
+		return mode
+	}
+	return mode + ", forward " + forwardDisplay(c.Forward)
+}
+
+// GoString is String: %#v must not print the token or keys either.
+func (c Callback) GoString() string { return "config.Callback{" + c.String() + "}" }
+
+// Format prints String for every verb (see App.Format).
+func (c Callback) Format(f fmt.State, verb rune) { formatSafe(f, verb, c) }
+
+// MarshalJSON writes String, a JSON string.
+func (c Callback) MarshalJSON() ([]byte, error) { return json.Marshal(c.String()) }
+
+// forwardDisplay is a forward URL as it may be shown.
+func forwardDisplay(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(invalid)"
+	}
+	return displayURL(u)
 }
 
 // TokenSourceKind names where an app's access token comes from.
@@ -105,9 +166,14 @@ func ParseTokenSource(s string) (TokenSource, error) {
 
 const redacted = "[redacted]"
 
-// String describes the app without its secret: "wx123 (oa, token: stable)".
+// String describes the app without its secrets: "wx123 (oa, token:
+// stable)", and with a callback "wx123 (oa, token: stable, callback: aes,
+// forward https://bot.example/wechat)".
 func (a App) String() string {
-	return fmt.Sprintf("%s (%s, token: %s)", a.AppID, a.Type, a.Token)
+	if a.Callback == (Callback{}) {
+		return fmt.Sprintf("%s (%s, token: %s)", a.AppID, a.Type, a.Token)
+	}
+	return fmt.Sprintf("%s (%s, token: %s, callback: %s)", a.AppID, a.Type, a.Token, a.Callback)
 }
 
 // GoString is String: %#v must not print the secret either.
@@ -115,29 +181,57 @@ func (a App) GoString() string { return "config.App{" + a.String() + "}" }
 
 // Format prints String for every verb, so that no verb (%d, %x, ...) falls
 // back to printing the struct's fields.
-func (a App) Format(f fmt.State, verb rune) {
-	if verb == 'v' && f.Flag('#') {
-		io.WriteString(f, a.GoString())
-		return
-	}
-	io.WriteString(f, a.String())
+func (a App) Format(f fmt.State, verb rune) { formatSafe(f, verb, a) }
+
+// safeStringer is a value whose String and GoString show no secret.
+type safeStringer interface {
+	fmt.Stringer
+	fmt.GoStringer
 }
 
-// MarshalJSON writes the app with its secret redacted.
-func (a App) MarshalJSON() ([]byte, error) {
-	secret := ""
-	if a.Secret != "" {
-		secret = redacted
+// formatSafe prints v's GoString for %#v and its String for every other
+// verb.
+func formatSafe(f fmt.State, verb rune, v safeStringer) {
+	if verb == 'v' && f.Flag('#') {
+		io.WriteString(f, v.GoString())
+		return
 	}
-	return json.Marshal(appJSON{AppID: a.AppID, Secret: secret, Kind: string(a.Type), TokenSource: a.Token.String()})
+	io.WriteString(f, v.String())
+}
+
+// MarshalJSON writes the app with its secret, callback token and keys
+// redacted, and the forward URL without credentials or query.
+func (a App) MarshalJSON() ([]byte, error) {
+	e := appJSON{
+		AppID: a.AppID, Secret: redact(a.Secret), Kind: string(a.Type), TokenSource: a.Token.String(),
+		CallbackToken:          redact(a.Callback.Token),
+		CallbackAESKey:         redact(a.Callback.AESKey),
+		CallbackAESKeyPrevious: redact(a.Callback.PreviousAESKey),
+	}
+	if a.Callback.Forward != "" {
+		e.CallbackForward = forwardDisplay(a.Callback.Forward)
+	}
+	return json.Marshal(e)
+}
+
+// redact is what shows of a secret: nothing when there is none.
+func redact(secret string) string {
+	if secret == "" {
+		return ""
+	}
+	return redacted
 }
 
 // appJSON is an entry of a WXQR_APPS file.
 type appJSON struct {
-	AppID       string `json:"app_id"`
-	Secret      string `json:"secret,omitempty"`
-	Kind        string `json:"kind"`
-	TokenSource string `json:"token_source,omitempty"`
+	AppID                  string `json:"app_id"`
+	Secret                 string `json:"secret,omitempty"`
+	Kind                   string `json:"kind"`
+	TokenSource            string `json:"token_source,omitempty"`
+	CallbackToken          string `json:"callback_token,omitempty"`
+	CallbackAESKey         string `json:"callback_aes_key,omitempty"`
+	CallbackAESKeyPrevious string `json:"callback_aes_key_previous,omitempty"`
+	CallbackForward        string `json:"callback_forward,omitempty"`
 }
 
 // Apps are the configured apps, in configuration order, each app id once.
@@ -156,8 +250,9 @@ func (as Apps) Get(appID string) (App, bool) {
 // LoadApps parses a WXQR_APPS value: "" (no apps), comma-separated
 // "appid:secret:kind" entries (kind oa or mp; the token source is stable), or
 // "@path" naming a JSON file holding an array of
-// {"app_id", "secret", "kind", "token_source"} objects. readFile reads that
-// file (os.ReadFile).
+// {"app_id", "secret", "kind", "token_source"} objects, each with optional
+// "callback_token", "callback_aes_key", "callback_aes_key_previous" and
+// "callback_forward" (see Callback). readFile reads that file (os.ReadFile).
 //
 // Errors name the entry by position (1-based), the field and the rule, and
 // quote no value of an entry: a field swapped with the secret (the secret
@@ -229,10 +324,13 @@ func parseAppsJSON(data []byte) (Apps, error) {
 		dec := json.NewDecoder(bytes.NewReader(r))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&e); err != nil {
-			errs = append(errs, fmt.Errorf("entry %d: %w", i+1, jsonError("want an object with app_id, secret, kind, token_source", err)))
+			errs = append(errs, fmt.Errorf("entry %d: %w", i+1, jsonError("want an object with app_id, secret, kind, token_source and the callback_* fields", err)))
 			continue
 		}
 		app, err := newApp(e.AppID, e.Secret, e.Kind, e.TokenSource)
+		if err == nil {
+			app.Callback, err = newCallback(app.AppID, e)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("entry %d: %w", i+1, err))
 			continue
@@ -285,6 +383,39 @@ func newApp(appID, secret, kind, tokenSource string) (App, error) {
 		return App{}, fmt.Errorf("secret: is required with token source %s", app.Token.Kind)
 	}
 	return app, nil
+}
+
+// newCallback checks an entry's callback_* fields. Its errors quote no
+// value: each is a secret or, for the forward URL, may carry one.
+func newCallback(appID string, e appJSON) (Callback, error) {
+	c := Callback{
+		Token:          strings.TrimSpace(e.CallbackToken),
+		AESKey:         strings.TrimSpace(e.CallbackAESKey),
+		PreviousAESKey: strings.TrimSpace(e.CallbackAESKeyPrevious),
+		Forward:        strings.TrimSpace(e.CallbackForward),
+	}
+	if c.Token == "" && c != (Callback{}) {
+		return Callback{}, errors.New("callback_token: is required with callback_aes_key, callback_aes_key_previous or callback_forward")
+	}
+	if c.PreviousAESKey != "" && c.AESKey == "" {
+		return Callback{}, errors.New("callback_aes_key_previous: needs callback_aes_key (the current key)")
+	}
+	for _, k := range []struct{ field, value string }{{"callback_aes_key", c.AESKey}, {"callback_aes_key_previous", c.PreviousAESKey}} {
+		if k.value == "" {
+			continue
+		}
+		// The codec the callback server will build is the judge of a key.
+		if _, err := push.New(push.Config{AppID: appID, Token: c.Token, AESKey: k.value}); err != nil {
+			return Callback{}, fmt.Errorf("%s: want the 43-character EncodingAESKey (letters and digits)", k.field)
+		}
+	}
+	if c.Forward != "" {
+		u, err := url.Parse(c.Forward)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Fragment != "" {
+			return Callback{}, errors.New("callback_forward: want an http(s) URL without a fragment")
+		}
+	}
+	return c, nil
 }
 
 // looksLikeAppSecret reports whether s has the shape of a WeChat appsecret:

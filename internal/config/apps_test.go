@@ -41,6 +41,17 @@ func TestLoadApps(t *testing.T) {
 			{AppID: "wx4", Type: wxqr.AppMP, Token: TokenSource{Kind: TokenURL, Ref: "https://tokens.internal/wx4?key=k"}},
 		}},
 		{"empty file", "@apps.json", `[]`, nil},
+		{"file with callbacks", "@apps.json", `[
+			{"app_id": "wx1", "secret": "s3cr3t-1", "kind": "oa", "callback_token": "tok1"},
+			{"app_id": "wx2", "secret": "s3cr3t-2", "kind": "oa", "callback_token": "tok2",
+			 "callback_aes_key": "` + testAESKey + `", "callback_aes_key_previous": "` + testPreviousAESKey + `",
+			 "callback_forward": "https://bot.internal/wechat?k=v"}
+		]`, Apps{
+			{AppID: "wx1", Secret: "s3cr3t-1", Type: wxqr.AppOA, Token: TokenSource{Kind: TokenStable}, Callback: Callback{Token: "tok1"}},
+			{AppID: "wx2", Secret: "s3cr3t-2", Type: wxqr.AppOA, Token: TokenSource{Kind: TokenStable}, Callback: Callback{
+				Token: "tok2", AESKey: testAESKey, PreviousAESKey: testPreviousAESKey, Forward: "https://bot.internal/wechat?k=v",
+			}},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,6 +96,16 @@ func TestLoadAppsErrors(t *testing.T) {
 		{"file redis without key", "@apps.json", `[{"app_id": "wx1", "kind": "oa", "token_source": "redis:"}]`, []string{"entry 1", "redis:<key>"}},
 		{"file classic without secret", "@apps.json", `[{"app_id": "wx1", "kind": "oa", "token_source": "classic"}]`, []string{"entry 1", "secret"}},
 		{"file duplicate", "@apps.json", `[{"app_id": "wx1", "secret": "s3cr3t", "kind": "oa"}, {"app_id": "wx1", "secret": "s3cr3t", "kind": "oa"}]`, []string{"entry 2", "entry 1"}},
+		{"callback key without token", "@apps.json", `[{"app_id": "wx1", "secret": "s3cr3t", "kind": "oa", "callback_aes_key": "` + testAESKey + `"}]`, []string{"entry 1", "callback_token", "required"}},
+		{"callback forward without token", "@apps.json", `[{"app_id": "wx1", "secret": "s3cr3t", "kind": "oa", "callback_forward": "https://bot.internal/"}]`, []string{"entry 1", "callback_token", "required"}},
+		{"callback key too short", "@apps.json", `[{"app_id": "wx1", "secret": "s3cr3t", "kind": "oa", "callback_token": "s3cr3t-tok", "callback_aes_key": "s3cr3t"}]`, []string{"entry 1", "callback_aes_key:", "43-character"}},
+		{"callback key not alphanumeric", "@apps.json", `[{"app_id": "wx1", "secret": "s3cr3t", "kind": "oa", "callback_token": "s3cr3t-tok", "callback_aes_key": "s3cr3t+` + testAESKey[7:] + `"}]`, []string{"entry 1", "callback_aes_key:", "letters and digits"}},
+		{"callback previous key bad", "@apps.json", `[{"app_id": "wx1", "secret": "s3cr3t", "kind": "oa", "callback_token": "s3cr3t-tok", "callback_aes_key": "` + testAESKey + `", "callback_aes_key_previous": "s3cr3t"}]`, []string{"entry 1", "callback_aes_key_previous:", "43-character"}},
+		{"callback previous without current", "@apps.json", `[{"app_id": "wx1", "secret": "s3cr3t", "kind": "oa", "callback_token": "s3cr3t-tok", "callback_aes_key_previous": "` + testPreviousAESKey + `"}]`, []string{"entry 1", "callback_aes_key_previous", "needs callback_aes_key"}},
+		{"callback forward not http", "@apps.json", `[{"app_id": "wx1", "secret": "s3cr3t", "kind": "oa", "callback_token": "s3cr3t-tok", "callback_forward": "ftp://u:s3cr3t@bot/"}]`, []string{"entry 1", "callback_forward", "http(s) URL"}},
+		{"callback forward relative", "@apps.json", `[{"app_id": "wx1", "secret": "s3cr3t", "kind": "oa", "callback_token": "s3cr3t-tok", "callback_forward": "/wechat?key=s3cr3t"}]`, []string{"entry 1", "callback_forward", "http(s) URL"}},
+		{"callback forward fragment", "@apps.json", `[{"app_id": "wx1", "secret": "s3cr3t", "kind": "oa", "callback_token": "s3cr3t-tok", "callback_forward": "https://bot/wechat#s3cr3t"}]`, []string{"entry 1", "callback_forward", "fragment"}},
+		{"callback wrong type", "@apps.json", `[{"app_id": "wx1", "secret": "s3cr3t", "kind": "oa", "callback_token": 12}]`, []string{"entry 1", "callback_token", "number"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,6 +124,12 @@ func TestLoadAppsErrors(t *testing.T) {
 		})
 	}
 }
+
+// EncodingAESKeys of the tests: 43 letters and digits.
+const (
+	testAESKey         = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+	testPreviousAESKey = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefg"
+)
 
 // readFileFake serves contents as the file name, and nothing else.
 func readFileFake(t *testing.T, name, contents string) func(string) ([]byte, error) {
@@ -135,9 +162,15 @@ func TestLoadAppsFromDisk(t *testing.T) {
 // TestAppsNeverShowSecrets prints, marshals and logs apps every way a caller
 // might, and looks for the secrets in the output.
 func TestAppsNeverShowSecrets(t *testing.T) {
+	// The callback keys are keys of the right shape made of "s3cr3t".
+	const cbKey, cbPrevious = "s3cr3tKEY" + "0123456789abcdefghijklmnopqrstuvwxyz", "s3cr3tPREV" + "0123456789abcdefghijklmnopqrstuvwxy"
 	apps := Apps{
 		{AppID: "wx1", Secret: "s3cr3t-app", Type: wxqr.AppOA, Token: TokenSource{Kind: TokenStable}},
 		{AppID: "wx2", Type: wxqr.AppMP, Token: TokenSource{Kind: TokenURL, Ref: "https://user:s3cr3t-pw@tokens.internal/t?key=s3cr3t-key"}},
+		{AppID: "wx3", Secret: "s3cr3t-app3", Type: wxqr.AppOA, Token: TokenSource{Kind: TokenStable}, Callback: Callback{
+			Token: "s3cr3t-cbtoken", AESKey: cbKey, PreviousAESKey: cbPrevious,
+			Forward: "https://bot:s3cr3t-fw@bot.internal/wechat?key=s3cr3t-fwkey",
+		}},
 	}
 	cfg := &Config{Apps: apps}
 	var outputs = map[string]string{}
@@ -146,9 +179,11 @@ func TestAppsNeverShowSecrets(t *testing.T) {
 		outputs["app pointer "+verb] = fmt.Sprintf(verb, &apps[0])
 		outputs["apps "+verb] = fmt.Sprintf(verb, apps)
 		outputs["url app "+verb] = fmt.Sprintf(verb, apps[1])
+		outputs["callback app "+verb] = fmt.Sprintf(verb, apps[2])
+		outputs["callback "+verb] = fmt.Sprintf(verb, apps[2].Callback)
 		outputs["config "+verb] = fmt.Sprintf(verb, cfg)
 	}
-	for name, v := range map[string]any{"app": apps[0], "apps": apps, "config": cfg} {
+	for name, v := range map[string]any{"app": apps[0], "apps": apps, "config": cfg, "callback app": apps[2], "callback": apps[2].Callback} {
 		data, err := json.Marshal(v)
 		if err != nil {
 			t.Fatalf("marshal %s: %v", name, err)
@@ -174,6 +209,14 @@ func TestAppsNeverShowSecrets(t *testing.T) {
 	}
 	if !strings.Contains(outputs["json app"], `"secret":"[redacted]"`) {
 		t.Errorf("json app = %s, want the secret marked as redacted", outputs["json app"])
+	}
+	if want := "wx3 (oa, token: stable, callback: aes+previous, forward https://bot:xxxxx@bot.internal/wechat)"; outputs["callback app %v"] != want {
+		t.Errorf("callback app %%v = %q, want %q", outputs["callback app %v"], want)
+	}
+	for _, field := range []string{"callback_token", "callback_aes_key", "callback_aes_key_previous"} {
+		if want := `"` + field + `":"[redacted]"`; !strings.Contains(outputs["json callback app"], want) {
+			t.Errorf("json callback app = %s, want %s", outputs["json callback app"], want)
+		}
 	}
 }
 

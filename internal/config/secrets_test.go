@@ -31,6 +31,12 @@ func TestLoadErrorsNeverEchoSecrets(t *testing.T) {
 		{"apps file token url with credentials", appsFile(t, `[{"app_id": "wx1", "kind": "oa", "token_source": "url:ftp://u:`+secret+`@tokens/?key=`+secret+`"}]`), EnvApps},
 		{"apps file bad secret type", appsFile(t, `[{"app_id": "wx1", "secret": ["`+secret+`"], "kind": "oa"}]`), EnvApps},
 		{"apps file syntax", appsFile(t, `[{"app_id": "wx1", "secret": "`+secret+`" "kind": "oa"}]`), EnvApps},
+		{"apps file callback key without token", appsFile(t, `[{"app_id": "wx1", "secret": "s", "kind": "oa", "callback_aes_key": "`+secret+`abcdefghijk"}]`), EnvApps},
+		{"apps file callback key bad", appsFile(t, `[{"app_id": "wx1", "secret": "s", "kind": "oa", "callback_token": "`+secret+`", "callback_aes_key": "`+secret+`"}]`), EnvApps},
+		{"apps file callback previous key bad", appsFile(t, `[{"app_id": "wx1", "secret": "s", "kind": "oa", "callback_token": "t", "callback_aes_key": "`+secret+`abcdefghijk", "callback_aes_key_previous": "`+secret+`-"}]`), EnvApps},
+		{"apps file callback token as key", appsFile(t, `[{"app_id": "wx1", "secret": "s", "kind": "oa", "callback_aes_key": "`+secret+`"}]`), EnvApps},
+		{"apps file callback forward with credentials", appsFile(t, `[{"app_id": "wx1", "secret": "s", "kind": "oa", "callback_token": "t", "callback_forward": "ftp://u:`+secret+`@bot/?key=`+secret+`"}]`), EnvApps},
+		{"apps file callback token wrong type", appsFile(t, `[{"app_id": "wx1", "secret": "s", "kind": "oa", "callback_token": ["`+secret+`"]}]`), EnvApps},
 		// REDIS_URL.
 		{"redis bad port", map[string]string{EnvRedisURL: "redis://:" + secret + "@redis:port/0"}, EnvRedisURL},
 		{"redis bad db", map[string]string{EnvRedisURL: "redis://wxqr:" + secret + "@redis:6379/x"}, EnvRedisURL},
