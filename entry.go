@@ -46,9 +46,11 @@ func (s Spec) EntryKey() string {
 }
 
 // LaunchEntryKeys returns the entry keys that a launch of page with query
-// (as the Mini Program reports them, values decoded) may have come from, best
+// (as the Mini Program's onLaunch receives them) may have come from, best
 // first: the scene entry when query has a "scene" (a wxa_unlimited code),
-// then the path entry (wxa_code, wxa_qrcode).
+// then the path entry (wxa_code, wxa_qrcode). WeChat hands query.scene to
+// the Mini Program URL-encoded (its documentation says to decodeURIComponent
+// it), so it is decoded here; a value that does not decode is taken as is.
 func LaunchEntryKeys(page string, query map[string]string) []string {
 	values := make(url.Values, len(query))
 	for name, v := range query {
@@ -56,6 +58,9 @@ func LaunchEntryKeys(page string, query map[string]string) []string {
 	}
 	path := pathEntryKey(page, values)
 	if scene, ok := query["scene"]; ok {
+		if decoded, err := url.PathUnescape(scene); err == nil {
+			scene = decoded
+		}
 		return []string{sceneEntryPrefix + scene, path}
 	}
 	return []string{path}

@@ -13,15 +13,22 @@ func TestEntryKeys(t *testing.T) {
 		spec   wxqr.Spec
 		want   string            // the spec's entry key
 		page   string            // a launch from the code
-		query  map[string]string // its query, decoded
+		query  map[string]string // its query, as onLaunch receives it
 		launch []string          // the launch's entry keys
 	}{
 		{
-			name: "unlimited: the scene, whatever the page",
+			name: "unlimited: the scene, URL-decoded, whatever the page",
 			spec: wxqr.Spec{Kind: wxqr.KindWxaUnlimited, AppID: "m", SceneStr: "id=7&s=b", Path: "pages/a"},
 			want: "scene:id=7&s=b",
-			page: "pages/a", query: map[string]string{"scene": "id=7&s=b"},
-			launch: []string{"scene:id=7&s=b", "path:pages/a?scene=id%3D7%26s%3Db"},
+			page: "pages/a", query: map[string]string{"scene": "id%3D7%26s%3Db"},
+			launch: []string{"scene:id=7&s=b", "path:pages/a?scene=id%253D7%2526s%253Db"},
+		},
+		{
+			name: "unlimited: a scene that does not decode is taken as is",
+			spec: wxqr.Spec{Kind: wxqr.KindWxaUnlimited, AppID: "m", SceneStr: "100%", Path: "pages/a"},
+			want: "scene:100%",
+			page: "pages/a", query: map[string]string{"scene": "100%"},
+			launch: []string{"scene:100%", "path:pages/a?scene=100%25"},
 		},
 		{
 			name: "path: parameters sorted by name",

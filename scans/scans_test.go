@@ -428,7 +428,7 @@ func TestLaunches(t *testing.T) {
 		ev   scans.Event
 		want string
 	}{
-		{"by scene", launch("pages/store", map[string]string{"scene": "store=12"}), unlimited.ID},
+		{"by scene, URL-encoded as onLaunch gets it", launch("pages/store", map[string]string{"scene": "store%3D12"}), unlimited.ID},
 		{"by path, query in another order", launch("pages/item", map[string]string{"from": "poster", "id": "3"}), byPath.ID},
 		{"the same launch again is another launch", launch("pages/item", map[string]string{"id": "3", "from": "poster"}), byPath.ID},
 		{"an unknown scene", launch("pages/store", map[string]string{"scene": "store=13"}), ""},
