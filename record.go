@@ -14,6 +14,7 @@ type Record struct {
 	ID string `json:"id"`
 	Spec
 	Campaign      string    `json:"campaign,omitempty"`
+	Name          string    `json:"name,omitempty"`   // a person's label for the code, e.g. "Store 12 - entrance"
 	Ticket        string    `json:"ticket,omitempty"` // OA codes only
 	URL           string    `json:"url,omitempty"`    // OA codes only: the QR content
 	ExpireSeconds int       `json:"expire_seconds,omitempty"`
