@@ -43,7 +43,7 @@ func buildAndRun(m *testing.M) int {
 	if raceEnabled {
 		args = append(args, "-race")
 	}
-	args = append(args, "github.com/wxqr/wxqr/cmd/worker", "github.com/wxqr/wxqr/cmd/enqueue")
+	args = append(args, "github.com/wxqr/wxqr/cmd/worker", "github.com/wxqr/wxqr/cmd/enqueue", "github.com/wxqr/wxqr/cmd/callback")
 	build := exec.Command("go", args...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
