@@ -247,7 +247,7 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cw := catalog.WriteCSV(out)
-	err := s.cfg.Catalog.Each(r.Context(), name, cw.Write)
+	err := s.cfg.Catalog.Each(r.Context(), name, func(rec *wxqr.Record) error { return cw.Write(rec) })
 	if err == nil {
 		err = cw.Flush()
 	}

@@ -51,7 +51,7 @@ func runExport(ctx context.Context, c *cli, args []string) error {
 	}
 
 	if out == "" {
-		n, err := cat.Export(ctx, campaign, newWriter(c.stdout))
+		n, err := cat.Export(ctx, campaign, newWriter(c.stdout), nil)
 		if err != nil {
 			return err
 		}
@@ -62,7 +62,7 @@ func runExport(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	n, err := cat.Export(ctx, campaign, newWriter(f))
+	n, err := cat.Export(ctx, campaign, newWriter(f), nil)
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("export: %w", cerr)
 	}
