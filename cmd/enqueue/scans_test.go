@@ -134,7 +134,7 @@ func TestStatusCounts(t *testing.T) {
 		if !strings.HasSuffix(header, "SCANS  NET FOLLOWS") {
 			t.Errorf("header %q, want it to end in the scan counts and no launches", header)
 		}
-		if f := strings.Fields(statusLine(t, r.stdout, "winter")); len(f) != 11 || f[9] != "0" || f[10] != "0" {
+		if f := strings.Fields(statusLine(t, r.stdout, "winter")); len(f) != 10 || f[8] != "0" || f[9] != "0" {
 			t.Errorf("winter line %q, want 0 scans and 0 net follows last", f)
 		}
 	})
