@@ -252,18 +252,15 @@ func imageType(contentType string) string {
 	return "application/octet-stream"
 }
 
-// manifest streams the campaign's records as CSV (catalog.WriteCSV's
-// columns), one batch of records in memory at a time.
+// manifest streams the campaign's records as CSV with their scan counts
+// (the columns of enqueue export), one batch of records in memory at a
+// time.
 func (s *Server) manifest(w http.ResponseWriter, r *http.Request) {
 	name, out := s.startDownload(w, r, "text/csv; charset=utf-8", ".csv")
 	if out == nil {
 		return
 	}
-	cw := catalog.WriteCSV(out)
-	err := s.cfg.Catalog.Each(r.Context(), name, func(rec *wxqr.Record) error { return cw.Write(rec) })
-	if err == nil {
-		err = cw.Flush()
-	}
+	_, err := s.cfg.Catalog.Export(r.Context(), name, catalog.WriteCSV(out, scans.ExportColumns...), s.cfg.Scans.ExportValues)
 	if err != nil {
 		s.streamFailed(w, r, out.sent, "export manifest of "+name, err)
 	}

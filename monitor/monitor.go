@@ -12,7 +12,7 @@
 //	GET /campaigns                        every campaign with its counts, scans and follows included
 //	GET /campaigns/{name}                 one campaign: counts, a chart of its last 30 days, its top codes,
 //	                                      and its codes, 200 per page (?page=n)
-//	GET /campaigns/{name}/manifest.csv    the campaign's records as CSV, streamed
+//	GET /campaigns/{name}/manifest.csv    the campaign's records and their scan counts as CSV, streamed
 //	GET /campaigns/{name}/images.zip      every image of the campaign, one zip, streamed
 //	GET /codes/{id}/image                 one code's image
 //
@@ -58,6 +58,7 @@ type Catalog interface {
 	CampaignStats(ctx context.Context, campaign string, now time.Time, soon time.Duration) (catalog.Stats, error)
 	Get(ctx context.Context, id string) (*wxqr.Record, error)
 	GetMany(ctx context.Context, ids []string) ([]*wxqr.Record, error)
+	Export(ctx context.Context, campaign string, w catalog.RecordWriter, extra catalog.Extra) (int, error)
 }
 
 var _ Catalog = (*catalog.Catalog)(nil)
@@ -68,6 +69,7 @@ type Scans interface {
 	Campaigns(ctx context.Context, names []string) ([]scans.Counts, error)
 	Days(ctx context.Context, campaign string, from, to time.Time) ([]scans.Day, error)
 	Top(ctx context.Context, campaign string, n int) ([]scans.CodeCounts, error)
+	ExportValues(ctx context.Context, recs []*wxqr.Record) ([][]int64, error)
 }
 
 var _ Scans = (*scans.Store)(nil)

@@ -1,8 +1,8 @@
 package monitor
 
 import (
-	"context"
-	"errors"
+	"bytes"
+	"encoding/csv"
 	"net/http"
 	"regexp"
 	"strings"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/wxqr/wxqr"
+	"github.com/wxqr/wxqr/catalog"
+	"github.com/wxqr/wxqr/internal/testenv"
 	"github.com/wxqr/wxqr/scans"
 )
 
@@ -204,28 +206,46 @@ func TestCampaignPageNoScans(t *testing.T) {
 	}
 }
 
-// failingScans fails every read, as a store whose Redis is down does.
-type failingScans struct{ err error }
-
-func (s failingScans) Campaigns(context.Context, []string) ([]scans.Counts, error) {
-	return nil, s.err
-}
-
-func (s failingScans) Days(context.Context, string, time.Time, time.Time) ([]scans.Day, error) {
-	return nil, s.err
-}
-
-func (s failingScans) Top(context.Context, string, int) ([]scans.CodeCounts, error) {
-	return nil, s.err
-}
-
+// TestScansUnreadable: the catalog answers but the scan counts cannot be
+// read: the pages fail whole rather than show zeros, without the error's
+// details.
 func TestScansUnreadable(t *testing.T) {
-	f := newFixture(t, func(c *Config) { c.Scans = failingScans{errors.New("redis: connection refused")} })
+	down := testenv.UnreachableRedis(t)
+	f := newFixture(t, func(c *Config) {
+		store, err := scans.New(t.Context(), down, catalog.New(down, ""), scans.Config{OpenIDKey: []byte("a key for the test")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Scans = store
+	})
 	f.addCodes(t, "spring", 1, wxqr.KindOAPerm, 0)
-	for _, path := range []string{"/campaigns", "/campaigns/spring"} {
+	for _, path := range []string{"/campaigns", "/campaigns/spring", "/campaigns/spring/manifest.csv"} {
 		resp, body := f.get(t, path)
-		if resp.StatusCode != http.StatusInternalServerError || strings.Contains(string(body), "connection refused") {
+		if resp.StatusCode != http.StatusInternalServerError || strings.Contains(string(body), down.Options().Addr) {
 			t.Errorf("GET %s: %d %q; want 500 without the error's details", path, resp.StatusCode, body)
+		}
+	}
+}
+
+func TestManifestCounts(t *testing.T) {
+	f := newFixture(t, nil)
+	spring, _, _, _ := f.scannedCampaigns(t)
+	_, body := f.get(t, "/campaigns/spring/manifest.csv")
+	rows, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := rows[0]
+	if got := strings.Join(header[len(header)-5:], ","); got != "scans,new_follows,unfollows,unique_scanners,launches" {
+		t.Errorf("header ends in %s, want the scan counts", got)
+	}
+	want := map[string]string{spring[0].ID: "6 2 1 5 0", spring[1].ID: "1 0 0 1 0", spring[2].ID: "0 0 0 0 0"}
+	if len(rows) != 1+len(want) {
+		t.Fatalf("%d rows, want a header and %d codes", len(rows), len(want))
+	}
+	for _, row := range rows[1:] {
+		if got := strings.Join(row[len(row)-5:], " "); got != want[row[0]] {
+			t.Errorf("code %s: counts %s, want %s", row[0], got, want[row[0]])
 		}
 	}
 }
