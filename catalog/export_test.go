@@ -3,11 +3,14 @@ package catalog_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -137,7 +140,7 @@ func TestExport(t *testing.T) {
 
 	t.Run("csv", func(t *testing.T) {
 		var buf bytes.Buffer
-		n, err := c.Export(t.Context(), "spring", catalog.WriteCSV(&buf))
+		n, err := c.Export(t.Context(), "spring", catalog.WriteCSV(&buf), nil)
 		if err != nil || n != len(spring) {
 			t.Fatalf("Export() = %d, %v; want %d", n, err, len(spring))
 		}
@@ -159,7 +162,7 @@ func TestExport(t *testing.T) {
 
 	t.Run("jsonl", func(t *testing.T) {
 		var buf bytes.Buffer
-		n, err := c.Export(t.Context(), "spring", catalog.WriteJSONL(&buf))
+		n, err := c.Export(t.Context(), "spring", catalog.WriteJSONL(&buf), nil)
 		if err != nil || n != len(spring) {
 			t.Fatalf("Export() = %d, %v; want %d", n, err, len(spring))
 		}
@@ -177,6 +180,116 @@ func TestExport(t *testing.T) {
 		}
 		if !slices.Equal(got, wantIDs) {
 			t.Errorf("exported ids %v, want %v", got, wantIDs)
+		}
+	})
+}
+
+// TestWritersExtraColumns: the extra columns follow the record's own, in
+// the CSV header and rows and as the last fields of each JSON line.
+func TestWritersExtraColumns(t *testing.T) {
+	rec := exportRecords()[1]
+	extra := []string{"scans", "new_follows"}
+	tests := []struct {
+		format string
+		new    func(*bytes.Buffer) catalog.RecordWriter
+		want   string
+	}{
+		{"csv", func(b *bytes.Buffer) catalog.RecordWriter { return catalog.WriteCSV(b, extra...) },
+			strings.TrimSuffix(csvHeader, "\n") + ",scans,new_follows\n" +
+				`id-perm,oa_perm,wxapp,42,,,,,t2,http://weixin.qq.com/q/02y,,,2025-03-01T08:00:00Z,1,codes,wxapp/oa_perm/i-42.jpg,image/jpeg,100,cd34,true,12,0` + "\n"},
+		{"jsonl", func(b *bytes.Buffer) catalog.RecordWriter { return catalog.WriteJSONL(b, extra...) },
+			`{"id":"id-perm","kind":"oa_perm","app_id":"wxapp","scene_id":42,"ticket":"t2","url":"http://weixin.qq.com/q/02y","created_at":"2025-03-01T08:00:00Z","generation":1,"bucket":"codes","key":"wxapp/oa_perm/i-42.jpg","content_type":"image/jpeg","size":100,"sha256":"cd34","retired":true,"scans":12,"new_follows":0}` + "\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.format, func(t *testing.T) {
+			var buf bytes.Buffer
+			rw := tt.new(&buf)
+			if err := rw.Write(rec, 12, 0); err != nil {
+				t.Fatalf("Write: %v", err)
+			}
+			if err := rw.Flush(); err != nil {
+				t.Fatalf("Flush: %v", err)
+			}
+			if got := buf.String(); got != tt.want {
+				t.Errorf("output:\n%s\nwant:\n%s", got, tt.want)
+			}
+		})
+		t.Run(tt.format+" refuses a wrong number of values", func(t *testing.T) {
+			var buf bytes.Buffer
+			rw := tt.new(&buf)
+			for _, values := range [][]int64{nil, {1}, {1, 2, 3}} {
+				if err := rw.Write(rec, values...); err == nil {
+					t.Errorf("Write with %d values for 2 columns: no error", len(values))
+				}
+			}
+		})
+	}
+	t.Run("csv header without records", func(t *testing.T) {
+		var buf bytes.Buffer
+		if err := catalog.WriteCSV(&buf, extra...).Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if want := strings.TrimSuffix(csvHeader, "\n") + ",scans,new_follows\n"; buf.String() != want {
+			t.Errorf("header %q, want %q", buf.String(), want)
+		}
+	})
+}
+
+// TestExportExtra: the extra values are read a batch of records at a time,
+// and each lands on its own record's row.
+func TestExportExtra(t *testing.T) {
+	c, _ := newCatalog(t, catalog.Config{BatchSize: 2})
+	spring := []*wxqr.Record{
+		tempRecord("x1", "spring", base), tempRecord("x2", "spring", base), tempRecord("x3", "spring", base),
+		tempRecord("x4", "spring", base), tempRecord("x5", "spring", base),
+	}
+	mustPut(t, c, spring...)
+	mustPut(t, c, tempRecord("y", "summer", base))
+	// Each record's value is its scene's length times 100, plus its
+	// position in the batch: a value on the wrong row shows.
+	var batches []int
+	extra := func(_ context.Context, recs []*wxqr.Record) ([][]int64, error) {
+		batches = append(batches, len(recs))
+		rows := make([][]int64, len(recs))
+		for i, rec := range recs {
+			rows[i] = []int64{int64(len(rec.Scene())) * 100, int64(i)}
+		}
+		return rows, nil
+	}
+
+	var buf bytes.Buffer
+	n, err := c.Export(t.Context(), "spring", catalog.WriteCSV(&buf, "size100", "pos"), extra)
+	if err != nil || n != len(spring) {
+		t.Fatalf("Export() = %d, %v; want %d", n, err, len(spring))
+	}
+	if !slices.Equal(batches, []int{2, 2, 1}) {
+		t.Errorf("extra called with batches of %v records, want [2 2 1]", batches)
+	}
+	rows, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, row := range rows[1:] {
+		rec := mustGet(t, c, row[0])
+		want := []string{strconv.Itoa(len(rec.Scene()) * 100), strconv.Itoa(i % 2)}
+		if got := row[len(row)-2:]; !slices.Equal(got, want) {
+			t.Errorf("row %d (%s) ends in %v, want %v", i, row[0], got, want)
+		}
+	}
+
+	t.Run("an error from extra stops the export", func(t *testing.T) {
+		boom := errors.New("counts unreadable")
+		_, err := c.Export(t.Context(), "spring", catalog.WriteCSV(io.Discard, "a"),
+			func(context.Context, []*wxqr.Record) ([][]int64, error) { return nil, boom })
+		if !errors.Is(err, boom) {
+			t.Errorf("Export() error %v, want %v", err, boom)
+		}
+	})
+	t.Run("too few rows of values", func(t *testing.T) {
+		_, err := c.Export(t.Context(), "spring", catalog.WriteCSV(io.Discard, "a"),
+			func(context.Context, []*wxqr.Record) ([][]int64, error) { return [][]int64{{1}}, nil })
+		if err == nil || !strings.Contains(err.Error(), "1 rows of extra values for 2 records") {
+			t.Errorf("Export() error %v, want one about the row count", err)
 		}
 	})
 }

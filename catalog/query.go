@@ -38,20 +38,25 @@ func (c *Catalog) sortedMembers(ctx context.Context, key, what string) ([]string
 // not be visited; every record present throughout is visited exactly once.
 // Each stops at the first error from fn and returns it unchanged.
 func (c *Catalog) Each(ctx context.Context, campaign string, fn func(*wxqr.Record) error) error {
-	return c.eachBatch(ctx, c.idIndex(campaign), func(ids []string) error {
-		recs, err := c.GetMany(ctx, ids)
-		if err != nil {
-			return err
-		}
+	return c.eachRecords(ctx, campaign, func(recs []*wxqr.Record) error {
 		for _, rec := range recs {
-			if rec == nil { // deleted since the page was read
-				continue
-			}
 			if err := fn(rec); err != nil {
 				return err
 			}
 		}
 		return nil
+	})
+}
+
+// eachRecords is Each a batch of records at a time: fn gets the records of
+// one page of ids, those deleted since the page was read left out.
+func (c *Catalog) eachRecords(ctx context.Context, campaign string, fn func([]*wxqr.Record) error) error {
+	return c.eachBatch(ctx, c.idIndex(campaign), func(ids []string) error {
+		recs, err := c.GetMany(ctx, ids)
+		if err != nil {
+			return err
+		}
+		return fn(slices.DeleteFunc(recs, func(rec *wxqr.Record) bool { return rec == nil }))
 	})
 }
 

@@ -1,12 +1,13 @@
 // Package metrics exposes what wxqr does to Prometheus: asynq's queue
 // metrics, and wxqr's own (WeChat calls, codes generated, rate-limit waits,
-// token refreshes, daily budgets and paused queues).
+// token refreshes, daily budgets, paused queues and scan events).
 //
 // A Metrics owns its registry; nothing is registered with Prometheus's
 // global one, so two Metrics (in tests, say) never collide. Counters and
 // histograms are fed by the worker as things happen (Metrics is a
-// tasks.Observer); budgets and pauses live in Redis and are read when
-// Prometheus scrapes, so every worker of the fleet reports the same values.
+// tasks.Observer); budgets, pauses and scan events live in Redis and are
+// read when Prometheus scrapes, so every worker of the fleet reports the
+// same values.
 //
 // # Series
 //
@@ -18,6 +19,7 @@
 //	wxqr_daily_budget_used{app_id,api}                    gauge, read on scrape
 //	wxqr_daily_budget_remaining{app_id,api}               gauge, read on scrape
 //	wxqr_queue_paused{queue,app_id,class,reason}          gauge, read on scrape: 1 per paused queue
+//	wxqr_scan_events_total{app_id,event,attributed}       counter, read on scrape: the fleet's scan events
 //	asynq_*                                               asynq's queue metrics (github.com/hibiken/asynq/x/metrics)
 //	go_*, process_*                                       the Go runtime and the process
 //
@@ -25,7 +27,10 @@
 // refused (see ErrcodeLabel for the failures that have none). reason is
 // "total_quota" (45029), "daily_quota" (45009), "daily_budget" (wxqr's own
 // budget, paused before WeChat said no) or "errcode_<n>" for any other
-// recorded errcode.
+// recorded errcode. event is "subscribe", "SCAN" or "unsubscribe" (as WeChat
+// pushed it) or "launch" (reported by a Mini Program); attributed is "true"
+// when the event was traced to a code wxqr made, "false" otherwise (a scene
+// wxqr never made, a follow from a search).
 package metrics
 
 import (
@@ -45,6 +50,7 @@ import (
 
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/ratelimit"
+	"github.com/wxqr/wxqr/scans"
 	"github.com/wxqr/wxqr/tasks"
 )
 
@@ -72,6 +78,11 @@ type Config struct {
 	// budget that reports ratelimit.ErrNoBudget is left out. Required when
 	// Budgets is not empty.
 	BudgetUsed func(ctx context.Context, appID, api string) (used, limit int64, err error)
+
+	// ScanEvents reads the fleet's scan event totals
+	// (scans.Store.EventTotals). Default nil: no wxqr_scan_events_total
+	// series.
+	ScanEvents func(ctx context.Context) ([]scans.EventTotal, error)
 
 	// ScrapeTimeout bounds the Redis reads of one scrape. Default 5 s.
 	ScrapeTimeout time.Duration
@@ -164,6 +175,9 @@ func New(cfg Config) (*Metrics, error) {
 	}
 	if len(cfg.Budgets) > 0 {
 		m.registry.MustRegister(&budgetCollector{keys: cfg.Budgets, used: cfg.BudgetUsed, timeout: cfg.ScrapeTimeout})
+	}
+	if cfg.ScanEvents != nil {
+		m.registry.MustRegister(&scanEventCollector{totals: cfg.ScanEvents, timeout: cfg.ScrapeTimeout})
 	}
 	return m, nil
 }
@@ -282,6 +296,34 @@ func (c *budgetCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(budgetUsedDesc, prometheus.GaugeValue, float64(used), k.AppID, k.API)
 		ch <- prometheus.MustNewConstMetric(budgetRemainingDesc, prometheus.GaugeValue, float64(max(limit-used, 0)), k.AppID, k.API)
+	}
+}
+
+// scanEventCollector reports the scan events the fleet counted, read when
+// Prometheus scrapes: the counts live in Redis, shared by every callback
+// server, so every worker reports the same totals.
+type scanEventCollector struct {
+	totals  func(ctx context.Context) ([]scans.EventTotal, error)
+	timeout time.Duration
+}
+
+var scanEventsDesc = prometheus.NewDesc("wxqr_scan_events_total",
+	`Scan events counted (WeChat's retries once), by app, event ("subscribe", "SCAN", "unsubscribe", "launch") and whether a code wxqr made was found for it.`,
+	[]string{"app_id", "event", "attributed"}, nil)
+
+func (c *scanEventCollector) Describe(ch chan<- *prometheus.Desc) { ch <- scanEventsDesc }
+
+func (c *scanEventCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	totals, err := c.totals(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(scanEventsDesc, fmt.Errorf("read scan event totals: %w", err))
+		return
+	}
+	for _, t := range totals {
+		ch <- prometheus.MustNewConstMetric(scanEventsDesc, prometheus.CounterValue, float64(t.N),
+			t.AppID, string(t.Event), strconv.FormatBool(t.Attributed))
 	}
 }
 

@@ -18,8 +18,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wxqr/wxqr"
+	"github.com/wxqr/wxqr/catalog"
 	"github.com/wxqr/wxqr/internal/testenv"
 	"github.com/wxqr/wxqr/ratelimit"
+	"github.com/wxqr/wxqr/scans"
 	"github.com/wxqr/wxqr/tasks"
 	"github.com/wxqr/wxqr/wechat"
 )
@@ -210,6 +212,59 @@ func TestScrapeTimeSeries(t *testing.T) {
 	}
 }
 
+// TestScanEvents counts scan events recorded by the real scans store, read
+// from Redis when scraped: by app, event and attribution, WeChat's retries
+// once.
+func TestScanEvents(t *testing.T) {
+	ctx := t.Context()
+	rdb := testenv.Redis(t)
+	cat := catalog.New(rdb, "")
+	spec := wxqr.Spec{Kind: wxqr.KindOAPerm, AppID: "wx1", SceneID: 7}.Normalize()
+	if err := cat.Put(ctx, &wxqr.Record{
+		ID: spec.ID(), Spec: spec, Campaign: "spring", Ticket: "ticket-7", URL: "http://weixin.qq.com/q/7",
+		CreatedAt: time.Now().UTC().Truncate(time.Second), Generation: 1,
+		Bucket: "codes", ObjectKey: spec.Key(), ContentType: "image/jpeg", Size: 1, SHA256: "ab",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	store, err := scans.New(ctx, rdb, cat, scans.Config{OpenIDKey: []byte("a key for the test")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := func(ev scans.Event) {
+		t.Helper()
+		if _, err := store.Record(ctx, ev); err != nil {
+			t.Fatalf("Record(%s %s): %v", ev.Type, ev.Key, err)
+		}
+	}
+	now := time.Now().Truncate(time.Second)
+	unknown := scans.Event{AppID: "wx1", Type: scans.Scan, OpenID: "o-b", Time: now, Key: "999"}
+	record(scans.Event{AppID: "wx1", Type: scans.Subscribe, OpenID: "o-a", Time: now, Key: "qrscene_7", Ticket: "ticket-7"})
+	record(unknown)
+	// WeChat's retry: counted once.
+	record(unknown)
+	// A follow from a search: no scene.
+	record(scans.Event{AppID: "wx1", Type: scans.Subscribe, OpenID: "o-c", Time: now})
+
+	m := newMetrics(t, Config{ScanEvents: store.EventTotals})
+	want := `
+# HELP wxqr_scan_events_total Scan events counted (WeChat's retries once), by app, event ("subscribe", "SCAN", "unsubscribe", "launch") and whether a code wxqr made was found for it.
+# TYPE wxqr_scan_events_total counter
+wxqr_scan_events_total{app_id="wx1",attributed="false",event="SCAN"} 1
+wxqr_scan_events_total{app_id="wx1",attributed="false",event="subscribe"} 1
+wxqr_scan_events_total{app_id="wx1",attributed="true",event="subscribe"} 1
+`
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "wxqr_scan_events_total"); err != nil {
+		t.Error(err)
+	}
+
+	// Read on every scrape: a new event shows at once.
+	record(scans.Event{AppID: "wx1", Type: scans.Scan, OpenID: "o-a", Time: now.Add(time.Second), Key: "7", Ticket: "ticket-7"})
+	if got, _ := sample(scrape(t, m), `wxqr_scan_events_total{app_id="wx1",attributed="true",event="SCAN"}`); got != 1 {
+		t.Errorf("attributed SCAN after one more event = %v, want 1", got)
+	}
+}
+
 // TestScrapeSurvivesFailingReads: a series that cannot be read is left out
 // and logged; the scrape still serves the rest.
 func TestScrapeSurvivesFailingReads(t *testing.T) {
@@ -221,7 +276,8 @@ func TestScrapeSurvivesFailingReads(t *testing.T) {
 		BudgetUsed: func(context.Context, string, string) (int64, int64, error) {
 			return 0, 0, boom
 		},
-		Logger: zerolog.New(&logs),
+		ScanEvents: func(context.Context) ([]scans.EventTotal, error) { return nil, boom },
+		Logger:     zerolog.New(&logs),
 	})
 	m.CodeGenerated("wx1", wxqr.KindOATemp)
 
@@ -229,12 +285,12 @@ func TestScrapeSurvivesFailingReads(t *testing.T) {
 	if _, ok := sample(text, `wxqr_codes_generated_total{app_id="wx1",kind="oa_temp"}`); !ok {
 		t.Errorf("the counters are missing:\n%s", text)
 	}
-	for _, name := range []string{"wxqr_queue_paused{", "wxqr_daily_budget_used{"} {
+	for _, name := range []string{"wxqr_queue_paused{", "wxqr_daily_budget_used{", "wxqr_scan_events_total{"} {
 		if strings.Contains(text, name) {
 			t.Errorf("%s served despite the failed read:\n%s", name, text)
 		}
 	}
-	for _, want := range []string{"list paused queues", "read daily budget of wx1 qrcode/create"} {
+	for _, want := range []string{"list paused queues", "read daily budget of wx1 qrcode/create", "read scan event totals"} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, logs.String())
 		}

@@ -141,6 +141,13 @@ func TestBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.addCodes(t, "Evergreen", 4, wxqr.KindWxaQRCode, 0)
+	// The first code was scanned by three people today, two of them new
+	// followers; the second by one.
+	now := time.Now().Truncate(time.Second)
+	f.record(t,
+		follow("o-a", recs[0].SceneStr, now), follow("o-b", recs[0].SceneStr, now), scan("o-c", recs[0].SceneStr, now),
+		scan("o-a", recs[1].SceneStr, now),
+	)
 
 	t.Run("asynq UI shows every queue and the paused one", func(t *testing.T) {
 		if err := chromedp.Do(tab, chromedp.Navigate(base+"/monitoring/")); err != nil {
@@ -193,8 +200,10 @@ func TestBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := map[string]map[string]string{
-			campaign:    {"planned": "12", "generated": "9", "queued": "2", "failed": "1", "expiring-soon": "9", "expired": "0", "retired": "0"},
-			"Evergreen": {"planned": "0", "generated": "4", "queued": "0", "failed": "0", "expiring-soon": "0", "expired": "0", "retired": "0"},
+			campaign: {"planned": "12", "generated": "9", "queued": "2", "failed": "1", "expiring-soon": "9", "expired": "0", "retired": "0",
+				"scans": "4", "new-follows": "2", "net-follows": "2", "launches": "0"},
+			"Evergreen": {"planned": "0", "generated": "4", "queued": "0", "failed": "0", "expiring-soon": "0", "expired": "0", "retired": "0",
+				"scans": "0", "new-follows": "0", "net-follows": "0", "launches": "0"},
 		}
 		for name, w := range want {
 			for k, v := range w {
@@ -242,6 +251,14 @@ func TestBrowser(t *testing.T) {
 		screenshot(t, tab, "campaign.png")
 	})
 
+	t.Run("campaign page shows the scans and the chart", func(t *testing.T) {
+		checkScanSection(t, tab, recs[0].ID, now)
+		if _, err := chromedp.Run(tab, chromedp.Evaluate[chromedp.Void](`document.querySelector("#scans-heading").scrollIntoView()`)); err != nil {
+			t.Fatal(err)
+		}
+		screenshot(t, tab, "campaign-scans.png")
+	})
+
 	t.Run("zip download holds every image", func(t *testing.T) {
 		href, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.querySelector('a[href$="/images.zip"]').href`))
 		if err != nil {
@@ -265,4 +282,70 @@ func TestBrowser(t *testing.T) {
 			}
 		}
 	})
+}
+
+// scanSection is what the campaign page shows of its scans, as read in
+// the browser.
+type scanSection struct {
+	Counts     map[string]string `json:"counts"`
+	ChartWidth float64           `json:"chartWidth"`
+	// Rises are, per line, how high it rises above the axis, in pixels.
+	Rises     map[string]float64  `json:"rises"`
+	Title     string              `json:"title"`
+	Days      map[string][]string `json:"days"`
+	TopCodes  []string            `json:"topCodes"`
+	TableSeen bool                `json:"tableSeen"`
+}
+
+// checkScanSection checks the scans of the campaign page open in tab: its
+// counts, a chart that is drawn and named, the numbers behind it (hidden
+// from sight), and top the first of its top codes.
+func checkScanSection(t *testing.T, tab context.Context, top string, today time.Time) {
+	t.Helper()
+	got, err := chromedp.Run(tab, chromedp.Evaluate[scanSection](`(() => {
+		const section = document.querySelector('section[aria-labelledby="scans-heading"]');
+		const svg = section.querySelector("figure.chart > svg");
+		const axis = svg.querySelector("g.grid-lines line").getBoundingClientRect().bottom;
+		const hidden = section.querySelector(".visually-hidden");
+		const table = hidden.querySelector("table");
+		return {
+			counts: Object.fromEntries(Array.from(section.querySelectorAll("dl [data-count]")).map(dd => [dd.dataset.count, dd.innerText])),
+			chartWidth: svg.getBoundingClientRect().width,
+			rises: Object.fromEntries(Array.from(svg.querySelectorAll("polyline")).map(l => [l.dataset.series, axis - l.getBoundingClientRect().top])),
+			title: svg.querySelector("title").textContent,
+			days: Object.fromEntries(Array.from(table.querySelectorAll("tbody tr")).map(tr => [tr.dataset.day, Array.from(tr.cells).slice(1).map(c => c.textContent)])),
+			topCodes: Array.from(section.querySelectorAll("tr[data-top-code]")).map(tr => tr.dataset.topCode),
+			tableSeen: hidden.getBoundingClientRect().width > 1 || hidden.getBoundingClientRect().height > 1,
+		};
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"scans": "4", "new-follows": "2", "unfollows": "0", "net-follows": "2", "unique-scanners": "3", "launches": "0"}
+	for name, w := range want {
+		if got.Counts[name] != w {
+			t.Errorf("%s = %q, want %q", name, got.Counts[name], w)
+		}
+	}
+	if got.ChartWidth < 600 {
+		t.Errorf("chart %v px wide, want it across the page", got.ChartWidth)
+	}
+	// The scans line rises to the top of the axis today; the launches
+	// line stays on it.
+	if got.Rises["Scans"] < 100 || got.Rises["New follows"] < 20 || got.Rises["Launches"] > 3 {
+		t.Errorf("lines rise %v px above the axis; want scans and new follows up, launches flat", got.Rises)
+	}
+	if !strings.HasPrefix(got.Title, "Scans, new follows and launches per day") {
+		t.Errorf("chart title %q", got.Title)
+	}
+	day := today.In(beijing).Format("Jan 2")
+	if len(got.Days) != chartDays || strings.Join(got.Days[day], " ") != "4 2 0" {
+		t.Errorf("table of numbers: %d days, %s = %v; want %d days, 4 2 0", len(got.Days), day, got.Days[day], chartDays)
+	}
+	if got.TableSeen {
+		t.Error("the table of numbers shows: it is for screen readers")
+	}
+	if len(got.TopCodes) != 2 || got.TopCodes[0] != top {
+		t.Errorf("top codes %v, want 2 led by %s", got.TopCodes, top)
+	}
 }

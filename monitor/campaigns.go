@@ -20,6 +20,7 @@ import (
 
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/catalog"
+	"github.com/wxqr/wxqr/scans"
 	"github.com/wxqr/wxqr/storage"
 )
 
@@ -38,9 +39,10 @@ var pages = struct {
 
 func parsePage(name string) *template.Template {
 	return template.Must(template.New("layout.html").Funcs(template.FuncMap{
-		"num":         formatCount,
+		"num":         formatCount[int],
+		"num64":       formatCount[int64],
 		"campaignURL": campaignPath,
-	}).ParseFS(templateFiles, "templates/layout.html", name))
+	}).ParseFS(templateFiles, "templates/layout.html", "templates/scans.html", name))
 }
 
 // layout is what every page's frame shows.
@@ -58,6 +60,7 @@ func (s *Server) layout(title string) layout {
 type campaignRow struct {
 	Name  string
 	Stats catalog.Stats
+	Scans scans.Counts
 }
 
 // campaigns lists every campaign with its counts.
@@ -77,6 +80,10 @@ func (s *Server) campaigns(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		rows = append(rows, campaignRow{Name: name, Stats: stats})
+	}
+	if err := s.addScanCounts(ctx, rows); err != nil {
+		s.fail(w, r, "count scans", err)
+		return
 	}
 	s.render(w, r, pages.campaigns, struct {
 		layout
@@ -120,6 +127,11 @@ func (s *Server) campaign(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, "list codes of campaign "+name, err)
 		return
 	}
+	scanned, err := s.campaignScans(ctx, name, now)
+	if err != nil {
+		s.fail(w, r, "count scans of campaign "+name, err)
+		return
+	}
 	pageCount := max(1, (stats.Generated+codesPerPage-1)/codesPerPage)
 	pageURL := func(n int) string {
 		if n < 1 || n > pageCount {
@@ -132,13 +144,14 @@ func (s *Server) campaign(w http.ResponseWriter, r *http.Request) {
 		Name             string
 		Window           string
 		Stats            catalog.Stats
+		Scans            scanView
 		Codes            []codeView
 		Page, Pages      int
 		First, Last      int // 1-based positions of the codes shown
 		PrevURL, NextURL string
 	}{
 		layout: s.layout(name), Name: name, Window: formatWindow(s.cfg.ExpiringSoon), Stats: stats,
-		Codes: codes, Page: page, Pages: pageCount,
+		Scans: scanned, Codes: codes, Page: page, Pages: pageCount,
 		First: (page-1)*codesPerPage + 1, Last: (page-1)*codesPerPage + len(codes),
 		PrevURL: pageURL(min(page-1, pageCount)), NextURL: pageURL(page + 1),
 	})
@@ -239,18 +252,15 @@ func imageType(contentType string) string {
 	return "application/octet-stream"
 }
 
-// manifest streams the campaign's records as CSV (catalog.WriteCSV's
-// columns), one batch of records in memory at a time.
+// manifest streams the campaign's records as CSV with their scan counts
+// (the columns of enqueue export), one batch of records in memory at a
+// time.
 func (s *Server) manifest(w http.ResponseWriter, r *http.Request) {
 	name, out := s.startDownload(w, r, "text/csv; charset=utf-8", ".csv")
 	if out == nil {
 		return
 	}
-	cw := catalog.WriteCSV(out)
-	err := s.cfg.Catalog.Each(r.Context(), name, cw.Write)
-	if err == nil {
-		err = cw.Flush()
-	}
+	_, err := s.cfg.Catalog.Export(r.Context(), name, catalog.WriteCSV(out, scans.ExportColumns...), s.cfg.Scans.ExportValues)
 	if err != nil {
 		s.streamFailed(w, r, out.sent, "export manifest of "+name, err)
 	}
@@ -399,8 +409,8 @@ func attachment(filename string) string {
 }
 
 // formatCount writes n with thousands separators: 12,345.
-func formatCount(n int) string {
-	s := strconv.Itoa(n)
+func formatCount[N int | int64](n N) string {
+	s := strconv.FormatInt(int64(n), 10)
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")
 	var b strings.Builder

@@ -18,6 +18,7 @@ import (
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/catalog"
 	"github.com/wxqr/wxqr/internal/testenv"
+	"github.com/wxqr/wxqr/scans"
 	"github.com/wxqr/wxqr/storage"
 	"github.com/wxqr/wxqr/tasks"
 )
@@ -30,6 +31,7 @@ type fixture struct {
 	rdb      *redis.Client
 	redisOpt asynq.RedisClientOpt
 	catalog  *catalog.Catalog
+	scans    *scans.Store
 	store    *storage.DirStore
 }
 
@@ -50,7 +52,10 @@ func newFixture(t *testing.T, configure func(*Config)) *fixture {
 		catalog:  catalog.New(rdb, ""),
 		store:    store,
 	}
-	cfg := Config{RedisConnOpt: f.redisOpt, Redis: rdb, Store: store, Catalog: f.catalog, Pauses: tasks.NewPauses(rdb, nil)}
+	if f.scans, err = scans.New(t.Context(), rdb, f.catalog, scans.Config{OpenIDKey: []byte("a key for the test")}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{RedisConnOpt: f.redisOpt, Redis: rdb, Store: store, Catalog: f.catalog, Scans: f.scans, Pauses: tasks.NewPauses(rdb, nil)}
 	if configure != nil {
 		configure(&cfg)
 	}

@@ -9,9 +9,10 @@
 //	GET /metrics                          Config.Metrics (when set)
 //	    /monitoring/                      the asynq web UI (asynqmon): queues, pauses, retries, archive
 //	                                      (its resume button resumes through Config.Pauses)
-//	GET /campaigns                        every campaign with its counts
-//	GET /campaigns/{name}                 one campaign: counts and its codes, 200 per page (?page=n)
-//	GET /campaigns/{name}/manifest.csv    the campaign's records as CSV, streamed
+//	GET /campaigns                        every campaign with its counts, scans and follows included
+//	GET /campaigns/{name}                 one campaign: counts, a chart of its last 30 days, its top codes,
+//	                                      and its codes, 200 per page (?page=n)
+//	GET /campaigns/{name}/manifest.csv    the campaign's records and their scan counts as CSV, streamed
 //	GET /campaigns/{name}/images.zip      every image of the campaign, one zip, streamed
 //	GET /codes/{id}/image                 one code's image
 //
@@ -45,6 +46,7 @@ import (
 
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/catalog"
+	"github.com/wxqr/wxqr/scans"
 	"github.com/wxqr/wxqr/storage"
 )
 
@@ -55,9 +57,22 @@ type Catalog interface {
 	Each(ctx context.Context, campaign string, fn func(*wxqr.Record) error) error
 	CampaignStats(ctx context.Context, campaign string, now time.Time, soon time.Duration) (catalog.Stats, error)
 	Get(ctx context.Context, id string) (*wxqr.Record, error)
+	GetMany(ctx context.Context, ids []string) ([]*wxqr.Record, error)
+	Export(ctx context.Context, campaign string, w catalog.RecordWriter, extra catalog.Extra) (int, error)
 }
 
 var _ Catalog = (*catalog.Catalog)(nil)
+
+// Scans reads what the campaigns' codes brought: scans, follows and Mini
+// Program launches (a *scans.Store).
+type Scans interface {
+	Campaigns(ctx context.Context, names []string) ([]scans.Counts, error)
+	Days(ctx context.Context, campaign string, from, to time.Time) ([]scans.Day, error)
+	Top(ctx context.Context, campaign string, n int) ([]scans.CodeCounts, error)
+	ExportValues(ctx context.Context, recs []*wxqr.Record) ([][]int64, error)
+}
+
+var _ Scans = (*scans.Store)(nil)
 
 // Pauses resumes queues the way wxqr does: asynq's pause flag and wxqr's
 // record of why the queue was paused go together (a *tasks.Pauses).
@@ -94,6 +109,10 @@ type Config struct {
 
 	// Catalog lists the campaigns and their codes. Required.
 	Catalog Catalog
+
+	// Scans counts what each campaign and code brought, for the campaign
+	// pages. Required.
+	Scans Scans
 
 	// Pauses resumes a queue when the asynq UI's resume button is pressed,
 	// in place of asynq's own resume, which would leave wxqr's pause record
@@ -170,6 +189,8 @@ func (c Config) validate() error {
 		return errors.New("monitor: Store is required")
 	case c.Catalog == nil:
 		return errors.New("monitor: Catalog is required")
+	case c.Scans == nil:
+		return errors.New("monitor: Scans is required")
 	case c.Pauses == nil:
 		return errors.New("monitor: Pauses is required")
 	case c.ExpiringSoon < 0:

@@ -23,6 +23,7 @@ import (
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/catalog"
 	"github.com/wxqr/wxqr/metrics"
+	"github.com/wxqr/wxqr/scans"
 	"github.com/wxqr/wxqr/storage"
 	"github.com/wxqr/wxqr/tasks"
 )
@@ -38,6 +39,8 @@ func TestNewRefusesExposedAddrWithoutCredentials(t *testing.T) {
 	base := Config{
 		RedisConnOpt: asynq.RedisClientOpt{Addr: "127.0.0.1:1"},
 		Redis:        rdb, Store: store, Catalog: catalog.New(rdb, ""),
+		// New only keeps the scan counts: a Store it never reads will do.
+		Scans:  (*scans.Store)(nil),
 		Pauses: tasks.NewPauses(rdb, nil),
 	}
 	with := func(change func(*Config)) Config {
@@ -66,6 +69,7 @@ func TestNewRefusesExposedAddrWithoutCredentials(t *testing.T) {
 		{"no Redis", with(func(c *Config) { c.Redis = nil }), "Redis is required"},
 		{"no store", with(func(c *Config) { c.Store = nil }), "Store is required"},
 		{"no catalog", with(func(c *Config) { c.Catalog = nil }), "Catalog is required"},
+		{"no scans", with(func(c *Config) { c.Scans = nil }), "Scans is required"},
 		{"no pauses", with(func(c *Config) { c.Pauses = nil }), "Pauses is required"},
 		{"negative window", with(func(c *Config) { c.ExpiringSoon = -time.Hour }), "ExpiringSoon"},
 	}
@@ -480,7 +484,7 @@ func campaignRowHTML(t *testing.T, page, campaign string) string {
 	return row
 }
 
-var countCell = regexp.MustCompile(`data-count="([a-z-]+)">([0-9,]+)<`)
+var countCell = regexp.MustCompile(`data-count="([a-z-]+)">(-?[0-9,]+)<`)
 
 // count returns the count named name in an HTML fragment.
 func count(fragment, name string) string {

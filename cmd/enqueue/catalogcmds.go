@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/wxqr/wxqr/catalog"
+	"github.com/wxqr/wxqr/scans"
 )
 
 const exportUsage = `Usage: enqueue export [--campaign NAME] [--format csv|jsonl] [-o FILE]
@@ -15,7 +16,9 @@ const exportUsage = `Usage: enqueue export [--campaign NAME] [--format csv|jsonl
 Writes one record per generated code, in id order: id, kind, app_id,
 scene_id, scene_str, path, width, campaign, ticket, url, expire_seconds,
 expires_at, created_at, generation, bucket, key, content_type, size,
-sha256, retired. Times are RFC 3339.
+sha256, retired, then what the code brought: scans, new_follows,
+unfollows, unique_scanners (an estimate) and launches (Mini Program
+codes). Times are RFC 3339.
 
   --campaign NAME  only this campaign (default: every code)
   --format F       csv (with a header; the default) or jsonl (one JSON object per line)
@@ -24,6 +27,7 @@ sha256, retired. Times are RFC 3339.
 Examples:
   enqueue export --campaign spring -o spring.csv
   enqueue export --format jsonl | jq -r .url
+  enqueue export --format jsonl | jq -r 'select(.new_follows > 0) | [.scene_str, .new_follows] | @tsv'
 `
 
 func runExport(ctx context.Context, c *cli, args []string) error {
@@ -39,8 +43,8 @@ func runExport(ctx context.Context, c *cli, args []string) error {
 		return inputErrorf("export takes no arguments (run with -h for usage)")
 	}
 	newWriter := map[string]func(io.Writer) catalog.RecordWriter{
-		"csv":   func(w io.Writer) catalog.RecordWriter { return catalog.WriteCSV(w) },
-		"jsonl": func(w io.Writer) catalog.RecordWriter { return catalog.WriteJSONL(w) },
+		"csv":   func(w io.Writer) catalog.RecordWriter { return catalog.WriteCSV(w, scans.ExportColumns...) },
+		"jsonl": func(w io.Writer) catalog.RecordWriter { return catalog.WriteJSONL(w, scans.ExportColumns...) },
 	}[format]
 	if newWriter == nil {
 		return inputErrorf("--format %q: want csv or jsonl", format)
@@ -49,9 +53,13 @@ func runExport(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	sc, err := c.scans(ctx, cat)
+	if err != nil {
+		return err
+	}
 
 	if out == "" {
-		n, err := cat.Export(ctx, campaign, newWriter(c.stdout))
+		n, err := cat.Export(ctx, campaign, newWriter(c.stdout), sc.ExportValues)
 		if err != nil {
 			return err
 		}
@@ -62,7 +70,7 @@ func runExport(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
-	n, err := cat.Export(ctx, campaign, newWriter(f))
+	n, err := cat.Export(ctx, campaign, newWriter(f), sc.ExportValues)
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("export: %w", cerr)
 	}

@@ -35,6 +35,7 @@ import (
 
 	"github.com/wxqr/wxqr/catalog"
 	"github.com/wxqr/wxqr/internal/config"
+	"github.com/wxqr/wxqr/scans"
 	"github.com/wxqr/wxqr/tasks"
 )
 
@@ -171,6 +172,17 @@ func (c *cli) services(ctx context.Context) (*catalog.Catalog, *asynq.Inspector,
 	}
 	inspector := asynq.NewInspectorFromRedisClient(rdb)
 	return catalog.New(rdb, ""), inspector, tasks.NewPauses(rdb, inspector), nil
+}
+
+// scans returns the scan counts, on the connection pool of services and
+// attributed with its catalog cat. Reading counts hashes no openid: no key
+// is configured.
+func (c *cli) scans(ctx context.Context, cat *catalog.Catalog) (*scans.Store, error) {
+	rdb, err := c.redis(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return scans.New(ctx, rdb, cat, scans.Config{})
 }
 
 func (c *cli) close() {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/catalog"
+	"github.com/wxqr/wxqr/scans"
 	"github.com/wxqr/wxqr/tasks"
 )
 
@@ -21,7 +22,9 @@ const statusUsage = `Usage: enqueue status
 
 Shows, per campaign: the codes it asked for (planned), generated (retired
 included), still queued, failed for good, retired, expired, and expiring
-within 24 hours. Then, per app and quota class (one asynq queue each): tasks
+within 24 hours; then what its codes brought: scans, net follows (new
+follows less unfollows) and, once a Mini Program reported one, launches.
+Then, per app and quota class (one asynq queue each): tasks
 queued (pending, scheduled, retrying or running), failed (archived), whether
 the queue is paused and why, and the lifetime quota used (of 100,000;
 permanent OA codes and createwxaqrcode + getwxacode codes only).
@@ -51,33 +54,63 @@ func runStatus(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := c.campaignStatus(ctx, cat); err != nil {
+	sc, err := c.scans(ctx, cat)
+	if err != nil {
+		return err
+	}
+	if err := c.campaignStatus(ctx, cat, sc); err != nil {
 		return err
 	}
 	fmt.Fprintln(c.stdout)
 	return c.queueStatus(ctx, cat, inspector, pauses)
 }
 
-func (c *cli) campaignStatus(ctx context.Context, cat *catalog.Catalog) error {
+// campaignCounts reads the scan counts of campaigns (a *scans.Store).
+type campaignCounts interface {
+	Campaigns(ctx context.Context, names []string) ([]scans.Counts, error)
+}
+
+func (c *cli) campaignStatus(ctx context.Context, cat *catalog.Catalog, sc campaignCounts) error {
 	campaigns, err := cat.Campaigns(ctx)
 	if err != nil {
 		return err
 	}
-	now := c.now()
+	counts, err := sc.Campaigns(ctx, campaigns)
+	if err != nil {
+		return err
+	}
+	// Launches come from Mini Programs only: no column until one reported.
+	showLaunches := slices.ContainsFunc(counts, func(c scans.Counts) bool { return c.Launches != 0 })
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CAMPAIGN\tPLANNED\tGENERATED\tQUEUED\tFAILED\tRETIRED\tEXPIRED\tEXPIRING <24H")
-	// "" is every code, campaign or not: the total line.
-	for _, name := range append(campaigns, "") {
+	line := func(cells ...any) {
+		if !showLaunches {
+			cells = cells[:len(cells)-1]
+		}
+		for i, cell := range cells {
+			if i > 0 {
+				fmt.Fprint(tw, "\t")
+			}
+			fmt.Fprint(tw, cell)
+		}
+		fmt.Fprintln(tw)
+	}
+	line("CAMPAIGN", "PLANNED", "GENERATED", "QUEUED", "FAILED", "RETIRED", "EXPIRED", "EXPIRING <24H", "SCANS", "NET FOLLOWS", "LAUNCHES")
+	now := c.now()
+	for i, name := range campaigns {
 		s, err := cat.CampaignStats(ctx, name, now, expiringWindow)
 		if err != nil {
 			return err
 		}
-		if name == "" {
-			fmt.Fprintf(tw, "(all codes)\t-\t%d\t-\t-\t%d\t%d\t%d\n", s.Generated, s.Retired, s.Expired, s.ExpiringSoon)
-			continue
-		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", name, s.Planned, s.Generated, s.Queued(), s.Failed, s.Retired, s.Expired, s.ExpiringSoon)
+		line(name, s.Planned, s.Generated, s.Queued(), s.Failed, s.Retired, s.Expired, s.ExpiringSoon,
+			counts[i].Scans, counts[i].NetFollows(), counts[i].Launches)
 	}
+	// Every code, campaign or not: the total line. Scans are counted per
+	// campaign only.
+	s, err := cat.CampaignStats(ctx, "", now, expiringWindow)
+	if err != nil {
+		return err
+	}
+	line("(all codes)", "-", s.Generated, "-", "-", s.Retired, s.Expired, s.ExpiringSoon, "-", "-", "-")
 	return tw.Flush()
 }
 

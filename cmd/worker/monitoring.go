@@ -13,6 +13,7 @@ import (
 	"github.com/wxqr/wxqr/metrics"
 	"github.com/wxqr/wxqr/monitor"
 	"github.com/wxqr/wxqr/ratelimit"
+	"github.com/wxqr/wxqr/scans"
 	"github.com/wxqr/wxqr/tasks"
 )
 
@@ -23,10 +24,12 @@ const (
 	envMonitorReadOnly = "WXQR_MONITOR_READONLY"
 )
 
-// newMetrics makes the worker's metrics: asynq's queue series, the pauses
-// and the daily budgets of every app × API that has one.
+// newMetrics makes the worker's metrics: asynq's queue series, the pauses,
+// the daily budgets of every app × API that has one, and the scan events
+// (scanEvents: scans.Store.EventTotals).
 func newMetrics(cfg *config.Config, inspector *asynq.Inspector, pauses *tasks.Pauses,
-	budget *ratelimit.Budget, budgets config.PerAppAPI[int64], log zerolog.Logger) (*metrics.Metrics, error) {
+	budget *ratelimit.Budget, budgets config.PerAppAPI[int64],
+	scanEvents func(context.Context) ([]scans.EventTotal, error), log zerolog.Logger) (*metrics.Metrics, error) {
 	var keys []metrics.BudgetKey
 	for _, app := range cfg.Apps {
 		for _, kind := range wxqr.Kinds {
@@ -46,7 +49,8 @@ func newMetrics(cfg *config.Config, inspector *asynq.Inspector, pauses *tasks.Pa
 		BudgetUsed: func(ctx context.Context, appID, api string) (int64, int64, error) {
 			return budget.Used(ctx, tasks.LimitKey(appID, api))
 		},
-		Logger: log,
+		ScanEvents: scanEvents,
+		Logger:     log,
 	})
 }
 
@@ -65,6 +69,7 @@ func (s *services) startMonitor(ctx context.Context, cfg *config.Config, ms moni
 		Redis:        s.rdb,
 		Store:        s.store,
 		Catalog:      s.cat,
+		Scans:        s.scans,
 		Pauses:       s.pauses,
 		Metrics:      s.metrics.Handler(),
 		Logger:       s.log.With().Str("component", "monitor").Logger(),

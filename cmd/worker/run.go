@@ -17,6 +17,7 @@ import (
 	"github.com/wxqr/wxqr/metrics"
 	"github.com/wxqr/wxqr/ratelimit"
 	"github.com/wxqr/wxqr/regen"
+	"github.com/wxqr/wxqr/scans"
 	"github.com/wxqr/wxqr/tasks"
 	"github.com/wxqr/wxqr/wechat"
 )
@@ -85,17 +86,23 @@ func serve(ctx context.Context, wc *workerConfig, s *services, stdout io.Writer)
 }
 
 // buildGenerator makes the generate handler and what it needs: the
-// catalog, the budgets, the metrics, a WeChat client per app, and the
-// circuit breaker and storage watch.
-func (s *services) buildGenerator(wc *workerConfig) error {
+// catalog, the budgets, the metrics (with the scan counts), a WeChat client
+// per app, and the circuit breaker and storage watch.
+func (s *services) buildGenerator(ctx context.Context, wc *workerConfig) error {
 	cfg, rates, budgets, log := wc.shared, wc.rates, wc.budgets, s.log
 	rdb, store, pauses, clock := s.rdb, s.store, s.pauses, s.clock
 	cat, err := catalog.NewWithConfig(rdb, catalog.Config{MinReplicas: cfg.RedisMinReplicas})
 	if err != nil {
 		return &exitStatus{code: exitUsage, err: err}
 	}
+	// The worker only reads the scan counts: it hashes no openid, so it
+	// needs no key.
+	counts, err := scans.New(ctx, rdb, cat, scans.Config{})
+	if err != nil {
+		return fmt.Errorf("scan counts: %w", err)
+	}
 	budget := ratelimit.NewBudget(rdb, ratelimit.BudgetConfig{Limits: budgets.Lookup, Now: clock.Now})
-	m, err := newMetrics(cfg, s.inspector, pauses, budget, budgets, log)
+	m, err := newMetrics(cfg, s.inspector, pauses, budget, budgets, counts.EventTotals, log)
 	if err != nil {
 		return err
 	}
@@ -127,7 +134,7 @@ func (s *services) buildGenerator(wc *workerConfig) error {
 	if err != nil {
 		return err
 	}
-	s.cat, s.budget, s.metrics, s.gen, s.probe = cat, budget, m, gen, probe
+	s.cat, s.scans, s.budget, s.metrics, s.gen, s.probe = cat, counts, budget, m, gen, probe
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/wxqr/wxqr/metrics"
 	"github.com/wxqr/wxqr/monitor"
 	"github.com/wxqr/wxqr/ratelimit"
+	"github.com/wxqr/wxqr/scans"
 	"github.com/wxqr/wxqr/storage"
 	"github.com/wxqr/wxqr/tasks"
 )
@@ -31,6 +32,7 @@ type services struct {
 	// regeneration slots follow it.
 	clock   *fleetclock.Clock
 	cat     *catalog.Catalog
+	scans   *scans.Store // the scan counts, which the monitor and /metrics show
 	budget  *ratelimit.Budget
 	metrics *metrics.Metrics
 	gen     *tasks.Generator
@@ -58,7 +60,7 @@ func build(ctx context.Context, wc *workerConfig, log zerolog.Logger) (_ *servic
 	if err = s.connect(ctx, wc.shared); err != nil {
 		return nil, err
 	}
-	if err = s.buildGenerator(wc); err != nil {
+	if err = s.buildGenerator(ctx, wc); err != nil {
 		return nil, err
 	}
 	s.newServer(wc.shared)
