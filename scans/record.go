@@ -98,8 +98,12 @@ func (s *Store) plan(ctx context.Context, ev Event) (tally, error) {
 		day:   ev.Time.In(s.day).Format("20060102"),
 	}
 	if ev.Type != Launch {
-		t.openID = s.hash(ev.OpenID)
-		t.seen = s.hash(ev.AppID, ev.OpenID, strconv.FormatInt(ev.Time.Unix(), 10), string(ev.Type), ev.Key)
+		hash, err := s.hasher(ctx)
+		if err != nil {
+			return tally{}, err
+		}
+		t.openID = hash(ev.OpenID)
+		t.seen = hash(ev.AppID, ev.OpenID, strconv.FormatInt(ev.Time.Unix(), 10), string(ev.Type), ev.Key)
 	}
 	code, err := s.attribute(ctx, ev, t.openID)
 	if err != nil {

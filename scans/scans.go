@@ -55,6 +55,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -182,9 +183,13 @@ func (c Config) validate() error {
 // Store records events and reads the counts. It is safe for concurrent use,
 // also by many processes sharing one Redis.
 type Store struct {
-	rdb       redis.UniversalClient
-	cat       *catalog.Catalog
-	keys      keys
+	rdb  redis.UniversalClient
+	cat  *catalog.Catalog
+	keys keys
+	// openIDKey is Config.OpenIDKey, or the fleet's key once read (see
+	// hasher): only the recording side hashes openids, so a process that only
+	// reads counts never creates it.
+	keyMu     sync.Mutex
 	openIDKey []byte
 	retention time.Duration
 	// day is the zone whose midnight starts a day of counts: Asia/Shanghai,
@@ -193,8 +198,8 @@ type Store struct {
 }
 
 // New returns a Store over rdb, attributing with cat. Without
-// Config.OpenIDKey it reads the fleet's key from Redis, creating it if it is
-// the first, so New fails when Redis cannot be reached.
+// Config.OpenIDKey, the first Record reads the fleet's key from Redis,
+// creating it if it is the first to ask.
 func New(ctx context.Context, rdb redis.UniversalClient, cat *catalog.Catalog, cfg Config) (*Store, error) {
 	if rdb == nil || cat == nil {
 		return nil, errors.New("scans: a Redis client and a catalog are required")
@@ -207,6 +212,14 @@ func New(ctx context.Context, rdb redis.UniversalClient, cat *catalog.Catalog, c
 		rdb: rdb, cat: cat, keys: keys{cfg.Prefix}, openIDKey: cfg.OpenIDKey,
 		retention: cfg.Retention, day: ratelimit.DefaultLocation(),
 	}
+	return s, nil
+}
+
+// hasher returns the keyed hash of fields (see hash) with the configured
+// key, or with the fleet's, read (or created) once.
+func (s *Store) hasher(ctx context.Context) (func(fields ...string) string, error) {
+	s.keyMu.Lock()
+	defer s.keyMu.Unlock()
 	if s.openIDKey == nil {
 		key, err := s.sharedOpenIDKey(ctx)
 		if err != nil {
@@ -214,7 +227,8 @@ func New(ctx context.Context, rdb redis.UniversalClient, cat *catalog.Catalog, c
 		}
 		s.openIDKey = key
 	}
-	return s, nil
+	key := s.openIDKey
+	return func(fields ...string) string { return hash(key, fields...) }, nil
 }
 
 // sharedOpenIDKey returns the fleet's openid key, which the first process to
@@ -238,8 +252,8 @@ func (s *Store) sharedOpenIDKey(ctx context.Context) ([]byte, error) {
 
 // hash returns the keyed hash of fields: 16 bytes of HMAC-SHA-256, in hex.
 // Fields are length-prefixed, so no two different lists hash the same input.
-func (s *Store) hash(fields ...string) string {
-	mac := hmac.New(sha256.New, s.openIDKey)
+func hash(key []byte, fields ...string) string {
+	mac := hmac.New(sha256.New, key)
 	for _, f := range fields {
 		fmt.Fprintf(mac, "%d:%s;", len(f), f)
 	}

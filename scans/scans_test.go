@@ -346,6 +346,12 @@ func TestTheOpenIDKeyIsSharedByTheFleet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := other.Campaigns(t.Context(), []string{"posters"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.rdb.Exists(t.Context(), "wxqr:scan:key").Val(); n != 0 {
+		t.Error("reading counts created the openid key: only recording needs it")
+	}
 	f.record(t, subscribe("alice", morning, "1", code.Ticket))
 	got, err := other.Record(t.Context(), unsubscribe("alice", morning.Add(time.Hour)))
 	if err != nil || got.CodeID != code.ID {
@@ -589,9 +595,13 @@ func TestRedisDown(t *testing.T) {
 	rdb := testenv.UnreachableRedis(t)
 	cat := catalog.New(rdb, "")
 
-	t.Run("New without a key reads it from Redis", func(t *testing.T) {
-		if _, err := scans.New(t.Context(), rdb, cat, scans.Config{}); err == nil {
-			t.Error("New() succeeded without Redis")
+	t.Run("without a key, Record reads it from Redis", func(t *testing.T) {
+		store, err := scans.New(t.Context(), rdb, cat, scans.Config{})
+		if err != nil {
+			t.Fatalf("New() touched Redis: %v (a process that only reads counts must not need the key)", err)
+		}
+		if _, err := store.Record(t.Context(), scan("alice", morning, "1", "gQOne")); err == nil {
+			t.Error("Record() succeeded without Redis")
 		}
 	})
 	store, err := scans.New(t.Context(), rdb, cat, scans.Config{OpenIDKey: []byte("a key of the configuration")})
