@@ -1,7 +1,10 @@
 // Command demo runs wxqr end to end on this machine with no WeChat
 // credentials: it builds the commands, starts the WeChat simulator, queues a
-// sample campaign with `enqueue`, runs `worker --until-idle`, exports the
-// manifest, and says where everything is.
+// sample campaign with `enqueue`, runs `worker --until-idle`, then starts
+// `callback` and has the simulator push a few hundred users' scans of the
+// campaign's codes to it (and reports Mini Program launches), exports the
+// manifest, shows `enqueue status`, and says what was counted and where
+// everything is.
 //
 // It uses the Redis at REDIS_URL (default redis://127.0.0.1:6379/0) or, when
 // none answers, an in-memory one it starts itself (and says so). Images go to
@@ -48,8 +51,13 @@ func main() {
 
 const campaign = "demo"
 
-// demoApps are the demo's two apps. Their secrets are the simulator's, not
-// WeChat's.
+// The demo apps' secrets: the simulator's, not WeChat's.
+const (
+	oaSecret = "demo-oa-secret"
+	mpSecret = "demo-mp-secret"
+)
+
+// demoApps are the demo's two apps.
 type demoApps struct{ oa, mp string }
 
 // appsFor returns the demo apps of the output directory out, named by an id
@@ -78,6 +86,7 @@ func appsFor(out string) (demoApps, error) {
 type options struct {
 	out                string
 	temp, perm, mini   int
+	scans              int
 	redisURL, logLevel string
 }
 
@@ -92,12 +101,13 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.IntVar(&o.temp, "temp", 1000, "temporary OA codes (oa_temp) to make")
 	fs.IntVar(&o.perm, "perm", 200, "permanent OA codes (oa_perm) to make")
 	fs.IntVar(&o.mini, "mini", 200, "Mini Program codes (wxa_qrcode) to make")
+	fs.IntVar(&o.scans, "scans", 300, "scans of the OA codes to push to callback once the codes are made, and a Mini Program launch for every ten; 0 to skip")
 	fs.StringVar(&o.logLevel, "log-level", "warn", "log level of the worker")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if o.temp < 0 || o.perm < 0 || o.perm > wxqr.MaxPermSceneID || o.mini < 0 {
-		return nil, fmt.Errorf("--temp, --perm (at most %d) and --mini must be >= 0", wxqr.MaxPermSceneID)
+	if o.temp < 0 || o.perm < 0 || o.perm > wxqr.MaxPermSceneID || o.mini < 0 || o.scans < 0 {
+		return nil, fmt.Errorf("--temp, --perm (at most %d), --mini and --scans must be >= 0", wxqr.MaxPermSceneID)
 	}
 	return o, nil
 }
@@ -118,7 +128,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer os.RemoveAll(work)
-	say("building worker, enqueue")
+	say("building worker, enqueue, callback")
 	if err := build(ctx, filepath.Join(work, "bin"), stderr); err != nil {
 		return err
 	}
@@ -136,17 +146,35 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := writeCampaign(filepath.Join(work, "demo.csv"), opts, apps); err != nil {
 		return err
 	}
+	keys := newCallbackKeys()
+	appsFile := filepath.Join(work, "apps.json")
+	if err := writeApps(appsFile, apps, keys); err != nil {
+		return err
+	}
 	c := &commands{
 		ctx: ctx, dir: work, stdout: stdout, stderr: stderr,
-		env: commandEnv(redisURL, sim.URL(), out, opts.logLevel, apps),
+		env: commandEnv(redisURL, sim.URL(), out, opts.logLevel, appsFile),
 	}
 	say("queueing %d temporary, %d permanent and %d Mini Program codes (campaign %q)", opts.temp, opts.perm, opts.mini, campaign)
-	manifest := filepath.Join(out, "manifest.csv")
-	elapsed, err := c.makeCodes(manifest)
+	elapsed, err := c.makeCodes()
 	if err != nil {
 		return err
 	}
-	return report(stdout, sim, out, manifest, elapsed)
+	scanned, err := c.scan(redisURL, sim, apps, keys, opts.scans, say)
+	if err != nil {
+		return err
+	}
+	manifest := filepath.Join(out, "manifest.csv")
+	if err := c.showCodes(manifest); err != nil {
+		return err
+	}
+	if err := report(stdout, sim, out, manifest, elapsed); err != nil {
+		return err
+	}
+	if scanned != nil {
+		scanned.report(say, apps)
+	}
+	return nil
 }
 
 // sayTo returns a function that prints the demo's own lines to w, set apart
@@ -175,17 +203,18 @@ func prepareOut(dir string) (string, demoApps, error) {
 // startSimulator starts a WeChat simulator that knows the demo apps.
 func startSimulator(apps demoApps) *wechatsim.Server {
 	return wechatsim.NewServer(wechatsim.Config{Apps: map[string]wechatsim.App{
-		apps.oa: {Secret: "demo-oa-secret", Type: wechatsim.OfficialAccount},
-		apps.mp: {Secret: "demo-mp-secret", Type: wechatsim.MiniProgram},
+		apps.oa: {Secret: oaSecret, Type: wechatsim.OfficialAccount},
+		apps.mp: {Secret: mpSecret, Type: wechatsim.MiniProgram},
 	}})
 }
 
 // commandEnv is the environment of the commands the demo runs: this
-// process's, pointed at the demo's Redis, apps, simulator and directory.
-func commandEnv(redisURL, simURL, out, logLevel string, apps demoApps) []string {
+// process's, pointed at the demo's Redis, apps file, simulator and
+// directory.
+func commandEnv(redisURL, simURL, out, logLevel, appsFile string) []string {
 	return append(os.Environ(),
 		"REDIS_URL="+redisURL,
-		"WXQR_APPS="+apps.oa+":demo-oa-secret:oa,"+apps.mp+":demo-mp-secret:mp",
+		"WXQR_APPS=@"+appsFile,
 		"WECHAT_API_BASE_URL="+simURL,
 		"WECHAT_MP_BASE_URL="+simURL,
 		"WXQR_STORAGE=file://"+out,
@@ -214,10 +243,9 @@ func (c *commands) run(name string, args ...string) error {
 	return nil
 }
 
-// makeCodes queues the campaign in dir/demo.csv, runs a worker until the
-// queues are idle, exports the manifest and shows the queues' status. It
-// returns how long the worker took.
-func (c *commands) makeCodes(manifest string) (time.Duration, error) {
+// makeCodes queues the campaign in dir/demo.csv and runs a worker until the
+// queues are idle. It returns how long the worker took.
+func (c *commands) makeCodes() (time.Duration, error) {
 	if err := c.run("enqueue", "--campaign", campaign, "demo.csv"); err != nil {
 		return 0, err
 	}
@@ -225,14 +253,16 @@ func (c *commands) makeCodes(manifest string) (time.Duration, error) {
 	if err := c.run("worker", "--until-idle"); err != nil {
 		return 0, err
 	}
-	elapsed := time.Since(start)
+	return time.Since(start), nil
+}
+
+// showCodes exports the campaign's manifest and shows the queues' and
+// campaigns' status.
+func (c *commands) showCodes(manifest string) error {
 	if err := c.run("enqueue", "export", "--campaign", campaign, "-o", manifest); err != nil {
-		return 0, err
+		return err
 	}
-	if err := c.run("enqueue", "status"); err != nil {
-		return 0, err
-	}
-	return elapsed, nil
+	return c.run("enqueue", "status")
 }
 
 // report says what the run made and where it is.
@@ -253,7 +283,7 @@ func report(stdout io.Writer, sim *wechatsim.Server, out, manifest string, elaps
 // build compiles the commands the demo runs, as a user would install them.
 func build(ctx context.Context, dir string, stderr io.Writer) error {
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(filepath.Separator),
-		"github.com/wxqr/wxqr/cmd/worker", "github.com/wxqr/wxqr/cmd/enqueue")
+		"github.com/wxqr/wxqr/cmd/worker", "github.com/wxqr/wxqr/cmd/enqueue", "github.com/wxqr/wxqr/cmd/callback")
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("build the commands (run the demo from the repository): %w", err)
