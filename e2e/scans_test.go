@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -151,7 +152,7 @@ func TestScanAttribution(t *testing.T) {
 	h.mustRun(0, "worker", "--until-idle")
 	codes := h.scanCodes(sim)
 
-	base := h.startCallback(h.env)
+	base, callback := h.startCallback(h.env)
 	targets := map[string]pushTarget{
 		oaApp:  {url: base + "/wechat/" + oaApp, token: scanToken},
 		aesApp: {url: base + "/wechat/" + aesApp, token: scanToken, aesKey: scanAESKey},
@@ -166,6 +167,13 @@ func TestScanAttribution(t *testing.T) {
 	}
 	if got := up.count(); got != deliveries {
 		t.Errorf("the account's server got %d pushes, want %d (every delivery of every valid push, no bad one)", got, deliveries)
+	}
+
+	logs := callback.stdout.String() + callback.stderr.String()
+	for _, secret := range []string{scanToken, scanAESKey, "oE2E"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("callback's log holds %q (a token, a key or an openid)", secret)
+		}
 	}
 
 	h.checkScanExport(plan, codes)
@@ -230,13 +238,13 @@ func (h *harness) scanCodes(sim *wechatsim.Server) []*scanCode {
 }
 
 // startCallback starts the callback command with env on a port of its own
-// and returns its base URL once it answers.
-func (h *harness) startCallback(env []string) string {
+// and returns its base URL once it answers, and the process.
+func (h *harness) startCallback(env []string) (string, *proc) {
 	h.t.Helper()
 	addr := "127.0.0.1:" + strconv.Itoa(freePort(h.t))
 	withAddr := *h
 	withAddr.env = append(slices.Clone(env), "WXQR_CALLBACK_ADDR="+addr)
-	withAddr.start(nil, "callback")
+	p := withAddr.start(nil, "callback")
 	base := "http://" + addr
 	eventually(h.t, time.Minute, "callback answering", func() bool {
 		resp, err := http.Get(base + "/healthz")
@@ -246,7 +254,7 @@ func (h *harness) startCallback(env []string) string {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	return base
+	return base, p
 }
 
 // pushPlan pushes every user's sequence, users side by side, and checks
@@ -315,7 +323,7 @@ func TestCallbackRedisDown(t *testing.T) {
 	redisServer, ropts := startRedis(t)
 	sim := scanSim(t)
 	h := newHarnessOn(t, sim, sim.URL(), ropts, testenv.S3(t), "WXQR_APPS="+writeScanApps(t, "", ""))
-	base := h.startCallback(h.env)
+	base, _ := h.startCallback(h.env)
 	push := wechatsim.Push{
 		URL: base + "/wechat/" + oaApp, AppID: oaApp, Token: scanToken, OpenID: "oE2EredisDown",
 		Event: wechatsim.EventSubscribe, Scene: "elsewhere", Ticket: "t-elsewhere",
