@@ -12,6 +12,7 @@ import (
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/callback"
 	"github.com/wxqr/wxqr/internal/config"
+	"github.com/wxqr/wxqr/internal/exitcode"
 )
 
 // The command's own variables; the shared ones are in internal/config.
@@ -55,7 +56,7 @@ type callbackConfig struct {
 }
 
 // loadConfig parses the flags and the environment. Its errors carry exit
-// status exitUsage (flag.ErrHelp for -h), name the flag or variable at
+// status exitcode.Usage (flag.ErrHelp for -h), name the flag or variable at
 // fault and never quote a secret.
 func loadConfig(args []string, getenv func(string) string, out io.Writer) (*callbackConfig, error) {
 	opts, err := parseFlags(args, out)
@@ -107,7 +108,7 @@ func loadConfig(args []string, getenv func(string) string, out io.Writer) (*call
 	cc.log, err = config.LoadLog(getenv)
 	check(err)
 	if err := errors.Join(errs...); err != nil {
-		return nil, usageError(err)
+		return nil, exitcode.UsageError(err)
 	}
 	return cc, nil
 }

@@ -23,37 +23,15 @@ import (
 	"os/signal"
 	"syscall"
 	_ "time/tzdata" // scan days are Asia/Shanghai days, on any machine
+
+	"github.com/wxqr/wxqr/internal/exitcode"
 )
-
-// Exit statuses; see the package doc.
-const (
-	exitError = 1
-	exitUsage = 2
-)
-
-// exitStatus is an error that carries the process's exit status.
-type exitStatus struct {
-	code int
-	err  error
-}
-
-func (e *exitStatus) Error() string { return e.err.Error() }
-func (e *exitStatus) Unwrap() error { return e.err }
-
-func usageError(err error) error { return &exitStatus{code: exitUsage, err: err} }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout)
 	stop()
-	if err == nil || errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	fmt.Fprintln(os.Stderr, "callback:", err)
-	if st, ok := errors.AsType[*exitStatus](err); ok {
-		os.Exit(st.code)
-	}
-	os.Exit(exitError)
+	exitcode.Exit("callback", err)
 }
 
 const usage = `Usage: callback [flags]
@@ -87,10 +65,10 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
 		}
-		return nil, usageError(err)
+		return nil, exitcode.UsageError(err)
 	}
 	if fs.NArg() > 0 {
-		return nil, usageError(fmt.Errorf("unexpected arguments: %q (see callback -h)", fs.Args()))
+		return nil, exitcode.UsageError(fmt.Errorf("unexpected arguments: %q (see callback -h)", fs.Args()))
 	}
 	return &o, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/callback"
+	"github.com/wxqr/wxqr/internal/exitcode"
 )
 
 // appsFile writes an apps file and returns its WXQR_APPS value.
@@ -53,8 +54,8 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var out bytes.Buffer
 			err := run(t.Context(), tt.args, func(k string) string { return tt.env[k] }, &out)
-			if st, ok := errors.AsType[*exitStatus](err); !ok || st.code != exitUsage {
-				t.Fatalf("run = %v, want exit status %d", err, exitUsage)
+			if exitcode.Of(err) != exitcode.Usage {
+				t.Fatalf("run = %v, want exit status %d", err, exitcode.Usage)
 			}
 			if !strings.Contains(err.Error(), tt.want) && !strings.Contains(out.String(), tt.want) {
 				t.Errorf("error %q (output %q) does not mention %q", err, out.String(), tt.want)
@@ -89,8 +90,8 @@ func TestRunRedisDown(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "redis at redis://127.0.0.1:1/0") {
 		t.Fatalf("run = %v, want a Redis error", err)
 	}
-	if st, ok := errors.AsType[*exitStatus](err); ok {
-		t.Errorf("exit status %d, want %d: the configuration is fine, Redis is not", st.code, exitError)
+	if code := exitcode.Of(err); code != exitcode.Error {
+		t.Errorf("exit status %d, want %d: the configuration is fine, Redis is not", code, exitcode.Error)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/wxqr/wxqr/callback"
 	"github.com/wxqr/wxqr/catalog"
 	"github.com/wxqr/wxqr/internal/config"
+	"github.com/wxqr/wxqr/internal/exitcode"
 	"github.com/wxqr/wxqr/scans"
 )
 
@@ -49,7 +50,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	// An evicted count or deduplication key would count a retry twice.
 	if err := config.CheckNoEviction(ctx, rdb, log); err != nil {
-		return usageError(fmt.Errorf("redis at %s: %w", cc.redis, err))
+		return exitcode.UsageError(fmt.Errorf("redis at %s: %w", cc.redis, err))
 	}
 	h, err := newHandler(ctx, cc, rdb, log)
 	if err != nil {
@@ -76,7 +77,7 @@ func newHandler(ctx context.Context, cc *callbackConfig, rdb redis.UniversalClie
 		Logger:         log,
 	})
 	if err != nil {
-		return nil, usageError(err)
+		return nil, exitcode.UsageError(err)
 	}
 	return h, nil
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/wxqr/wxqr/internal/config"
+	"github.com/wxqr/wxqr/internal/exitcode"
 	"github.com/wxqr/wxqr/monitor"
 	"github.com/wxqr/wxqr/ratelimit"
 )
@@ -42,7 +43,7 @@ type monitorSettings struct {
 }
 
 // loadConfig parses the flags and the environment and checks every value.
-// Its errors carry exit status exitUsage (flag.ErrHelp for -h), name the
+// Its errors carry exit status exitcode.Usage (flag.ErrHelp for -h), name the
 // flag or variable at fault and never quote a secret.
 func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*workerConfig, error) {
 	opts, err := parseFlags(args, stderr)
@@ -51,10 +52,10 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*w
 	}
 	shared, err := config.Load(getenv)
 	if err != nil {
-		return nil, &exitStatus{code: exitUsage, err: err}
+		return nil, exitcode.UsageError(err)
 	}
 	if len(shared.Apps) == 0 {
-		return nil, withStatus(exitUsage, "%s: no apps configured (want appid:secret:kind,...)", config.EnvApps)
+		return nil, exitcode.Withf(exitcode.Usage, "%s: no apps configured (want appid:secret:kind,...)", config.EnvApps)
 	}
 	if opts.concurrency > 0 {
 		shared.Concurrency = opts.concurrency
@@ -64,19 +65,19 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*w
 	}
 	wc := &workerConfig{untilIdle: opts.untilIdle, shared: shared}
 	if wc.rates, err = config.LoadRateLimits(getenv); err != nil {
-		return nil, &exitStatus{code: exitUsage, err: err}
+		return nil, exitcode.UsageError(err)
 	}
 	if wc.budgets, err = config.LoadDailyBudgets(getenv); err != nil {
-		return nil, &exitStatus{code: exitUsage, err: err}
+		return nil, exitcode.UsageError(err)
 	}
 	if wc.regen, err = parseRegen(getenv); err != nil {
-		return nil, &exitStatus{code: exitUsage, err: err}
+		return nil, exitcode.UsageError(err)
 	}
 	if wc.guards, err = parseGuards(getenv); err != nil {
-		return nil, &exitStatus{code: exitUsage, err: err}
+		return nil, exitcode.UsageError(err)
 	}
 	if wc.monitor, err = parseMonitor(shared.MonitorAddr, getenv); err != nil {
-		return nil, &exitStatus{code: exitUsage, err: err}
+		return nil, exitcode.UsageError(err)
 	}
 	return wc, nil
 }

@@ -3,13 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/wxqr/wxqr/internal/exitcode"
 )
 
 // Secrets of the configurations below, which no error may show.
@@ -93,9 +94,8 @@ func runWith(t *testing.T, cl *countingListener, args []string, over map[string]
 func TestRunConnectsToTheConfiguredServices(t *testing.T) {
 	cl := listenCounting(t)
 	_, err := runWith(t, cl, []string{"--until-idle"}, nil)
-	var st *exitStatus
-	if err == nil || errors.As(err, &st) {
-		t.Fatalf("run = %v, want a connection error (exit status %d)", err, exitError)
+	if err == nil || exitcode.Of(err) != exitcode.Error {
+		t.Fatalf("run = %v, want a connection error (exit status %d)", err, exitcode.Error)
 	}
 	if cl.conns.Load() == 0 {
 		t.Fatalf("run = %v, and nothing connected to the listener", err)
@@ -110,9 +110,8 @@ func TestRunRefusesBadValuesBeforeConnecting(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cl := listenCounting(t)
 			out, err := runWith(t, cl, tt.args, tt.env)
-			var st *exitStatus
-			if !errors.As(err, &st) || st.code != exitUsage {
-				t.Fatalf("run = %v, want exit status %d", err, exitUsage)
+			if exitcode.Of(err) != exitcode.Usage {
+				t.Fatalf("run = %v, want exit status %d", err, exitcode.Usage)
 			}
 			if !strings.Contains(out, tt.want) {
 				t.Errorf("error %q does not mention %q", out, tt.want)

@@ -2,10 +2,10 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"strings"
 	"testing"
 
+	"github.com/wxqr/wxqr/internal/exitcode"
 	"github.com/wxqr/wxqr/internal/testenv"
 )
 
@@ -20,9 +20,8 @@ func TestRunRefusesEvictingRedis(t *testing.T) {
 		"WXQR_MONITOR_ADDR": "off",
 	}
 	err := run(t.Context(), []string{"--until-idle"}, func(k string) string { return env[k] }, &bytes.Buffer{}, &bytes.Buffer{})
-	var st *exitStatus
-	if !errors.As(err, &st) || st.code != exitUsage {
-		t.Fatalf("run = %v, want exit status %d", err, exitUsage)
+	if exitcode.Of(err) != exitcode.Usage {
+		t.Fatalf("run = %v, want exit status %d", err, exitcode.Usage)
 	}
 	for _, want := range []string{opts.Addr, "maxmemory-policy is allkeys-lru", "noeviction"} {
 		if !strings.Contains(err.Error(), want) {

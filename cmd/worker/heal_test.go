@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/catalog"
+	"github.com/wxqr/wxqr/internal/exitcode"
 	"github.com/wxqr/wxqr/internal/testenv"
 	"github.com/wxqr/wxqr/tasks"
 	"github.com/wxqr/wxqr/wechat/wechatsim"
@@ -155,9 +155,7 @@ func TestRunThroughWeChatOutage(t *testing.T) {
 	var stderr syncBuffer
 	err := run(t.Context(), []string{"--until-idle"}, func(k string) string { return env[k] }, &bytes.Buffer{}, &stderr)
 	if err != nil {
-		var st *exitStatus
-		errors.As(err, &st)
-		t.Fatalf("run: %v (exit status %+v)\n%s", err, st, stderr.String())
+		t.Fatalf("run: %v (exit status %d)\n%s", err, exitcode.Of(err), stderr.String())
 	}
 	if !strings.Contains(stderr.String(), "circuit breaker open") {
 		t.Errorf("the breaker never opened:\n%s", stderr.String())

@@ -20,48 +20,21 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/wxqr/wxqr/internal/exitcode"
 )
 
-// Exit statuses; see the package doc.
+// The worker's own exit statuses, beyond exitcode's; see the package doc.
 const (
-	exitError  = 1
-	exitUsage  = 2
 	exitPaused = 3
 	exitFailed = 4
 )
-
-// exitStatus is an error that carries the process's exit status.
-type exitStatus struct {
-	code int
-	err  error
-}
-
-func (e *exitStatus) Error() string { return e.err.Error() }
-func (e *exitStatus) Unwrap() error { return e.err }
-
-func withStatus(code int, format string, args ...any) error {
-	return &exitStatus{code: code, err: fmt.Errorf(format, args...)}
-}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
-	if err == nil {
-		return
-	}
-	if !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "worker:", err)
-	}
-	var st *exitStatus
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		os.Exit(0)
-	case errors.As(err, &st):
-		os.Exit(st.code)
-	default:
-		os.Exit(exitError)
-	}
+	exitcode.Exit("worker", err)
 }
 
 const usage = `Usage: worker [flags]
@@ -99,13 +72,13 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
 		}
-		return nil, &exitStatus{code: exitUsage, err: err}
+		return nil, exitcode.UsageError(err)
 	}
 	if fs.NArg() > 0 {
-		return nil, withStatus(exitUsage, "unexpected arguments: %q (see worker -h)", fs.Args())
+		return nil, exitcode.Withf(exitcode.Usage, "unexpected arguments: %q (see worker -h)", fs.Args())
 	}
 	if o.concurrency < 0 {
-		return nil, withStatus(exitUsage, "--concurrency must be positive, got %d", o.concurrency)
+		return nil, exitcode.Withf(exitcode.Usage, "--concurrency must be positive, got %d", o.concurrency)
 	}
 	return &o, nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/catalog"
+	"github.com/wxqr/wxqr/internal/exitcode"
 	"github.com/wxqr/wxqr/internal/testenv"
 	"github.com/wxqr/wxqr/tasks"
 	"github.com/wxqr/wxqr/wechat/wechatsim"
@@ -37,9 +37,8 @@ func TestRunRefusesBadInput(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			err := run(t.Context(), tt.args, func(k string) string { return tt.env[k] }, &stdout, &stderr)
-			var st *exitStatus
-			if !errors.As(err, &st) || st.code != exitUsage {
-				t.Fatalf("run = %v, want exit status %d", err, exitUsage)
+			if exitcode.Of(err) != exitcode.Usage {
+				t.Fatalf("run = %v, want exit status %d", err, exitcode.Usage)
 			}
 			if !strings.Contains(err.Error(), tt.want) && !strings.Contains(stderr.String(), tt.want) {
 				t.Errorf("error %q (stderr %q) does not mention %q", err, stderr.String(), tt.want)
@@ -62,8 +61,7 @@ func TestRunMonitorNeedsCredentialsOffLoopback(t *testing.T) {
 		"WXQR_MONITOR_ADDR": "0.0.0.0:0",
 	}
 	err := run(t.Context(), []string{"--until-idle"}, func(k string) string { return env[k] }, &bytes.Buffer{}, &bytes.Buffer{})
-	var st *exitStatus
-	if !errors.As(err, &st) || st.code != exitUsage || !strings.Contains(err.Error(), "without credentials") {
+	if exitcode.Of(err) != exitcode.Usage || !strings.Contains(err.Error(), "without credentials") {
 		t.Fatalf("run = %v, want a refusal to serve without credentials", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/internal/config"
+	"github.com/wxqr/wxqr/internal/exitcode"
 	"github.com/wxqr/wxqr/metrics"
 	"github.com/wxqr/wxqr/monitor"
 	"github.com/wxqr/wxqr/ratelimit"
@@ -75,7 +76,7 @@ func (s *services) startMonitor(ctx context.Context, cfg *config.Config, ms moni
 		Logger:       s.log.With().Str("component", "monitor").Logger(),
 	})
 	if err != nil {
-		return &exitStatus{code: exitUsage, err: err}
+		return exitcode.UsageError(err)
 	}
 	if err := srv.Start(ctx); err != nil {
 		return fmt.Errorf("monitoring server: %w", err)

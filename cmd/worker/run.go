@@ -14,6 +14,7 @@ import (
 
 	"github.com/wxqr/wxqr/catalog"
 	"github.com/wxqr/wxqr/internal/config"
+	"github.com/wxqr/wxqr/internal/exitcode"
 	"github.com/wxqr/wxqr/metrics"
 	"github.com/wxqr/wxqr/ratelimit"
 	"github.com/wxqr/wxqr/regen"
@@ -78,9 +79,9 @@ func serve(ctx context.Context, wc *workerConfig, s *services, stdout io.Writer)
 	fmt.Fprintf(stdout, "idle: nothing left to run; %d tasks held by paused queues, %d failed (archived)\n", totals.Paused, totals.Failed)
 	switch {
 	case totals.Paused > 0:
-		return withStatus(exitPaused, "%d tasks wait in paused queues (see `enqueue status`; resume with `enqueue resume`)", totals.Paused)
+		return exitcode.Withf(exitPaused, "%d tasks wait in paused queues (see `enqueue status`; resume with `enqueue resume`)", totals.Paused)
 	case totals.Failed > 0:
-		return withStatus(exitFailed, "%d tasks failed for good (archived; see the web UI or `enqueue status`)", totals.Failed)
+		return exitcode.Withf(exitFailed, "%d tasks failed for good (archived; see the web UI or `enqueue status`)", totals.Failed)
 	}
 	return nil
 }
@@ -93,7 +94,7 @@ func (s *services) buildGenerator(ctx context.Context, wc *workerConfig) error {
 	rdb, store, pauses, clock := s.rdb, s.store, s.pauses, s.clock
 	cat, err := catalog.NewWithConfig(rdb, catalog.Config{MinReplicas: cfg.RedisMinReplicas})
 	if err != nil {
-		return &exitStatus{code: exitUsage, err: err}
+		return exitcode.UsageError(err)
 	}
 	// The worker only reads the scan counts: it hashes no openid, so it
 	// needs no key.
@@ -108,7 +109,7 @@ func (s *services) buildGenerator(ctx context.Context, wc *workerConfig) error {
 	}
 	clients, err := newClients(cfg, rdb, m, log)
 	if err != nil {
-		return &exitStatus{code: exitUsage, err: err}
+		return exitcode.UsageError(err)
 	}
 	genCfg := tasks.GeneratorConfig{
 		Clients: clients,
@@ -128,7 +129,7 @@ func (s *services) buildGenerator(ctx context.Context, wc *workerConfig) error {
 	}
 	probe, err := newGuards(&genCfg, wc.guards, rdb, cat, store, pauses, cfg, log)
 	if err != nil {
-		return &exitStatus{code: exitUsage, err: err}
+		return exitcode.UsageError(err)
 	}
 	gen, err := tasks.NewGenerator(genCfg)
 	if err != nil {

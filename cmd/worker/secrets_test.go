@@ -2,11 +2,11 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/wxqr/wxqr/internal/exitcode"
 	"github.com/wxqr/wxqr/internal/testenv"
 )
 
@@ -39,9 +39,8 @@ func TestRunMonitorErrorsNeverEchoThePassword(t *testing.T) {
 			}
 			var stderr bytes.Buffer
 			err := run(t.Context(), []string{"--until-idle"}, getenv, &bytes.Buffer{}, &stderr)
-			var st *exitStatus
-			if !errors.As(err, &st) || st.code != exitUsage {
-				t.Fatalf("run = %v, want exit status %d", err, exitUsage)
+			if exitcode.Of(err) != exitcode.Usage {
+				t.Fatalf("run = %v, want exit status %d", err, exitcode.Usage)
 			}
 			if strings.Contains(err.Error()+stderr.String(), password) {
 				t.Errorf("the monitor password shows in %q", err.Error()+stderr.String())

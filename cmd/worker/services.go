@@ -11,6 +11,7 @@ import (
 
 	"github.com/wxqr/wxqr/catalog"
 	"github.com/wxqr/wxqr/internal/config"
+	"github.com/wxqr/wxqr/internal/exitcode"
 	"github.com/wxqr/wxqr/internal/fleetclock"
 	"github.com/wxqr/wxqr/metrics"
 	"github.com/wxqr/wxqr/monitor"
@@ -81,7 +82,7 @@ func (s *services) connect(ctx context.Context, cfg *config.Config) error {
 		return fmt.Errorf("redis at %s: %w", cfg.Redis, err)
 	}
 	if err := config.CheckNoEviction(ctx, s.rdb, s.log); err != nil {
-		return &exitStatus{code: exitUsage, err: fmt.Errorf("redis at %s: %w", cfg.Redis, err)}
+		return exitcode.UsageError(fmt.Errorf("redis at %s: %w", cfg.Redis, err))
 	}
 	store, err := cfg.Storage.Open(ctx)
 	if err != nil {
