@@ -67,40 +67,14 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithDeadline(r.Context(), received.Add(h.cfg.Budget))
 	defer cancel()
 
-	body, err := push.ReadBody(http.MaxBytesReader(w, r.Body, push.MaxBodyBytes))
-	if err != nil {
-		status := http.StatusBadRequest
-		if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
-			status = http.StatusRequestEntityTooLarge
-		}
-		h.reject(w, a, status, "push body unreadable or too large", err)
+	ev, body, ok := h.open(w, r, a)
+	if !ok {
 		return
 	}
-	q := push.QueryFrom(r.URL.Query())
-	if a.AESKey != "" && q.EncryptType != "aes" {
-		// A plain push's signature covers the query, not the body: one
-		// signed query seen anywhere would carry any body. An app with a
-		// key is in compatible or safe mode, where WeChat encrypts every
-		// push and signs what it encrypts.
-		h.reject(w, a, http.StatusForbidden, "plain push for an app with callback_aes_key", errPlainRefused)
-		return
-	}
-	ev, err := a.codec.Open(q, body)
-	switch {
-	case errors.Is(err, push.ErrSignature):
-		h.reject(w, a, http.StatusForbidden, "push with a bad signature (is callback_token the token set at WeChat?)", err)
-		return
-	case errors.Is(err, push.ErrKey):
-		h.reject(w, a, http.StatusBadRequest, "encrypted push for an app without callback_aes_key", err)
-		return
-	case err != nil:
-		h.reject(w, a, http.StatusBadRequest, "push does not open (a changed callback_aes_key? set callback_aes_key_previous)", err)
-		return
-	}
-
 	typ, recorded := recordedEvent(ev)
 	var out scans.Outcome
 	if recorded {
+		var err error
 		out, err = h.cfg.Recorder.Record(ctx, scans.Event{
 			AppID:  a.ID,
 			Type:   typ,
@@ -129,6 +103,42 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 		line = line.Bool("attributed", out.CodeID != "").Bool("duplicate", out.Duplicate).Str("campaign", out.Campaign)
 	}
 	line.Int("status", status).Bool("forwarded", a.forward != nil).Dur("duration", time.Since(received)).Msg("push")
+}
+
+// open reads, checks and opens a push; when it cannot, it has answered (and
+// logged) why. It returns the event and the body as received.
+func (h *Handler) open(w http.ResponseWriter, r *http.Request, a *app) (*push.Event, []byte, bool) {
+	body, err := push.ReadBody(http.MaxBytesReader(w, r.Body, push.MaxBodyBytes))
+	if err != nil {
+		status := http.StatusBadRequest
+		if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
+			status = http.StatusRequestEntityTooLarge
+		}
+		h.reject(w, a, status, "push body unreadable or too large", err)
+		return nil, nil, false
+	}
+	q := push.QueryFrom(r.URL.Query())
+	if a.AESKey != "" && q.EncryptType != "aes" {
+		// A plain push's signature covers the query, not the body: one
+		// signed query seen anywhere would carry any body. An app with a
+		// key is in compatible or safe mode, where WeChat encrypts every
+		// push and signs what it encrypts.
+		h.reject(w, a, http.StatusForbidden, "plain push for an app with callback_aes_key", errPlainRefused)
+		return nil, nil, false
+	}
+	ev, err := a.codec.Open(q, body)
+	switch {
+	case errors.Is(err, push.ErrSignature):
+		h.reject(w, a, http.StatusForbidden, "push with a bad signature (is callback_token the token set at WeChat?)", err)
+		return nil, nil, false
+	case errors.Is(err, push.ErrKey):
+		h.reject(w, a, http.StatusBadRequest, "encrypted push for an app without callback_aes_key", err)
+		return nil, nil, false
+	case err != nil:
+		h.reject(w, a, http.StatusBadRequest, "push does not open (a changed callback_aes_key? set callback_aes_key_previous)", err)
+		return nil, nil, false
+	}
+	return ev, body, true
 }
 
 // recordedEvent returns the type under which ev is recorded, and false for
