@@ -149,7 +149,7 @@ func (s *services) newServer(cfg *config.Config) {
 		Queues:          queues,
 		IsFailure:       tasks.IsFailure,
 		RetryDelayFunc:  tasks.RetryDelay,
-		ErrorHandler:    tasks.NewErrorHandler(log, cat),
+		ErrorHandler:    tasks.NewErrorHandler(log, cat, nil),
 		Logger:          asynqLogger{log: log.With().Str("component", "asynq").Logger()},
 		LogLevel:        asynq.WarnLevel,
 		ShutdownTimeout: shutdownTimeout,
