@@ -174,8 +174,7 @@ func New(cfg Config) (*Notifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	log := cfg.Logger.With().Str("component", "notify").Logger()
-	return &Notifier{cfg: cfg, webhook: webhook, keys: keys{prefix: "wxqr:notify:"}, log: log}, nil
+	return &Notifier{cfg: cfg, webhook: webhook, keys: keys{prefix: "wxqr:notify:"}, log: cfg.Logger}, nil
 }
 
 // Webhook returns the webhook events go to.

@@ -59,6 +59,7 @@ func serve(ctx context.Context, wc *workerConfig, s *services, stdout io.Writer)
 	}
 	s.log.Info().Strs("queues", s.queueNames).Int("concurrency", wc.shared.Concurrency).Msg("worker started")
 	s.startLoops(ctx, wc.guards.storage.ProbeInterval)
+	s.startNotices(ctx)
 
 	if !wc.untilIdle {
 		<-ctx.Done()
@@ -85,8 +86,8 @@ func serve(ctx context.Context, wc *workerConfig, s *services, stdout io.Writer)
 }
 
 // buildGenerator makes the generate handler and what it needs: the
-// catalog, the budgets, the metrics, a WeChat client per app, and the
-// circuit breaker and storage watch.
+// catalog, the budgets, the metrics, a WeChat client per app, the circuit
+// breaker and storage watch, and the notifier.
 func (s *services) buildGenerator(wc *workerConfig) error {
 	cfg, rates, budgets, log := wc.shared, wc.rates, wc.budgets, s.log
 	rdb, store, pauses, clock := s.rdb, s.store, s.pauses, s.clock
@@ -123,6 +124,10 @@ func (s *services) buildGenerator(wc *workerConfig) error {
 	if err != nil {
 		return &exitStatus{code: exitUsage, err: err}
 	}
+	if s.notifier, err = newNotifier(wc.notify, rdb, cat, clock.Now, log); err != nil {
+		return &exitStatus{code: exitUsage, err: err}
+	}
+	genCfg.Notices, probe.Notices = s.notices(), s.notices()
 	gen, err := tasks.NewGenerator(genCfg)
 	if err != nil {
 		return err
@@ -149,7 +154,7 @@ func (s *services) newServer(cfg *config.Config) {
 		Queues:          queues,
 		IsFailure:       tasks.IsFailure,
 		RetryDelayFunc:  tasks.RetryDelay,
-		ErrorHandler:    tasks.NewErrorHandler(log, cat, nil),
+		ErrorHandler:    tasks.NewErrorHandler(log, cat, s.notices()),
 		Logger:          asynqLogger{log: log.With().Str("component", "asynq").Logger()},
 		LogLevel:        asynq.WarnLevel,
 		ShutdownTimeout: shutdownTimeout,
