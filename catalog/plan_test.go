@@ -37,6 +37,9 @@ func TestCampaignPlanAndFailures(t *testing.T) {
 	if s.Planned != 4 || s.Generated != 2 || s.Failed != 1 || s.Queued() != 1 {
 		t.Errorf("stats = %+v, queued %d; want planned 4, generated 2, failed 1, queued 1", s, s.Queued())
 	}
+	if p, err := c.Progress(ctx, "spring"); err != nil || p != (catalog.Stats{Planned: 4, Generated: 2, Failed: 1}) {
+		t.Errorf("Progress = %+v, %v; want planned 4, generated 2, failed 1", p, err)
+	}
 	failures, err := c.Failures(ctx, "spring")
 	if err != nil {
 		t.Fatalf("Failures: %v", err)

@@ -158,10 +158,11 @@ func (s Stats) Queued() int { return max(s.Planned-s.Generated-s.Failed, 0) }
 func (c *Catalog) CampaignStats(ctx context.Context, campaign string, now time.Time, soon time.Duration) (Stats, error) {
 	var s Stats
 	if campaign != "" {
-		var err error
-		if s.Planned, s.Failed, err = c.planCounts(ctx, campaign); err != nil {
+		p, err := c.Progress(ctx, campaign)
+		if err != nil {
 			return s, err
 		}
+		s.Planned, s.Failed = p.Planned, p.Failed
 	}
 	horizon := now.Add(soon)
 	err := c.Each(ctx, campaign, func(rec *wxqr.Record) error {

@@ -24,8 +24,9 @@ type Failures interface {
 // that did not succeed once, with its outcome: waits at debug level,
 // failures as warnings, and tasks that asynq archives as errors; it records
 // each generate task that asynq archives as failed in its campaign
-// (failures), so that the campaign's counts add up.
-func NewErrorHandler(log zerolog.Logger, failures Failures) asynq.ErrorHandlerFunc {
+// (failures), so that the campaign's counts add up, and tells notices of it
+// (nil: no notices).
+func NewErrorHandler(log zerolog.Logger, failures Failures, notices Notices) asynq.ErrorHandlerFunc {
 	return func(ctx context.Context, t *asynq.Task, err error) {
 		id, _ := asynq.GetTaskID(ctx)
 		// asynq decides on its own rule, which also covers the errors it
@@ -57,6 +58,9 @@ func NewErrorHandler(log zerolog.Logger, failures Failures) asynq.ErrorHandlerFu
 				defer cancel()
 				if ferr := failures.Fail(fctx, p.Campaign, p.ID, err.Error()); ferr != nil {
 					log.Warn().Err(ferr).Str("task_id", id).Msg("could not record the failure in its campaign")
+				}
+				if notices != nil {
+					notices.Failed(fctx, GeneratePayload(p), err.Error())
 				}
 			}
 		}

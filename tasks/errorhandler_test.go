@@ -19,10 +19,12 @@ import (
 	"github.com/wxqr/wxqr/tasks"
 )
 
-// recordedFailures is a tasks.Failures that remembers each failure.
+// recordedFailures is a tasks.Failures that remembers each failure, and
+// tasks.Notices that remembers each failure it is told of.
 type recordedFailures struct {
-	mu     sync.Mutex
-	failed map[string]string // campaign/id -> reason
+	mu      sync.Mutex
+	failed  map[string]string // campaign/id -> reason
+	noticed map[string]string // campaign/id -> reason, as Notices.Failed heard
 }
 
 func (f *recordedFailures) Fail(_ context.Context, campaign, id, reason string) error {
@@ -38,6 +40,22 @@ func (f *recordedFailures) reason(campaign, id string) (string, bool) {
 	r, ok := f.failed[campaign+"/"+id]
 	return r, ok
 }
+
+func (f *recordedFailures) Failed(_ context.Context, p tasks.GeneratePayload, reason string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.noticed[p.Campaign+"/"+p.ID] = reason
+}
+
+func (f *recordedFailures) noticedReason(campaign, id string) (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.noticed[campaign+"/"+id]
+	return r, ok
+}
+
+func (f *recordedFailures) Paused(context.Context, tasks.PauseState, string, int) {}
+func (f *recordedFailures) Made(context.Context, tasks.GeneratePayload)           {}
 
 // lockedBuffer is a log sink the server's workers may write to at once.
 type lockedBuffer struct {
@@ -114,7 +132,7 @@ func TestErrorHandler(t *testing.T) {
 		},
 	}
 	rdb := testenv.Redis(t)
-	failures := &recordedFailures{failed: map[string]string{}}
+	failures := &recordedFailures{failed: map[string]string{}, noticed: map[string]string{}}
 	var logs lockedBuffer
 	results := map[string]error{} // task id -> result
 	var ids []string
@@ -138,7 +156,7 @@ func TestErrorHandler(t *testing.T) {
 		Queues:         map[string]int{queue: 1},
 		IsFailure:      tasks.IsFailure,
 		RetryDelayFunc: tasks.RetryDelay,
-		ErrorHandler:   tasks.NewErrorHandler(zerolog.New(&logs), failures),
+		ErrorHandler:   tasks.NewErrorHandler(zerolog.New(&logs), failures, failures),
 		LogLevel:       asynq.FatalLevel,
 	})
 	if err := srv.Start(asynq.HandlerFunc(func(ctx context.Context, _ *asynq.Task) error {
@@ -167,6 +185,9 @@ func TestErrorHandler(t *testing.T) {
 				t.Errorf("recorded as failed: %v (%q), want %v", failed, reason, archived)
 			} else if failed && reason != tt.result.Error() {
 				t.Errorf("recorded reason %q, want the task's error %q", reason, tt.result.Error())
+			}
+			if noticed, ok := failures.noticedReason("spring", spec.ID()); ok != failed || noticed != reason {
+				t.Errorf("notices told of a failure: %v (%q), want %v (%q) as recorded", ok, noticed, failed, reason)
 			}
 			lines := logs.lines(t, id)
 			if len(lines) != 1 {

@@ -76,6 +76,9 @@ type GeneratorConfig struct {
 	Pauses PauseBoard
 	// Observer is told what the generator does, for metrics. Default: none.
 	Observer Observer
+	// Notices is told of the pauses this worker records first and of each
+	// code made, for the operators' notices. Default: none.
+	Notices Notices
 	// Logger is where the generator logs. Default: zerolog's zero Logger,
 	// which logs nothing.
 	Logger zerolog.Logger

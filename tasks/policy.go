@@ -104,10 +104,11 @@ func (j *generation) pause(ctx context.Context, p pause) error {
 	spec := j.p.Spec
 	for _, class := range p.classes {
 		queue := QueueName(spec.AppID, class)
-		first, err := j.g.Pauses.Pause(ctx, PauseState{
+		state := PauseState{
 			Queue: queue, AppID: spec.AppID, Class: class, Errcode: p.code,
 			Reason: p.reason, PausedAt: j.g.Now(), ResumeAt: p.resumeAt,
-		})
+		}
+		first, err := j.g.Pauses.Pause(ctx, state)
 		if err != nil {
 			return fmt.Errorf("pause %s: %w", queue, err)
 		}
@@ -115,6 +116,9 @@ func (j *generation) pause(ctx context.Context, p pause) error {
 			continue
 		}
 		waiting, _ := j.g.Pauses.Waiting(ctx, queue)
+		if j.g.Notices != nil {
+			j.g.Notices.Paused(ctx, state, j.p.Campaign, waiting)
+		}
 		ev := j.log.Error()
 		if !p.resumeAt.IsZero() {
 			ev = j.log.Warn().Time("resume_at", p.resumeAt)

@@ -55,8 +55,15 @@ func (g *Generator) process(ctx context.Context, t *asynq.Task) error {
 	}
 	job := &generation{g: &g.cfg, p: p, client: client, log: log}
 	made, err := job.run(ctx)
-	if err != nil || made == nil {
+	if err != nil {
 		return err
+	}
+	if g.cfg.Notices != nil {
+		// Found made counts too: it may be the campaign's last code.
+		g.cfg.Notices.Made(ctx, p)
+	}
+	if made == nil {
+		return nil
 	}
 	log.Info().Int("generation", made.Generation).Str("key", made.ObjectKey).
 		Dur("duration", g.cfg.Now().Sub(start)).Msg("code generated")

@@ -145,6 +145,9 @@ type StorageProbe struct {
 	Pauses *Pauses
 	Queues []ServedQueue
 	Logger zerolog.Logger
+	// Notices is told of each storage pause this probe records first.
+	// Default: none.
+	Notices Notices
 }
 
 // Probe checks storage once, within a probe interval, if there is a doubt,
@@ -173,13 +176,7 @@ func (p *StorageProbe) Probe(ctx context.Context, now time.Time) error {
 		name := QueueName(q.AppID, q.Class)
 		log := p.Logger.With().Str("queue", name).Str("app_id", q.AppID).Str("class", string(q.Class)).Logger()
 		if checkErr != nil {
-			first, err := p.Pauses.Hold(ctx, PauseState{Queue: name, AppID: q.AppID, Class: q.Class,
-				Reason: ReasonStorage, PausedAt: now, ResumeAt: p.Health.HoldUntil(now)})
-			if err != nil {
-				log.Warn().Err(err).Msg("storage fails, and the queue could not be paused")
-			} else if first {
-				log.Warn().Err(checkErr).Msg("storage does not answer: queue paused for every worker until it does; nothing is lost")
-			}
+			p.hold(ctx, q, now, checkErr, log)
 			continue
 		}
 		released, err := p.Pauses.Release(ctx, name, ReasonStorage)
@@ -190,6 +187,26 @@ func (p *StorageProbe) Probe(ctx context.Context, now time.Time) error {
 		}
 	}
 	return checkErr
+}
+
+// hold pauses q, or extends its storage pause, while storage fails its
+// check (checkErr).
+func (p *StorageProbe) hold(ctx context.Context, q ServedQueue, now time.Time, checkErr error, log zerolog.Logger) {
+	state := PauseState{Queue: QueueName(q.AppID, q.Class), AppID: q.AppID, Class: q.Class,
+		Reason: ReasonStorage, PausedAt: now, ResumeAt: p.Health.HoldUntil(now)}
+	first, err := p.Pauses.Hold(ctx, state)
+	if err != nil {
+		log.Warn().Err(err).Msg("storage fails, and the queue could not be paused")
+		return
+	}
+	if !first {
+		return
+	}
+	log.Warn().Err(checkErr).Msg("storage does not answer: queue paused for every worker until it does; nothing is lost")
+	if p.Notices != nil {
+		waiting, _ := p.Pauses.Waiting(ctx, state.Queue)
+		p.Notices.Paused(ctx, state, "", waiting)
+	}
 }
 
 // doubt reports whether storage may be failing: a put failed since the last

@@ -8,6 +8,7 @@ import (
 	"github.com/wxqr/wxqr/internal/config"
 	"github.com/wxqr/wxqr/internal/exitcode"
 	"github.com/wxqr/wxqr/monitor"
+	"github.com/wxqr/wxqr/notify"
 	"github.com/wxqr/wxqr/ratelimit"
 )
 
@@ -33,6 +34,8 @@ type workerConfig struct {
 	guards guardSettings
 	// monitor is who may reach the web UI (WXQR_MONITOR_*).
 	monitor monitorSettings
+	// notify is where notices go (WXQR_NOTIFY_*); nil: nowhere.
+	notify *notify.WebhookConfig
 }
 
 // monitorSettings are the monitoring server's own variables; its address
@@ -77,6 +80,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*w
 		return nil, exitcode.UsageError(err)
 	}
 	if wc.monitor, err = parseMonitor(shared.MonitorAddr, getenv); err != nil {
+		return nil, exitcode.UsageError(err)
+	}
+	if wc.notify, err = parseNotify(getenv); err != nil {
 		return nil, exitcode.UsageError(err)
 	}
 	return wc, nil

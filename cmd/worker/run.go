@@ -61,6 +61,7 @@ func serve(ctx context.Context, wc *workerConfig, s *services, stdout io.Writer)
 	}
 	s.log.Info().Strs("queues", s.queueNames).Int("concurrency", wc.shared.Concurrency).Msg("worker started")
 	s.startLoops(ctx, wc.guards.storage.ProbeInterval)
+	s.startNotices(ctx)
 
 	if !wc.untilIdle {
 		<-ctx.Done()
@@ -88,7 +89,7 @@ func serve(ctx context.Context, wc *workerConfig, s *services, stdout io.Writer)
 
 // buildGenerator makes the generate handler and what it needs: the
 // catalog, the budgets, the metrics (with the scan counts), a WeChat client
-// per app, and the circuit breaker and storage watch.
+// per app, the circuit breaker and storage watch, and the notifier.
 func (s *services) buildGenerator(ctx context.Context, wc *workerConfig) error {
 	cfg, rates, budgets, log := wc.shared, wc.rates, wc.budgets, s.log
 	rdb, store, pauses, clock := s.rdb, s.store, s.pauses, s.clock
@@ -131,6 +132,10 @@ func (s *services) buildGenerator(ctx context.Context, wc *workerConfig) error {
 	if err != nil {
 		return exitcode.UsageError(err)
 	}
+	if s.notifier, err = newNotifier(wc.notify, rdb, cat, clock.Now, log); err != nil {
+		return exitcode.UsageError(err)
+	}
+	genCfg.Notices, probe.Notices = s.notices(), s.notices()
 	gen, err := tasks.NewGenerator(genCfg)
 	if err != nil {
 		return err
@@ -157,7 +162,7 @@ func (s *services) newServer(cfg *config.Config) {
 		Queues:          queues,
 		IsFailure:       tasks.IsFailure,
 		RetryDelayFunc:  tasks.RetryDelay,
-		ErrorHandler:    tasks.NewErrorHandler(log, cat),
+		ErrorHandler:    tasks.NewErrorHandler(log, cat, s.notices()),
 		Logger:          asynqLogger{log: log.With().Str("component", "asynq").Logger()},
 		LogLevel:        asynq.WarnLevel,
 		ShutdownTimeout: shutdownTimeout,

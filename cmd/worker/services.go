@@ -15,6 +15,7 @@ import (
 	"github.com/wxqr/wxqr/internal/fleetclock"
 	"github.com/wxqr/wxqr/metrics"
 	"github.com/wxqr/wxqr/monitor"
+	"github.com/wxqr/wxqr/notify"
 	"github.com/wxqr/wxqr/ratelimit"
 	"github.com/wxqr/wxqr/scans"
 	"github.com/wxqr/wxqr/storage"
@@ -38,6 +39,9 @@ type services struct {
 	metrics *metrics.Metrics
 	gen     *tasks.Generator
 	probe   *tasks.StorageProbe // the storage watch over every queue served
+	// notifier tells of campaigns finished, paused and failing; nil when
+	// WXQR_NOTIFY_URL is unset.
+	notifier *notify.Notifier
 	// queueNames are the apps' queues, which --until-idle watches.
 	queueNames []string
 	srv        *asynq.Server
@@ -45,6 +49,9 @@ type services struct {
 	monitor    *monitor.Server // nil when WXQR_MONITOR_ADDR is off
 	stopRegen  func()          // ends the regeneration schedule
 	stopLoops  func()          // ends the worker's own loops; set by startLoops
+	// stopNotices ends the notifier's loop after its last sends; set by
+	// startNotices.
+	stopNotices func()
 }
 
 // build connects and makes the worker's services from wc, which
@@ -123,7 +130,8 @@ func (s *services) startLoops(ctx context.Context, probeEvery time.Duration) {
 }
 
 // stopWork stops taking tasks: the loops first, then asynq, which lets the
-// tasks under way finish (see shutdownTimeout). Once done, it does nothing.
+// tasks under way finish (see shutdownTimeout), then the notifier, which
+// sends what they told of. Once done, it does nothing.
 func (s *services) stopWork() {
 	if s.stopLoops != nil {
 		s.stopLoops()
@@ -131,6 +139,10 @@ func (s *services) stopWork() {
 	}
 	if s.srv != nil {
 		s.srv.Shutdown() // nothing when never started or already shut down
+	}
+	if s.stopNotices != nil {
+		s.stopNotices()
+		s.stopNotices = nil
 	}
 }
 
