@@ -12,6 +12,7 @@ import (
 
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/internal/config"
+	"github.com/wxqr/wxqr/wechat"
 )
 
 // TestWxqrAgreesWithWeChat holds wxqr's copy of WeChat's rules against the
@@ -54,6 +55,11 @@ func TestWxqrAgreesWithWeChat(t *testing.T) {
 			}
 			if got, want := accountTypes[k.AppType()], callers[api]; got != want {
 				t.Errorf("%s: wxqr makes it with an app of type %q, but %s answers only a %q (48001 for others)", k, k.AppType(), api, want)
+			}
+			// quota/get is asked about an API by its path: 76021 for any
+			// other.
+			if got, _ := wechat.CGIPath(api); got != apiPaths[api] {
+				t.Errorf("%s: wxqr asks quota/get about %q, WeChat serves %s at %q", k, got, api, apiPaths[api])
 			}
 		}
 	})
