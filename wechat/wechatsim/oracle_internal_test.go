@@ -89,6 +89,18 @@ func TestWxqrAgreesWithWeChat(t *testing.T) {
 		}
 	})
 
+	t.Run("lifetime caps", func(t *testing.T) {
+		quotas, err := config.LoadLifetimeQuotas(func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		for class, n := range map[wxqr.QuotaClass]int{wxqr.ClassOAPerm: permCodeCap, wxqr.ClassWxaLimited: wxaCodeCap} {
+			if got, ok := quotas.Cap("wxany", class); !ok || got != int64(n) {
+				t.Errorf("wxqr's default lifetime cap of %s = %d (%v), WeChat's is %d", class, got, ok, n)
+			}
+		}
+	})
+
 	t.Run("daily and minute limits", func(t *testing.T) {
 		documented := wechatLimits()
 		for api, n := range documented.Daily {
