@@ -40,10 +40,7 @@ func (r *Report) Over() []Class {
 // they make no call.
 func (r *Report) Days(appID string, class wxqr.QuotaClass) int {
 	days := 0
-	for _, d := range r.Daily {
-		if d.AppID != appID || !apiOf(class, d.API) {
-			continue
-		}
+	for _, d := range r.DailyOf(appID, class) {
 		n := d.Days()
 		if n < 0 {
 			return -1
@@ -51,6 +48,18 @@ func (r *Report) Days(appID string, class wxqr.QuotaClass) int {
 		days = max(days, n)
 	}
 	return days
+}
+
+// DailyOf returns the lines of Daily of the app's APIs that make codes of
+// class, in the order of Daily.
+func (r *Report) DailyOf(appID string, class wxqr.QuotaClass) []Daily {
+	var out []Daily
+	for _, d := range r.Daily {
+		if d.AppID == appID && apiOf(class, d.API) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // apiOf reports whether codes of class are made with api.
