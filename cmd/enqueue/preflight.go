@@ -63,6 +63,10 @@ func overText(over []preflight.Class) string {
 // the daily budgets (counted on Redis's clock, as the workers count them)
 // and a WeChat client per app to ask for its daily quotas.
 func (c *cli) quotaChecker(ctx context.Context) (*preflight.Checker, error) {
+	cfg, err := c.config()
+	if err != nil {
+		return nil, err
+	}
 	caps, err := c.lifetimeQuotas()
 	if err != nil {
 		return nil, err
@@ -79,7 +83,7 @@ func (c *cli) quotaChecker(ctx context.Context) (*preflight.Checker, error) {
 	if err != nil {
 		return nil, err
 	}
-	clients, err := appclients.New(c.cfg, rdb, appclients.Options{Logger: c.log})
+	clients, err := appclients.New(cfg, rdb, appclients.Options{Logger: c.log})
 	if err != nil {
 		return nil, &inputError{err}
 	}
