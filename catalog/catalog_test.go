@@ -832,6 +832,36 @@ func TestQuotaUsed(t *testing.T) {
 	}
 }
 
+func TestQuotaSpent(t *testing.T) {
+	c, _ := newCatalog(t, catalog.Config{})
+	made, retired := permRecord("wxoa", wxqr.KindOAPerm, 1, ""), permRecord("wxoa", wxqr.KindOAPerm, 2, "")
+	other, unlimited := permRecord("wxother", wxqr.KindOAPerm, 3, ""), permRecord("wxmini", wxqr.KindWxaUnlimited, 0, "")
+	mustPut(t, c, made, retired, other, unlimited)
+	if _, err := c.Retire(t.Context(), retired.ID); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		app   string
+		class wxqr.QuotaClass
+		ids   []string
+		want  []bool
+	}{
+		{"made, retired, new, another app's", "wxoa", wxqr.ClassOAPerm,
+			[]string{made.ID, retired.ID, permRecord("wxoa", wxqr.KindOAPerm, 9, "").ID, other.ID}, []bool{true, true, false, false}},
+		{"no lifetime quota", "wxmini", wxqr.ClassWxaUnlimited, []string{unlimited.ID}, []bool{false}},
+		{"none asked", "wxoa", wxqr.ClassOAPerm, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := c.QuotaSpent(t.Context(), tt.app, tt.class, tt.ids)
+			if err != nil || !slices.Equal(got, tt.want) {
+				t.Errorf("QuotaSpent() = %v, %v; want %v", got, err, tt.want)
+			}
+		})
+	}
+}
+
 func TestCampaignStats(t *testing.T) {
 	c, _ := newCatalog(t, catalog.Config{})
 	now := base

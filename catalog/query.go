@@ -138,6 +138,25 @@ func (c *Catalog) QuotaUsed(ctx context.Context, appID string, class wxqr.QuotaC
 	return n, nil
 }
 
+// QuotaSpent reports, for each of ids, whether that code of app is in the
+// ledger of class: whether it spent a slot of the class's lifetime quota,
+// which making it again does not spend twice. For a class without a
+// lifetime quota every answer is false. One round trip for all of ids.
+func (c *Catalog) QuotaSpent(ctx context.Context, appID string, class wxqr.QuotaClass, ids []string) ([]bool, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	members := make([]any, len(ids))
+	for i, id := range ids {
+		members[i] = id
+	}
+	spent, err := c.rdb.SMIsMember(ctx, c.keys.quota(appID, class), members...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("catalog: quota spent by %d codes of %s %s: %w", len(ids), appID, class, err)
+	}
+	return spent, nil
+}
+
 // Stats summarises one campaign for its operators.
 type Stats struct {
 	Planned      int // codes the campaign asked for (see Plan); 0 for ""

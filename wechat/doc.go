@@ -1,7 +1,8 @@
 // Package wechat is a typed client for the WeChat APIs that make QR codes:
 // Official Account codes with a scene (qrcode/create, then showqrcode for
 // the image) and the three Mini Program code APIs (createwxaqrcode,
-// getwxacode, getwxacodeunlimit).
+// getwxacode, getwxacodeunlimit), and openapi/quota/get, which reports an
+// app's daily quota of any of them.
 //
 // A Client calls for one app. Its access tokens come from a TokenSource:
 // NewStableTokenSource (the default choice) and NewClassicTokenSource fetch
@@ -22,8 +23,8 @@
 //	ErrDailyQuota     45009                                   stop the API for the app until 00:00 China time
 //	ErrTotalQuota     45029                                   stop the class of code for the app for good
 //	ErrBadRequest     40052 40053 40097 40129 40159 40169     never retry; fix the request
-//	                  41030 47001 85096
-//	ErrAccount        40013 40125 40164 48001                 never retry; an operator must fix the app
+//	                  41030 47001 76003 76021 85096
+//	ErrAccount        40013 40125 40164 48001 76022           never retry; an operator must fix the app
 //	ErrTicketNotFound showqrcode 404                          create a new ticket
 //
 // Access tokens and app secrets never appear in errors or logs: URLs in

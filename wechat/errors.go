@@ -25,11 +25,13 @@ var (
 	// class of code (100,000) is spent, for good.
 	ErrTotalQuota = errors.New("wechat: total quota reached")
 	// ErrBadRequest: errcode 40052, 40053, 40097, 40129, 40159, 40169, 41030,
-	// 47001 or 85096, or a request the client refused to send. Never retry.
+	// 47001, 76003, 76021 or 85096, or a request the client refused to send.
+	// Never retry.
 	ErrBadRequest = errors.New("wechat: bad request")
 	// ErrAccount: errcode 40013 (invalid appid), 40125 (invalid appsecret),
-	// 40164 (caller IP not whitelisted) or 48001 (API not authorised for the
-	// account). An operator must act; never retry.
+	// 40164 (caller IP not whitelisted), 48001 (API not authorised for the
+	// account) or 76022 (quota/get about another account type's API). An
+	// operator must act; never retry.
 	ErrAccount = errors.New("wechat: account cannot make this call")
 	// ErrTicketNotFound: showqrcode answered 404, the ticket is invalid or
 	// expired.
@@ -66,6 +68,9 @@ var codeClasses = map[int]error{
 	40125: ErrAccount,     // invalid appsecret
 	40164: ErrAccount,     // caller IP not in the whitelist
 	48001: ErrAccount,     // api unauthorized
+	76003: ErrBadRequest,  // openapi/quota/get: cgi_path without its leading "/", or with the host
+	76021: ErrBadRequest,  // openapi/quota/get: cgi_path not found
+	76022: ErrAccount,     // openapi/quota/get: no permission for cgi_path (another account type's API)
 }
 
 // APIError is a failure that WeChat reported with an errcode. Its class is

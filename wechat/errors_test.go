@@ -19,8 +19,8 @@ func TestAPIErrorClasses(t *testing.T) {
 		{45029, ClassTotalQuota},
 		{40052, ClassBadRequest}, {40053, ClassBadRequest}, {40097, ClassBadRequest}, {40129, ClassBadRequest},
 		{40159, ClassBadRequest}, {40169, ClassBadRequest}, {41030, ClassBadRequest}, {47001, ClassBadRequest},
-		{85096, ClassBadRequest},
-		{40013, ClassAccount}, {40125, ClassAccount}, {40164, ClassAccount}, {48001, ClassAccount},
+		{85096, ClassBadRequest}, {76003, ClassBadRequest}, {76021, ClassBadRequest},
+		{40013, ClassAccount}, {40125, ClassAccount}, {40164, ClassAccount}, {48001, ClassAccount}, {76022, ClassAccount},
 		{40002, ClassUnknown}, {43001, ClassUnknown}, {99999, ClassUnknown},
 	}
 	sentinels := map[Class]error{

@@ -108,7 +108,7 @@ func (c *Client) CreateQRCode(ctx context.Context, req *CreateQRCodeRequest) (*Q
 		return nil, err
 	}
 	var ticket *QRCodeTicket
-	err = c.callAPI(ctx, opCreateQRCode, "cgi-bin/qrcode/create", body, func(r *response) error {
+	err = c.callAPI(ctx, opCreateQRCode, apiPaths[opCreateQRCode], body, func(r *response) error {
 		var out struct {
 			apiStatus
 			QRCodeTicket

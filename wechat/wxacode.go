@@ -71,7 +71,7 @@ func (c *Client) CreateWxaQRCode(ctx context.Context, req *CreateWxaQRCodeReques
 	if req == nil || req.Path == "" {
 		return nil, invalidRequest(opCreateWxaQRCode, "Path is required")
 	}
-	return c.callImageAPI(ctx, opCreateWxaQRCode, "cgi-bin/wxaapp/createwxaqrcode", req)
+	return c.callImageAPI(ctx, opCreateWxaQRCode, apiPaths[opCreateWxaQRCode], req)
 }
 
 // GetWxaCode makes a round Mini Program code that opens req.Path. It shares
@@ -84,7 +84,7 @@ func (c *Client) GetWxaCode(ctx context.Context, req *GetWxaCodeRequest) (*Image
 	if req == nil || req.Path == "" {
 		return nil, invalidRequest(opGetWxaCode, "Path is required")
 	}
-	return c.callImageAPI(ctx, opGetWxaCode, "wxa/getwxacode", req)
+	return c.callImageAPI(ctx, opGetWxaCode, apiPaths[opGetWxaCode], req)
 }
 
 // GetWxaCodeUnlimited makes a round Mini Program code that opens req.Page
@@ -97,7 +97,7 @@ func (c *Client) GetWxaCodeUnlimited(ctx context.Context, req *GetWxaCodeUnlimit
 	if req == nil || req.Scene == "" {
 		return nil, invalidRequest(opGetWxaCodeUnlimited, "Scene is required")
 	}
-	return c.callImageAPI(ctx, opGetWxaCodeUnlimited, "wxa/getwxacodeunlimit", req)
+	return c.callImageAPI(ctx, opGetWxaCodeUnlimited, apiPaths[opGetWxaCodeUnlimited], req)
 }
 
 // callImageAPI makes an API call whose success is an image and whose failure

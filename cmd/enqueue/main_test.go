@@ -21,15 +21,17 @@ import (
 	"github.com/wxqr/wxqr/internal/testenv"
 	"github.com/wxqr/wxqr/storage"
 	"github.com/wxqr/wxqr/tasks"
+	"github.com/wxqr/wxqr/wechat/wechatsim"
 )
 
-// harness runs the command against a Redis database of its own, with two
-// apps configured: wxoa (oa) and wxmp (mp).
+// harness runs the command against a Redis database of its own and a
+// WeChat simulator, with two apps configured: wxoa (oa) and wxmp (mp).
 type harness struct {
 	env       map[string]string
 	rdb       *redis.Client
 	inspector *asynq.Inspector
 	catalog   *catalog.Catalog
+	sim       *wechatsim.Server
 	dir       string
 }
 
@@ -43,15 +45,23 @@ func newHarness(t testing.TB) *harness {
 	rdb := redis.NewClient(opts)
 	t.Cleanup(func() { rdb.Close() })
 	dir := t.TempDir()
+	sim := wechatsim.NewServer(wechatsim.Config{Apps: map[string]wechatsim.App{
+		"wxoa": {Secret: "s3cr3t-oa", Type: wechatsim.OfficialAccount},
+		"wxmp": {Secret: "s3cr3t-mp", Type: wechatsim.MiniProgram},
+	}})
+	t.Cleanup(sim.Close)
 	return &harness{
 		env: map[string]string{
-			"REDIS_URL":    u.String(),
-			"WXQR_APPS":    "wxoa:s3cr3t-oa:oa,wxmp:s3cr3t-mp:mp",
-			"WXQR_STORAGE": "file://" + filepath.ToSlash(filepath.Join(dir, "bucket")),
+			"REDIS_URL":           u.String(),
+			"WXQR_APPS":           "wxoa:s3cr3t-oa:oa,wxmp:s3cr3t-mp:mp",
+			"WXQR_STORAGE":        "file://" + filepath.ToSlash(filepath.Join(dir, "bucket")),
+			"WECHAT_API_BASE_URL": sim.URL(),
+			"WECHAT_MP_BASE_URL":  sim.URL(),
 		},
 		rdb:       rdb,
 		inspector: asynq.NewInspectorFromRedisClient(rdb),
 		catalog:   catalog.New(rdb, ""),
+		sim:       sim,
 		dir:       dir,
 	}
 }

@@ -21,8 +21,10 @@ const (
 	logEvery = 10 * time.Second
 )
 
-// runQueue checks the whole input, then queues its codes: nothing is queued
-// unless every row is valid (or --skip-invalid says to queue the valid ones).
+// runQueue checks the whole input, weighs it against the quotas, then
+// queues its codes: nothing is queued unless every row is valid (or
+// --skip-invalid says to queue the valid ones) and the campaign fits in the
+// lifetime quotas (or --allow-partial says to queue it anyway).
 func runQueue(ctx context.Context, c *cli, args []string) error {
 	f, args, err := c.parseQueueFlags(args)
 	if err != nil {
@@ -46,9 +48,17 @@ func runQueue(ctx context.Context, c *cli, args []string) error {
 			plan.invalid, plan.rows, src.name())
 	}
 	if f.dryRun {
-		return plan.print(c.stdout)
+		if err := plan.print(c.stdout); err != nil {
+			return err
+		}
+		fmt.Fprintln(c.stdout)
+		return c.weighQuotas(ctx, plan, f.partialOK)
 	}
 
+	if err := c.weighQuotas(ctx, plan, f.partialOK); err != nil {
+		return err
+	}
+	fmt.Fprintln(c.stdout)
 	rdb, err := c.redis(ctx)
 	if err != nil {
 		return err
@@ -115,7 +125,7 @@ func (q *queuer) done() int64 {
 // queue reads src a second time and queues every valid code in seen (which
 // it empties), batchSize codes per catalog lookup, from concurrency
 // goroutines. It stops at the first error.
-func (q *queuer) queue(ctx context.Context, src source, chk *checker, seen map[codeID]struct{}, concurrency int) error {
+func (q *queuer) queue(ctx context.Context, src source, chk *checker, seen map[codeID]uint32, concurrency int) error {
 	return fanOut(ctx, concurrency, func(ctx context.Context, send func([]tasks.GeneratePayload) error) error {
 		batch := make([]tasks.GeneratePayload, 0, batchSize)
 		err := src.each(ctx, func(_ int, r *rawRow) error {

@@ -44,8 +44,19 @@ Flags:
   --width N          width of Mini Program codes (280..1280; default 430)
   --expire D         validity of oa_temp codes: 7d, 36h, 1d12h (default 30d)
   --concurrency N    goroutines queueing at once (default 32)
-  --dry-run          check the input and print the plan; queue nothing
+  --dry-run          check the input, print the plan and the pre-flight; queue nothing
   --skip-invalid     queue the valid codes and list the invalid ones
+  --allow-partial    queue a campaign that does not fit in the lifetime quota
+
+Before queueing (and in a dry run), a pre-flight prints, per app and quota
+class, the codes, what they need (new lifetime slots for oa_perm and
+wxa_limited: codes not yet made, WXQR_LIFETIME_QUOTAS less the codes wxqr
+made; calls for the others), what remains today of each daily quota they
+spend (WeChat's openapi/quota/get where the account may ask, else
+WXQR_DAILY_BUDGETS less wxqr's count) and the days the calls take. A
+campaign that needs more new codes than its lifetime quota has left is
+refused (exit 2, nothing queued), unless --allow-partial: then what fits is
+made and the rest waits in its queue, paused by 45029.
 
 A progress bar shows on a terminal; otherwise progress is logged every 10 s.
 The summary (queued, already queued, failed before and queued again, already
@@ -76,6 +87,7 @@ type queueFlags struct {
 	concurrency int
 	dryRun      bool
 	skipInvalid bool
+	partialOK   bool // --allow-partial
 }
 
 // parseQueueFlags reads the flags of a queueing run, and rejects those that
@@ -95,6 +107,7 @@ func (c *cli) parseQueueFlags(args []string) (*queueFlags, []string, error) {
 	fs.IntVar(&f.concurrency, "concurrency", defaultConcurrency, "")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "")
 	fs.BoolVar(&f.skipInvalid, "skip-invalid", false, "")
+	fs.BoolVar(&f.partialOK, "allow-partial", false, "")
 	if err := c.parse(fs, queueUsage, args); err != nil {
 		return nil, nil, err
 	}

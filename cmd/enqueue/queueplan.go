@@ -41,10 +41,22 @@ type planKey struct {
 type plan struct {
 	rows, invalid, duplicates int
 	codes                     map[planKey]int
-	// seen holds every distinct valid code of the input. The second pass
-	// deletes each code as it queues it, so a code seen again there is a
-	// duplicate.
-	seen map[codeID]struct{}
+	// seen holds every distinct valid code of the input, with the index in
+	// keys of its app and kind (for the pre-flight). The second pass deletes
+	// each code as it queues it, so a code seen again there is a duplicate.
+	seen map[codeID]uint32
+	keys []planKey
+}
+
+// keyIndex returns the index of k in p.keys, adding it if it is new. A
+// file holds a few keys: configured apps × kinds.
+func (p *plan) keyIndex(k planKey) uint32 {
+	i := slices.Index(p.keys, k)
+	if i < 0 {
+		i = len(p.keys)
+		p.keys = append(p.keys, k)
+	}
+	return uint32(i)
 }
 
 func (p *plan) unique() int { return len(p.seen) }
@@ -53,7 +65,7 @@ func (p *plan) unique() int { return len(p.seen) }
 // errors on errOut as they are found. Memory holds the counts and one
 // codeID per distinct code, never the rows.
 func validate(ctx context.Context, src source, chk *checker, errOut io.Writer) (*plan, error) {
-	p := &plan{codes: map[planKey]int{}, seen: map[codeID]struct{}{}}
+	p := &plan{codes: map[planKey]int{}, seen: map[codeID]uint32{}}
 	listed, unlisted := 0, 0
 	err := src.each(ctx, func(line int, r *rawRow) error {
 		p.rows++
@@ -75,8 +87,9 @@ func validate(ctx context.Context, src source, chk *checker, errOut io.Writer) (
 			p.duplicates++
 			return nil
 		}
-		p.seen[id] = struct{}{}
-		p.codes[planKey{payload.Spec.AppID, payload.Spec.Kind}]++
+		k := planKey{payload.Spec.AppID, payload.Spec.Kind}
+		p.seen[id] = p.keyIndex(k)
+		p.codes[k]++
 		return nil
 	})
 	if unlisted > 0 {

@@ -26,18 +26,15 @@ within 24 hours; then what its codes brought: scans, net follows (new
 follows less unfollows) and, once a Mini Program reported one, launches.
 Then, per app and quota class (one asynq queue each): tasks
 queued (pending, scheduled, retrying or running), failed (archived), whether
-the queue is paused and why, and the lifetime quota used (of 100,000;
-permanent OA codes and createwxaqrcode + getwxacode codes only).
+the queue is paused and why, and the lifetime quota used (of its cap in
+WXQR_LIFETIME_QUOTAS, 100,000 by default; permanent OA codes and
+createwxaqrcode + getwxacode codes only).
 
 Apps come from WXQR_APPS and from the queues that exist in Redis.
 
 Example:
   enqueue status
 `
-
-// lifetimeQuota is WeChat's lifetime cap per app for permanent OA codes and
-// for createwxaqrcode + getwxacode.
-const lifetimeQuota = 100000
 
 // expiringWindow is what status calls expiring soon.
 const expiringWindow = 24 * time.Hour
@@ -130,6 +127,10 @@ func parseQueueName(name string) (queueID, bool) {
 }
 
 func (c *cli) queueStatus(ctx context.Context, cat *catalog.Catalog, inspector *asynq.Inspector, pauses *tasks.Pauses) error {
+	caps, err := c.lifetimeQuotas()
+	if err != nil {
+		return err
+	}
 	existing, err := inspector.Queues()
 	if err != nil {
 		return fmt.Errorf("list queues: %w", err)
@@ -173,12 +174,12 @@ func (c *cli) queueStatus(ctx context.Context, cat *catalog.Catalog, inspector *
 			info = *i
 		}
 		quota := "-"
-		if id.class.Lifetime() {
+		if limit, ok := caps.Cap(id.app, id.class); ok {
 			used, err := cat.QuotaUsed(ctx, id.app, id.class)
 			if err != nil {
 				return err
 			}
-			quota = fmt.Sprintf("%d/%d", used, lifetimeQuota)
+			quota = fmt.Sprintf("%d/%d", used, limit)
 		}
 		state, recorded := byQueue[id.name()]
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", id.name(), id.app, id.class,

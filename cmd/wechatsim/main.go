@@ -203,7 +203,7 @@ func serve(ctx context.Context, log zerolog.Logger, sim *wechatsim.Server, addr 
 }
 
 // allAPIs are the APIs that -fault '*:...' covers.
-var allAPIs = append([]string{wechatsim.APIToken, wechatsim.APIStableToken, wechatsim.APIShowQRCode}, createAPIs...)
+var allAPIs = append([]string{wechatsim.APIToken, wechatsim.APIStableToken, wechatsim.APIShowQRCode, wechatsim.APIQuotaGet}, createAPIs...)
 
 // faultFlag collects -fault values: fault rates by API.
 type faultFlag map[string][]wechatsim.FaultRate

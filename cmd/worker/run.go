@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -13,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/wxqr/wxqr/catalog"
+	"github.com/wxqr/wxqr/internal/appclients"
 	"github.com/wxqr/wxqr/internal/config"
 	"github.com/wxqr/wxqr/internal/exitcode"
 	"github.com/wxqr/wxqr/metrics"
@@ -20,7 +20,6 @@ import (
 	"github.com/wxqr/wxqr/regen"
 	"github.com/wxqr/wxqr/scans"
 	"github.com/wxqr/wxqr/tasks"
-	"github.com/wxqr/wxqr/wechat"
 )
 
 // Timings of the worker's own loops.
@@ -172,41 +171,15 @@ func (s *services) newServer(cfg *config.Config) {
 }
 
 // newClients makes one WeChat client per configured app, each with the token
-// source its configuration names.
+// source its configuration names (see appclients).
 func newClients(cfg *config.Config, rdb redis.UniversalClient, m *metrics.Metrics, log zerolog.Logger) (map[string]tasks.WeChat, error) {
-	httpClient := &http.Client{Timeout: 30 * time.Second}
-	clients := make(map[string]tasks.WeChat, len(cfg.Apps))
-	for _, app := range cfg.Apps {
-		tc := wechat.TokenConfig{
-			AppID: app.AppID, Secret: app.Secret, Redis: rdb,
-			APIBaseURL: cfg.APIBaseURL, HTTPClient: httpClient,
-			Logger:  log, // the token source names the app itself
-			OnFetch: m.TokenRefreshed,
-		}
-		var tokens wechat.TokenSource
-		var err error
-		switch app.Token.Kind {
-		case config.TokenClassic:
-			tokens, err = wechat.NewClassicTokenSource(tc)
-		case config.TokenRedis:
-			tokens = wechat.NewRedisKeyTokenSource(rdb, app.Token.Ref)
-		case config.TokenURL:
-			tokens = wechat.NewURLTokenSource(app.Token.Ref, httpClient)
-		default:
-			tokens, err = wechat.NewStableTokenSource(tc)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("app %s: %w", app.AppID, err)
-		}
-		client, err := wechat.NewClient(wechat.Config{
-			AppID: app.AppID, Tokens: tokens, HTTPClient: httpClient,
-			APIBaseURL: cfg.APIBaseURL, MPBaseURL: cfg.MPBaseURL,
-			Logger: log, // the client names the app itself
-		})
-		if err != nil {
-			return nil, fmt.Errorf("app %s: %w", app.AppID, err)
-		}
-		clients[app.AppID] = client
+	made, err := appclients.New(cfg, rdb, appclients.Options{Logger: log, OnFetch: m.TokenRefreshed})
+	if err != nil {
+		return nil, err
+	}
+	clients := make(map[string]tasks.WeChat, len(made))
+	for id, c := range made {
+		clients[id] = c
 	}
 	return clients, nil
 }

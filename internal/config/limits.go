@@ -2,18 +2,23 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/ratelimit"
 )
 
-// Environment variables of the limits per app × API. The workers enforce
-// them; enqueue regen plans within the daily budgets.
+// Environment variables of the limits per app × API (and, for the lifetime
+// quotas, per app × quota class). The workers enforce the rates and budgets;
+// enqueue regen plans within the daily budgets; enqueue's pre-flight weighs
+// a campaign against the budgets and the lifetime quotas.
 const (
-	EnvRateLimits   = "WXQR_RATE_LIMITS"
-	EnvDailyBudgets = "WXQR_DAILY_BUDGETS"
+	EnvRateLimits     = "WXQR_RATE_LIMITS"
+	EnvDailyBudgets   = "WXQR_DAILY_BUDGETS"
+	EnvLifetimeQuotas = "WXQR_LIFETIME_QUOTAS"
 )
 
 // DefaultRateLimits keep every app under WeChat's documented limits, and
@@ -33,15 +38,24 @@ var DefaultDailyBudgets = map[string]int64{
 	"wxa/getwxacode": 10000,
 }
 
-// PerAppAPI is a setting per WeChat API, for every app or (overridden) for
-// one: the value of WXQR_RATE_LIMITS or WXQR_DAILY_BUDGETS.
+// DefaultLifetimeQuotas are WeChat's lifetime caps, by quota class: 100,000
+// permanent Official Account codes, and 100,000 createwxaqrcode and
+// getwxacode codes together, per account, ever.
+var DefaultLifetimeQuotas = map[string]int64{
+	string(wxqr.ClassOAPerm):     100000,
+	string(wxqr.ClassWxaLimited): 100000,
+}
+
+// PerAppAPI is a setting per WeChat API (per quota class for the lifetime
+// quotas), for every app or (overridden) for one: the value of
+// WXQR_RATE_LIMITS, WXQR_DAILY_BUDGETS or WXQR_LIFETIME_QUOTAS.
 type PerAppAPI[T any] struct {
 	defaults map[string]T // by API
 	perApp   map[string]T // by "app:api"
 }
 
-// Lookup returns the setting for key, "{app_id}:{api}" (tasks.LimitKey), and
-// whether there is one.
+// Lookup returns the setting for key, "{app_id}:{api}" (tasks.LimitKey) or
+// "{app_id}:{class}", and whether there is one.
 func (s PerAppAPI[T]) Lookup(key string) (T, bool) {
 	if v, ok := s.perApp[key]; ok {
 		return v, true
@@ -51,8 +65,30 @@ func (s PerAppAPI[T]) Lookup(key string) (T, bool) {
 	return v, ok
 }
 
-// parseKeyed parses "[app_id:]api=value,..." over the defaults.
-func parseKeyed[T any](name, raw string, defaults map[string]T, parse func(string) (T, error)) (PerAppAPI[T], error) {
+// keyNames are the keys a setting takes: what they are ("API") and their
+// names, in the order the error message lists them.
+type keyNames struct {
+	what  string
+	names []string
+}
+
+// apiKeys are the APIs that make codes.
+var apiKeys = func() keyNames {
+	k := keyNames{what: "API"}
+	for _, kind := range wxqr.Kinds {
+		if api := kind.API(); !slices.Contains(k.names, api) {
+			k.names = append(k.names, api)
+		}
+	}
+	return k
+}()
+
+// lifetimeKeys are the quota classes with a lifetime quota.
+var lifetimeKeys = keyNames{"lifetime quota class", []string{string(wxqr.ClassOAPerm), string(wxqr.ClassWxaLimited)}}
+
+// parseKeyed parses "[app_id:]key=value,..." over the defaults, each key one
+// of keys.
+func parseKeyed[T any](name, raw string, keys keyNames, defaults map[string]T, parse func(string) (T, error)) (PerAppAPI[T], error) {
 	s := PerAppAPI[T]{defaults: map[string]T{}, perApp: map[string]T{}}
 	for api, v := range defaults {
 		s.defaults[api] = v
@@ -73,8 +109,8 @@ func parseKeyed[T any](name, raw string, defaults map[string]T, parse func(strin
 		if !perApp {
 			api = app
 		}
-		if _, known := DefaultRateLimits[api]; !known {
-			return s, fmt.Errorf("%s: entry %d: unknown API %q (want qrcode/create, wxaapp/createwxaqrcode, wxa/getwxacode or wxa/getwxacodeunlimit)", name, i+1, api)
+		if !slices.Contains(keys.names, api) {
+			return s, fmt.Errorf("%s: entry %d: unknown %s %q (want %s)", name, i+1, keys.what, api, strings.Join(keys.names, ", "))
 		}
 		if perApp {
 			s.perApp[app+":"+api] = v
@@ -87,12 +123,37 @@ func parseKeyed[T any](name, raw string, defaults map[string]T, parse func(strin
 
 // LoadRateLimits reads WXQR_RATE_LIMITS over DefaultRateLimits.
 func LoadRateLimits(getenv func(string) string) (PerAppAPI[ratelimit.Limit], error) {
-	return parseKeyed(EnvRateLimits, getenv(EnvRateLimits), DefaultRateLimits, parseRate)
+	return parseKeyed(EnvRateLimits, getenv(EnvRateLimits), apiKeys, DefaultRateLimits, parseRate)
 }
 
 // LoadDailyBudgets reads WXQR_DAILY_BUDGETS over DefaultDailyBudgets.
 func LoadDailyBudgets(getenv func(string) string) (PerAppAPI[int64], error) {
-	return parseKeyed(EnvDailyBudgets, getenv(EnvDailyBudgets), DefaultDailyBudgets, parseBudget)
+	return parseKeyed(EnvDailyBudgets, getenv(EnvDailyBudgets), apiKeys, DefaultDailyBudgets, parseBudget)
+}
+
+// LifetimeQuotas are the lifetime caps per app × quota class: how many
+// codes of the class wxqr may make for the app, ever. WeChat's cap counts
+// every code the account made, wxqr's or not, while wxqr's ledger counts
+// only its own: an account that made codes elsewhere lowers its cap here to
+// what WeChat still allows plus what wxqr has made.
+type LifetimeQuotas struct {
+	caps PerAppAPI[int64]
+}
+
+// Cap returns the lifetime cap of class for the app, and false for a class
+// without a lifetime quota (wxqr.QuotaClass.Lifetime).
+func (q LifetimeQuotas) Cap(appID string, class wxqr.QuotaClass) (int64, bool) {
+	if !class.Lifetime() {
+		return 0, false
+	}
+	return q.caps.Lookup(appID + ":" + string(class))
+}
+
+// LoadLifetimeQuotas reads WXQR_LIFETIME_QUOTAS, "[app_id:]class=N,..."
+// with class oa_perm or wxa_limited, over DefaultLifetimeQuotas.
+func LoadLifetimeQuotas(getenv func(string) string) (LifetimeQuotas, error) {
+	caps, err := parseKeyed(EnvLifetimeQuotas, getenv(EnvLifetimeQuotas), lifetimeKeys, DefaultLifetimeQuotas, parseCap)
+	return LifetimeQuotas{caps: caps}, err
 }
 
 // parseRate parses "20/s", "5000/m" or "100/h"; a rate of 0 turns the limit
@@ -108,6 +169,14 @@ func parseRate(s string) (ratelimit.Limit, error) {
 		return ratelimit.Limit{}, fmt.Errorf("rate unit must be s, m or h, got %q", unit)
 	}
 	return ratelimit.Limit{Rate: rate, Per: per}, nil
+}
+
+func parseCap(s string) (int64, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("want a whole number of codes, got %q", s)
+	}
+	return n, nil
 }
 
 func parseBudget(s string) (int64, error) {

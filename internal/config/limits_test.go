@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/ratelimit"
 )
 
@@ -72,5 +73,44 @@ func TestLoadDailyBudgets(t *testing.T) {
 	}
 	if _, err := LoadDailyBudgets(func(string) string { return "qrcode/create=-1" }); err == nil {
 		t.Error("a negative budget was accepted")
+	}
+}
+
+func TestLoadLifetimeQuotas(t *testing.T) {
+	quotas, err := LoadLifetimeQuotas(func(name string) string {
+		if name == EnvLifetimeQuotas {
+			return "wx2:oa_perm=40000, wxa_limited=90000"
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		app    string
+		class  wxqr.QuotaClass
+		want   int64
+		wantOK bool
+	}{
+		{"wx1", wxqr.ClassOAPerm, 100000, true},
+		{"wx2", wxqr.ClassOAPerm, 40000, true},
+		{"wx1", wxqr.ClassWxaLimited, 90000, true},
+		{"wx2", wxqr.ClassWxaLimited, 90000, true},
+		{"wx1", wxqr.ClassOATemp, 0, false},
+		{"wx1", wxqr.ClassWxaUnlimited, 0, false},
+	} {
+		if got, ok := quotas.Cap(tt.app, tt.class); got != tt.want || ok != tt.wantOK {
+			t.Errorf("Cap(%s, %s) = %d, %v; want %d, %v", tt.app, tt.class, got, ok, tt.want, tt.wantOK)
+		}
+	}
+	for raw, want := range map[string]string{
+		"oa_temp=10":       `unknown lifetime quota class "oa_temp" (want oa_perm, wxa_limited)`,
+		"oa_perm=-1":       "want a whole number of codes",
+		"qrcode/create=10": "unknown lifetime quota class",
+	} {
+		_, err := LoadLifetimeQuotas(func(string) string { return raw })
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), EnvLifetimeQuotas) {
+			t.Errorf("%q: err = %v, want one naming %s and saying %q", raw, err, EnvLifetimeQuotas, want)
+		}
 	}
 }

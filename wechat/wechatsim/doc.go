@@ -59,6 +59,12 @@
 //     (default 100,000 per app, ever; 45029 beyond); the same API, path and
 //     width again spends no other slot. The used count is sent in a
 //     Num-Used header. getwxacodeunlimit has no such cap.
+//   - POST cgi-bin/openapi/quota/get: for the cgi_path of a code-making API,
+//     the app's daily_limit, used and remain from the same counters and
+//     Limits.Daily that answer 45009 (daily_limit 0 for an API without a
+//     daily quota); 76021 for any other path, 76022 for an API of the other
+//     account type, 76003 for a path without its leading "/". It spends no
+//     quota itself.
 //   - Every request body must be JSON that fits the documented fields
 //     (47001); wrong methods get 43001 / 43002.
 //   - Limits per app and API (SetLimits, at any time), by default WeChat's:
@@ -72,7 +78,7 @@
 //     latency, JSON errors served as text/plain, any errcode. InjectFault
 //     queues them for the next calls of an API; SetFaultRates makes a share
 //     of its calls fail at random, reproducibly for a Config.FaultSeed.
-//   - Inspection, by API (the names APIToken ... APIGetWxaCodeUnlimited):
+//   - Inspection, by API (the names APIToken ... APIQuotaGet):
 //     Calls, CallsByErrcode, Faults (calls that suffered each kind of
 //     fault), Usage (per app: codes made, temporary ones, and those counted
 //     against a lifetime cap), CodesMade (successful code-making calls per
@@ -105,9 +111,9 @@
 //     shown to a user, and no other message or event (text, location,
 //     menu clicks) is pushed. Compatible mode, which adds the plain fields
 //     beside <Encrypt>, is not sent.
-//   - The quota tools (openapi/quota/get, clear_quota), third-party platform
-//     authorizer tokens, IP allow-lists (inject errcode 40164 instead), and
-//     every API wxqr does not call.
+//   - clear_quota, quota/get's own limits and its rate_limit object,
+//     third-party platform authorizer tokens, IP allow-lists (inject errcode
+//     40164 instead), and every API wxqr does not call.
 //   - The token endpoints' own quotas (2,000 cgi-bin/token calls a day;
 //     stable_token's per-minute and daily ones): only force_refresh is
 //     limited.

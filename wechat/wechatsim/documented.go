@@ -142,7 +142,26 @@ var errmsgs = map[int]string{
 	errUnauthorized:   "api unauthorized",
 	errIPWhitelist:    "invalid ip, not in whitelist",
 	errScancodeTime:   "not allow include scancode_time field",
+	errCGIPathFormat:  "invalid cgi_path",
+	errCGIPathUnknown: "cgi_path not found, please check",
+	errCGIPathDenied:  "could not use this cgi_path, no permission",
 }
+
+// openapi/quota/get, as WeChat documents it ("查询openAPI调用quota"),
+// answers for the API at cgi_path the account's calls allowed today
+// (daily_limit), made today (used) and left (remain), or one of these
+// errcodes. The simulator knows the quotas of the code-making APIs only, so
+// every other path, even one WeChat serves, is 76021 here. WeChat's own
+// example answer is all zeros, and what it answers for an API without a
+// daily quota is not documented: the simulator answers daily_limit 0 (and
+// remain 0), which a client must read as "no daily limit stated", never as
+// "nothing left". The tool's own quota, and the rate_limit object newer
+// accounts get, are not modelled.
+const (
+	errCGIPathFormat  = 76003 // cgi_path lacks its leading "/" or carries the host
+	errCGIPathUnknown = 76021 // cgi_path names no API
+	errCGIPathDenied  = 76022 // the API belongs to another type of account
+)
 
 // Scan events, which WeChat pushes to an Official Account's server URL.
 const (

@@ -345,6 +345,7 @@ var apiPaths = map[string]string{
 	APICreateWxaQRCode:     "/cgi-bin/wxaapp/createwxaqrcode",
 	APIGetWxaCode:          "/wxa/getwxacode",
 	APIGetWxaCodeUnlimited: "/wxa/getwxacodeunlimit",
+	APIQuotaGet:            "/cgi-bin/openapi/quota/get",
 }
 
 func (s *Server) routes() http.Handler {
@@ -356,5 +357,6 @@ func (s *Server) routes() http.Handler {
 	s.route(mux, APICreateWxaQRCode, http.MethodPost, s.createWxaQRCode)
 	s.route(mux, APIGetWxaCode, http.MethodPost, s.getWxaCode)
 	s.route(mux, APIGetWxaCodeUnlimited, http.MethodPost, s.getWxaCodeUnlimited)
+	s.route(mux, APIQuotaGet, http.MethodPost, s.quotaGet)
 	return mux
 }

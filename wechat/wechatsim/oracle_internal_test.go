@@ -12,6 +12,7 @@ import (
 
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/internal/config"
+	"github.com/wxqr/wxqr/wechat"
 )
 
 // TestWxqrAgreesWithWeChat holds wxqr's copy of WeChat's rules against the
@@ -55,6 +56,11 @@ func TestWxqrAgreesWithWeChat(t *testing.T) {
 			if got, want := accountTypes[k.AppType()], callers[api]; got != want {
 				t.Errorf("%s: wxqr makes it with an app of type %q, but %s answers only a %q (48001 for others)", k, k.AppType(), api, want)
 			}
+			// quota/get is asked about an API by its path: 76021 for any
+			// other.
+			if got, _ := wechat.CGIPath(api); got != apiPaths[api] {
+				t.Errorf("%s: wxqr asks quota/get about %q, WeChat serves %s at %q", k, got, api, apiPaths[api])
+			}
 		}
 	})
 
@@ -79,6 +85,18 @@ func TestWxqrAgreesWithWeChat(t *testing.T) {
 					t.Errorf("a %s code after a %s code, caps 1: errcode %d, want %d (wxqr's classes: %s, %s; lifetime: %v, %v)",
 						j, k, got, want, k.Class(), j.Class(), k.Class().Lifetime(), j.Class().Lifetime())
 				}
+			}
+		}
+	})
+
+	t.Run("lifetime caps", func(t *testing.T) {
+		quotas, err := config.LoadLifetimeQuotas(func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		for class, n := range map[wxqr.QuotaClass]int{wxqr.ClassOAPerm: permCodeCap, wxqr.ClassWxaLimited: wxaCodeCap} {
+			if got, ok := quotas.Cap("wxany", class); !ok || got != int64(n) {
+				t.Errorf("wxqr's default lifetime cap of %s = %d (%v), WeChat's is %d", class, got, ok, n)
 			}
 		}
 	})

@@ -19,6 +19,9 @@ const (
 	APICreateWxaQRCode     = "wxaapp/createwxaqrcode"
 	APIGetWxaCode          = "wxa/getwxacode"
 	APIGetWxaCodeUnlimited = "wxa/getwxacodeunlimit"
+	// APIQuotaGet is openapi/quota/get, which reports an app's daily quota
+	// of one API.
+	APIQuotaGet = "openapi/quota/get"
 )
 
 // Config configures a Server.

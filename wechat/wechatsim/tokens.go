@@ -193,6 +193,22 @@ func (s *Server) renewWindow() time.Duration { return min(s.grace, s.ttl/2) }
 // to its app, checks the app's type may call api, and admits the call against
 // the app's limits. It returns the app, or the errcode that refuses the call.
 func (s *Server) authorizeLocked(r *http.Request, api string, now time.Time) (*appState, int) {
+	st, code := s.tokenAppLocked(r, now)
+	if code != 0 {
+		return nil, code
+	}
+	if st.app.Type != callers[api] {
+		return nil, errUnauthorized
+	}
+	if code := s.admitLocked(st, api, now); code != 0 {
+		return nil, code
+	}
+	return st, 0
+}
+
+// tokenAppLocked resolves the access_token of a call to its app, or returns
+// the errcode that refuses the token.
+func (s *Server) tokenAppLocked(r *http.Request, now time.Time) (*appState, int) {
 	v := r.URL.Query().Get("access_token")
 	if v == "" {
 		return nil, errNoToken
@@ -208,12 +224,5 @@ func (s *Server) authorizeLocked(r *http.Request, api string, now time.Time) (*a
 	case !t.alive(now):
 		return nil, errInvalidToken
 	}
-	st := s.apps[t.appID]
-	if st.app.Type != callers[api] {
-		return nil, errUnauthorized
-	}
-	if code := s.admitLocked(st, api, now); code != 0 {
-		return nil, code
-	}
-	return st, 0
+	return s.apps[t.appID], 0
 }
