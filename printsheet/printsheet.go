@@ -115,12 +115,11 @@ func (c *Codes) Warning() string {
 	if n == 0 {
 		return ""
 	}
-	codes := "codes are temporary: they stop"
+	when := first.UTC().Format("2006-01-02 15:04 UTC")
 	if n == 1 {
-		codes = "code is temporary: it stops"
+		return "1 code is temporary: it stops working at its expiry (on " + when + "), and a printed code cannot be regenerated"
 	}
-	return fmt.Sprintf("%d %s working at their expiry, the first on %s, and a printed code cannot be regenerated",
-		n, codes, first.UTC().Format("2006-01-02 15:04 UTC"))
+	return fmt.Sprintf("%d codes are temporary: they stop working at their expiry (the first on %s), and a printed code cannot be regenerated", n, when)
 }
 
 // drawnFromURL reports whether the code is drawn from its url rather than

@@ -183,6 +183,49 @@ func ParseLength(s string) (float64, error) {
 	return n * unit, nil
 }
 
+// SheetText is a sheet as people write it, in a command's flags or a URL's
+// query: "letter", "3x4", "50mm". An empty field takes the default, and
+// Margin and Gutter default to DefaultMargin and DefaultGutter.
+type SheetText struct {
+	Paper, Grid, Size, Margin, Gutter string
+}
+
+// Sheet reads the sheet t describes, without a font, and checks it (see
+// Sheet.Check). The error names the field at fault in its words: `grid
+// "3": want COLUMNSxROWS, e.g. 3x4`.
+func (t SheetText) Sheet() (Sheet, error) {
+	s := Sheet{Margin: DefaultMargin, Gutter: DefaultGutter}
+	var err error
+	if t.Paper != "" {
+		s.Paper, err = ParsePaper(t.Paper)
+	}
+	if err == nil && t.Grid != "" {
+		s.Columns, s.Rows, err = ParseGrid(t.Grid)
+	}
+	lengths := []struct {
+		name, text string
+		mm         *float64
+	}{{"size", t.Size, &s.CodeSize}, {"margin", t.Margin, &s.Margin}, {"gutter", t.Gutter, &s.Gutter}}
+	for _, l := range lengths {
+		if err == nil && l.text != "" {
+			*l.mm, err = ParseLength(l.text)
+			if err != nil {
+				err = fmt.Errorf("%s: %w", l.name, err)
+			}
+		}
+	}
+	if err == nil && t.Size != "" && s.CodeSize == 0 {
+		err = fmt.Errorf("size %q: want at least %gmm", t.Size, MinCodeSize) // not "the default"
+	}
+	if err == nil {
+		err = s.WithDefaults().validate()
+	}
+	if err != nil {
+		return Sheet{}, fmt.Errorf("printsheet: %w", err)
+	}
+	return s.WithDefaults(), nil
+}
+
 // ErrNoCodes is returned (wrapped) when there is nothing to print: the
 // campaign has no generated code.
 var ErrNoCodes = errors.New("no codes to print")

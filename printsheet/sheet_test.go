@@ -141,3 +141,41 @@ func TestNaturalCompare(t *testing.T) {
 		}
 	}
 }
+
+func TestSheetText(t *testing.T) {
+	tests := []struct {
+		name string
+		text SheetText
+		want Sheet
+		err  string
+	}{
+		{"defaults", SheetText{}, Sheet{Paper: A4, Columns: 3, Rows: 4, CodeSize: 50, Margin: 10, Gutter: 5}, ""},
+		{"all set", SheetText{Paper: "Letter", Grid: "2x3", Size: "2.5in", Margin: "0.5in", Gutter: "0"},
+			Sheet{Paper: Letter, Columns: 2, Rows: 3, CodeSize: 63.5, Margin: 12.7, Gutter: 0}, ""},
+		{"bad paper", SheetText{Paper: "a5"}, Sheet{}, `paper "a5"`},
+		{"bad grid", SheetText{Grid: "3"}, Sheet{}, `grid "3"`},
+		{"bad size", SheetText{Size: "big"}, Sheet{}, `size: length "big"`},
+		{"zero size", SheetText{Size: "0mm"}, Sheet{}, `size "0mm": want at least 10mm`},
+		{"bad margin", SheetText{Margin: "-3mm"}, Sheet{}, `margin: length "-3mm"`},
+		{"bad gutter", SheetText{Gutter: "x"}, Sheet{}, `gutter: length "x"`},
+		{"does not fit", SheetText{Grid: "5x5"}, Sheet{}, "grid 5x5 of 50mm codes needs"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.text.Sheet()
+			switch {
+			case tt.err == "" && err != nil:
+				t.Fatalf("Sheet: %v", err)
+			case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+				t.Fatalf("Sheet = %v, want an error containing %q", err, tt.err)
+			}
+			if math.Abs(got.CodeSize-tt.want.CodeSize) > 1e-9 || math.Abs(got.Margin-tt.want.Margin) > 1e-9 {
+				t.Errorf("Sheet = %+v, want %+v", got, tt.want)
+			}
+			got.CodeSize, got.Margin = tt.want.CodeSize, tt.want.Margin
+			if got != tt.want {
+				t.Errorf("Sheet = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
