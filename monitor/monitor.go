@@ -13,6 +13,8 @@
 //	GET /campaigns/{name}                 one campaign: counts and its codes, 200 per page (?page=n)
 //	GET /campaigns/{name}/manifest.csv    the campaign's records as CSV, streamed
 //	GET /campaigns/{name}/images.zip      every image of the campaign, one zip, streamed
+//	GET /campaigns/{name}/print.pdf       PDF label sheets (?paper=a4|letter&grid=3x4&size=50mm&margin=&gutter=)
+//	GET /campaigns/{name}/codes.zip       one SVG or PNG per code (?format=svg|png&size=50mm), streamed
 //	GET /codes/{id}/image                 one code's image
 //
 // Everything is served from the binary: the pages load nothing from
@@ -45,6 +47,7 @@ import (
 
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/catalog"
+	"github.com/wxqr/wxqr/printsheet"
 	"github.com/wxqr/wxqr/storage"
 )
 
@@ -103,6 +106,11 @@ type Config struct {
 	// Metrics serves /metrics (metrics.Metrics.Handler). Default nil: no
 	// /metrics route.
 	Metrics http.Handler
+
+	// PrintFont draws the text of the PDF print sheets
+	// (printsheet.LoadFont). Default nil: Helvetica, which prints Western
+	// European text only.
+	PrintFont *printsheet.Font
 
 	// Logger receives the server's errors and its start. Default: a logger
 	// that discards everything.
@@ -313,6 +321,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /campaigns/{name}", s.campaign)
 	mux.HandleFunc("GET /campaigns/{name}/manifest.csv", s.manifest)
 	mux.HandleFunc("GET /campaigns/{name}/images.zip", s.images)
+	mux.HandleFunc("GET /campaigns/{name}/print.pdf", s.printSheet)
+	mux.HandleFunc("GET /campaigns/{name}/codes.zip", s.codesZip)
 	mux.HandleFunc("GET /codes/{id}/image", s.image)
 
 	var h http.Handler = mux

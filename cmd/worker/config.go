@@ -7,6 +7,7 @@ import (
 
 	"github.com/wxqr/wxqr/internal/config"
 	"github.com/wxqr/wxqr/monitor"
+	"github.com/wxqr/wxqr/printsheet"
 	"github.com/wxqr/wxqr/ratelimit"
 )
 
@@ -39,6 +40,7 @@ type workerConfig struct {
 type monitorSettings struct {
 	user, password string // basic auth; both or neither
 	readOnly       bool
+	printFont      *printsheet.Font // shared.PrintFont, loaded; nil for Helvetica
 }
 
 // loadConfig parses the flags and the environment and checks every value.
@@ -77,6 +79,11 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*w
 	}
 	if wc.monitor, err = parseMonitor(shared.MonitorAddr, getenv); err != nil {
 		return nil, &exitStatus{code: exitUsage, err: err}
+	}
+	if shared.PrintFont != "" && shared.MonitorAddr != config.MonitorOff {
+		if wc.monitor.printFont, err = printsheet.LoadFont(shared.PrintFont); err != nil {
+			return nil, withStatus(exitUsage, "%s: %v", config.EnvPrintFont, err)
+		}
 	}
 	return wc, nil
 }
