@@ -112,6 +112,13 @@ type Config struct {
 	// European text only.
 	PrintFont *printsheet.Font
 
+	// MaxSheetCodes bounds the codes of a campaign's PDF print sheets: the
+	// server makes the whole PDF in memory (some 10 KB per Official Account
+	// code, the image per Mini Program code) before it sends it. A larger
+	// campaign is refused with 422 (enqueue print has no bound). Default
+	// DefaultMaxSheetCodes.
+	MaxSheetCodes int
+
 	// Logger receives the server's errors and its start. Default: a logger
 	// that discards everything.
 	Logger zerolog.Logger
@@ -142,6 +149,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.CheckTimeout == 0 {
 		c.CheckTimeout = DefaultCheckTimeout
+	}
+	if c.MaxSheetCodes == 0 {
+		c.MaxSheetCodes = DefaultMaxSheetCodes
 	}
 	return c
 }
@@ -184,6 +194,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("monitor: ExpiringSoon must not be negative, got %s", c.ExpiringSoon)
 	case c.CheckTimeout < 0:
 		return fmt.Errorf("monitor: CheckTimeout must not be negative, got %s", c.CheckTimeout)
+	case c.MaxSheetCodes < 0:
+		return fmt.Errorf("monitor: MaxSheetCodes must not be negative, got %d", c.MaxSheetCodes)
 	}
 	return nil
 }

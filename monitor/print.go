@@ -11,6 +11,10 @@ import (
 	"github.com/wxqr/wxqr/printsheet"
 )
 
+// DefaultMaxSheetCodes is the default of Config.MaxSheetCodes: 167 pages of
+// 3 × 4 codes.
+const DefaultMaxSheetCodes = 2000
+
 // printSheet serves the campaign's PDF label sheets, laid out by the query
 // (paper, grid, size, margin, gutter: as enqueue print's flags take them).
 // The PDF is made whole before anything is sent, so a failure is a clean
@@ -32,6 +36,12 @@ func (s *Server) printSheet(w http.ResponseWriter, r *http.Request) {
 	}
 	codes, ok := s.printable(w, r, name)
 	if !ok {
+		return
+	}
+	if n := len(codes.Records); n > s.cfg.MaxSheetCodes {
+		w.Header().Del("Content-Disposition")
+		http.Error(w, fmt.Sprintf("the campaign has %s codes, more than the %s a PDF made here may hold: use enqueue print, or the codes as a zip",
+			formatCount(n), formatCount(s.cfg.MaxSheetCodes)), http.StatusUnprocessableEntity)
 		return
 	}
 	var buf bytes.Buffer

@@ -165,3 +165,16 @@ func TestCampaignPageLinksPrintDownloads(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintPDFBounded(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.MaxSheetCodes = 2 })
+	f.addPrintable(t, "shelves", 3)
+	resp, body := f.get(t, "/campaigns/shelves/print.pdf")
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), "the campaign has 3 codes, more than the 2") ||
+		resp.Header.Get("Content-Disposition") != "" {
+		t.Errorf("status %d %q, want 422 naming the bound", resp.StatusCode, body)
+	}
+	if resp, _ := f.get(t, "/campaigns/shelves/codes.zip"); resp.StatusCode != http.StatusOK {
+		t.Errorf("codes.zip: status %d; the bound is the PDF's alone", resp.StatusCode)
+	}
+}

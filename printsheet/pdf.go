@@ -14,17 +14,6 @@ import (
 	"github.com/wxqr/wxqr"
 )
 
-// Check returns what is wrong with s, its defaults applied: a grid that
-// does not fit on the paper, a code too small to scan, a negative length.
-// WritePDF checks the same; commands call Check to refuse bad flags before
-// they connect to anything.
-func (s Sheet) Check() error {
-	if err := s.WithDefaults().validate(); err != nil {
-		return fmt.Errorf("printsheet: %w", err)
-	}
-	return nil
-}
-
 // WritePDF writes the codes to w as label sheets laid out by sheet: a page
 // per PerPage codes, each code with its label under it, every page headed
 // with the campaign and its page number and, when codes expire, footed with
@@ -71,6 +60,7 @@ type document struct {
 	pdf   *fpdf.Fpdf
 	pen   *pen
 	pages int
+	note  string // at the foot of every page; "" for none
 }
 
 func newDocument(c *Codes, sheet Sheet) *document {
@@ -81,6 +71,9 @@ func newDocument(c *Codes, sheet Sheet) *document {
 	pdf.SetCreator("wxqr", false)
 	d := &document{codes: c, sheet: sheet, pdf: pdf, pen: newPen(pdf, sheet.Font)}
 	d.pages = (len(c.Records) + sheet.PerPage() - 1) / sheet.PerPage()
+	if warning := c.Warning(); warning != "" {
+		d.note = "Note: " + warning + "."
+	}
 	pdf.SetHeaderFunc(d.header)
 	pdf.SetFooterFunc(d.footer)
 	return d
@@ -91,19 +84,18 @@ func (d *document) header() {
 	pageW, _ := d.sheet.PageSize()
 	x, w := d.sheet.Margin, pageW-2*d.sheet.Margin
 	page := "page " + strconv.Itoa(d.pdf.PageNo()) + " of " + strconv.Itoa(d.pages)
-	pageW = d.pen.width(page, notePoints)
-	d.pen.write(page, notePoints, x+w-pageW, d.sheet.Margin, pageW, headerHeight, "R")
-	d.pen.write(d.codes.Campaign, notePoints, x, d.sheet.Margin, w-pageW-5, headerHeight, "L")
+	pageNoW := d.pen.width(page, notePoints)
+	d.pen.write(page, notePoints, x+w-pageNoW, d.sheet.Margin, pageNoW, headerHeight, "R")
+	d.pen.write(d.codes.Campaign, notePoints, x, d.sheet.Margin, w-pageNoW-5, headerHeight, "L")
 }
 
 // footer warns, at the bottom of every page, that temporary codes expire.
 func (d *document) footer() {
-	warning := d.codes.Warning()
-	if warning == "" {
+	if d.note == "" {
 		return
 	}
 	pageW, pageH := d.sheet.PageSize()
-	d.pen.write("Note: "+warning+".", notePoints, d.sheet.Margin, pageH-d.sheet.Margin-footerHeight,
+	d.pen.write(d.note, notePoints, d.sheet.Margin, pageH-d.sheet.Margin-footerHeight,
 		pageW-2*d.sheet.Margin, footerHeight, "C")
 }
 

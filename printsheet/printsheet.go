@@ -15,8 +15,8 @@
 // # Limits
 //
 // A PDF is built in memory before it is written (the PDF library works that
-// way): about 10 KB per Official Account code, and the size of the image
-// for each Mini Program code. Zips are streamed, one image in memory at a
+// way): some 5 to 15 KB per Official Account code, and the size of the
+// image for each Mini Program code. Zips are streamed, one image in memory at a
 // time.
 //
 // The PDF's text is drawn with Helvetica unless a TrueType font is given

@@ -17,8 +17,8 @@ const (
 )
 
 // size returns the width and height of the paper in millimetres, and its
-// name for fpdf.
-func (p Paper) size() (w, h float64, fpdfName string) {
+// name, as fpdf and people know it.
+func (p Paper) size() (w, h float64, name string) {
 	if p == Letter {
 		return 215.9, 279.4, "Letter"
 	}
@@ -113,12 +113,12 @@ func (s Sheet) validate() error {
 	case s.Gutter < 0:
 		return fmt.Errorf("gutter %gmm: must not be negative", s.Gutter)
 	}
-	pageW, pageH, _ := s.Paper.size()
+	pageW, pageH, paper := s.Paper.size()
 	needW, needH := s.gridSize()
 	roomW, roomH := pageW-2*s.Margin, pageH-2*s.Margin-headerHeight-footerHeight
 	if needW > roomW+1e-9 || needH > roomH+1e-9 {
 		return fmt.Errorf("grid %dx%d of %gmm codes needs %.1f × %.1f mm, but %s paper has %.1f × %.1f mm inside its %gmm margins and the header and footer lines",
-			s.Columns, s.Rows, s.CodeSize, needW, needH, strings.ToUpper(string(s.Paper)), roomW, roomH, s.Margin)
+			s.Columns, s.Rows, s.CodeSize, needW, needH, paper, roomW, roomH, s.Margin)
 	}
 	return nil
 }
@@ -190,8 +190,9 @@ type SheetText struct {
 	Paper, Grid, Size, Margin, Gutter string
 }
 
-// Sheet reads the sheet t describes, without a font, and checks it (see
-// Sheet.Check). The error names the field at fault in its words: `grid
+// Sheet reads the sheet t describes, without a font, and checks it: a
+// grid that does not fit on the paper, a code too small to scan, a
+// negative length are refused before anything is printed. The error names the field at fault in its words: `grid
 // "3": want COLUMNSxROWS, e.g. 3x4`.
 func (t SheetText) Sheet() (Sheet, error) {
 	s := Sheet{Margin: DefaultMargin, Gutter: DefaultGutter}

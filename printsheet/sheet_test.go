@@ -71,7 +71,7 @@ func TestParsePaper(t *testing.T) {
 	}
 }
 
-func TestSheetCheck(t *testing.T) {
+func TestSheetValidate(t *testing.T) {
 	tests := []struct {
 		name  string
 		sheet Sheet
@@ -81,7 +81,7 @@ func TestSheetCheck(t *testing.T) {
 		{"defaults on letter", Sheet{Paper: Letter, Margin: DefaultMargin, Gutter: DefaultGutter}, ""},
 		{"no margin, no gutter", Sheet{Columns: 4, Rows: 4, CodeSize: 52}, ""},
 		{"too wide", Sheet{Columns: 4, Margin: 10, Gutter: 5}, "grid 4x4 of 50mm codes needs 215.0 × 239.0 mm, but A4 paper has 190.0 × 261.0 mm"},
-		{"too tall on letter", Sheet{Paper: Letter, Rows: 5, Margin: 10}, "needs 150.0 × 280.0 mm, but LETTER paper"},
+		{"too tall on letter", Sheet{Paper: Letter, Rows: 5, Margin: 10}, "needs 150.0 × 280.0 mm, but Letter paper"},
 		{"tiny code", Sheet{CodeSize: 5}, "at least 10mm"},
 		{"negative margin", Sheet{Margin: -1}, "margin"},
 		{"negative gutter", Sheet{Gutter: -1}, "gutter"},
@@ -90,12 +90,12 @@ func TestSheetCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.sheet.Check()
+			err := tt.sheet.WithDefaults().validate()
 			switch {
 			case tt.want == "" && err != nil:
-				t.Errorf("Check: %v", err)
+				t.Errorf("validate: %v", err)
 			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Errorf("Check = %v, want an error containing %q", err, tt.want)
+				t.Errorf("validate = %v, want an error containing %q", err, tt.want)
 			}
 		})
 	}
