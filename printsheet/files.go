@@ -63,7 +63,7 @@ func (c *Codes) WriteZip(ctx context.Context, w io.Writer, format Format, size f
 			continue
 		}
 		if err == nil {
-			err = writeZipFile(zw, names.name(Label(rec), rec.ID)+ext, rec, body)
+			err = writeZipFile(zw, names.name(rec.Label(), rec.ID)+ext, rec, body)
 		}
 		if err != nil {
 			return Printed{}, err
@@ -86,7 +86,7 @@ func (c *Codes) file(ctx context.Context, rec *wxqr.Record, format Format, size 
 	}
 	if drawnFromURL(rec) {
 		if format == SVG {
-			body, err := urlSVG(rec.URL, Label(rec), size)
+			body, err := urlSVG(rec.URL, rec.Label(), size)
 			return body, ".svg", err
 		}
 		body, err := urlPNG(rec.URL)
@@ -97,7 +97,7 @@ func (c *Codes) file(ctx context.Context, rec *wxqr.Record, format Format, size 
 	case err != nil:
 		return nil, "", err
 	case format == SVG:
-		return imageSVG(body, contentType, Label(rec), size), ".svg", nil
+		return imageSVG(body, contentType, rec.Label(), size), ".svg", nil
 	case contentType == wxqr.ContentTypePNG:
 		return body, ".png", nil
 	default:

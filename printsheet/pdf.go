@@ -44,7 +44,7 @@ func (c *Codes) WritePDF(ctx context.Context, w io.Writer, sheet Sheet) (Printed
 		} else {
 			printed.Codes++
 		}
-		d.pen.write(Label(rec), labelPoints, x, y+sheet.CodeSize, sheet.CodeSize, labelHeight, "C")
+		d.pen.write(rec.Label(), labelPoints, x, y+sheet.CodeSize, sheet.CodeSize, labelHeight, "C")
 	}
 	printed.Pages = d.pdf.PageNo()
 	if err := d.pdf.Output(w); err != nil {

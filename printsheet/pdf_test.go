@@ -49,7 +49,7 @@ func addCampaign(t *testing.T, f *fixture) map[string]*wxqr.Record {
 	byLabel := map[string]*wxqr.Record{}
 	for _, c := range codes {
 		rec := f.add(t, campaign, c)
-		byLabel[printsheet.Label(rec)] = rec
+		byLabel[rec.Label()] = rec
 	}
 	return byLabel
 }
@@ -60,7 +60,7 @@ func TestLoadOrdersByLabel(t *testing.T) {
 	f.add(t, "another", code{name: "Store 3", scene: "x", url: "http://weixin.qq.com/q/x"})
 	var labels []string
 	for _, rec := range f.load(t, campaign).Records {
-		labels = append(labels, printsheet.Label(rec))
+		labels = append(labels, rec.Label())
 	}
 	want := []string{"Counter", longName, "entrance-7", "Ghost", "Lobby", "pages/shop/index?id=3",
 		"Store 1", "Store 2", "Store 12", "Window", "门店12 - 入口"}
@@ -113,7 +113,7 @@ func TestWritePDF(t *testing.T) {
 	t.Run("labels", func(t *testing.T) {
 		for i, rec := range codes.Records {
 			got := labelText(t, path, sheet, i)
-			want := printsheet.Label(rec)
+			want := rec.Label()
 			switch want {
 			case "门店12 - 入口":
 				want = "??12 - ??" // Helvetica has no Chinese
@@ -148,7 +148,7 @@ func checkCodes(t *testing.T, f *fixture, codes *printsheet.Codes, pdf []byte, s
 		got, err := decodeImage(t, crop(pages[i/sheet.PerPage()], dpi, x, y, sheet.CodeSize))
 		if missing[rec.ID] {
 			if err == nil {
-				t.Errorf("code %d (%s) has no image, yet its place decodes to %q", i, printsheet.Label(rec), got)
+				t.Errorf("code %d (%s) has no image, yet its place decodes to %q", i, rec.Label(), got)
 			}
 			continue
 		}
@@ -161,7 +161,7 @@ func checkCodes(t *testing.T, f *fixture, codes *printsheet.Codes, pdf []byte, s
 			stored = obj.Body
 		}
 		if want := content(t, rec, stored); err != nil || got != want {
-			t.Errorf("code %d (%s) decodes to %q (%v), want %q", i, printsheet.Label(rec), got, err, want)
+			t.Errorf("code %d (%s) decodes to %q (%v), want %q", i, rec.Label(), got, err, want)
 		}
 	}
 }

@@ -52,7 +52,7 @@ type Images interface {
 // images are.
 type Codes struct {
 	Campaign string
-	Records  []*wxqr.Record // by label, regardless of case, numbers in numeric order
+	Records  []*wxqr.Record // by Label, regardless of case, numbers in numeric order
 	images   Images
 }
 
@@ -73,28 +73,10 @@ func Load(ctx context.Context, cat Catalog, images Images, campaign string) (*Co
 		return nil, fmt.Errorf("printsheet: campaign %q: %w", campaign, ErrNoCodes)
 	}
 	slices.SortFunc(c.Records, func(a, b *wxqr.Record) int {
-		la, lb := Label(a), Label(b)
+		la, lb := a.Label(), b.Label()
 		return cmp.Or(naturalCompare(strings.ToLower(la), strings.ToLower(lb)), strings.Compare(la, lb), strings.Compare(a.ID, b.ID))
 	})
 	return c, nil
-}
-
-// Label is the text printed under a code: its name, or else what it opens
-// (an Official Account code's scene; a Mini Program code's path, and its
-// scene when it has one).
-func Label(rec *wxqr.Record) string {
-	if name := strings.TrimSpace(rec.Name); name != "" {
-		return name
-	}
-	scene := rec.Scene()
-	switch {
-	case rec.Path != "" && scene != "":
-		return rec.Path + " · " + scene
-	case rec.Path != "":
-		return rec.Path
-	default:
-		return scene
-	}
 }
 
 // Warning is what to tell whoever prints the codes: that the temporary ones
