@@ -72,14 +72,16 @@ func runPrint(ctx context.Context, c *cli, args []string) error {
 		return &inputError{err}
 	}
 	if job.out == "" && isTerminal(c.stdout) {
-		return inputErrorf("print writes a %s file: give -o FILE, or redirect stdout", strings.ToUpper(job.format))
+		return inputErrorf("print writes a PDF or a zip: give -o FILE, or redirect stdout")
 	}
 	cfg, err := c.config()
 	if err != nil {
 		return err
 	}
-	if sheet.Font, err = loadFont(job.font, cfg); err != nil {
-		return err
+	if job.format == "pdf" {
+		if sheet.Font, err = loadFont(job.font, cfg); err != nil {
+			return err
+		}
 	}
 	codes, err := loadCodes(ctx, c, job.campaign)
 	if err != nil {
