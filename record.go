@@ -29,6 +29,24 @@ type Record struct {
 	Retired       bool      `json:"retired,omitempty"` // never regenerated again
 }
 
+// Label is what people call the code: its name, else what it opens (an
+// Official Account code's scene; a Mini Program code's path, and its scene
+// when it has one). Pages, print sheets and file names show it.
+func (r *Record) Label() string {
+	if name := strings.TrimSpace(r.Name); name != "" {
+		return name
+	}
+	scene := r.Scene()
+	switch {
+	case r.Path != "" && scene != "":
+		return r.Path + " · " + scene
+	case r.Path != "":
+		return r.Path
+	default:
+		return scene
+	}
+}
+
 // Valid reports whether the code can still be scanned at t: it never expires,
 // or it expires after t.
 func (r *Record) Valid(t time.Time) bool {

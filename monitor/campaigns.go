@@ -183,7 +183,7 @@ func (s *Server) pageOfCodes(r *http.Request, name string, page int, now time.Ti
 }
 
 func (s *Server) codeView(rec *wxqr.Record, now time.Time) codeView {
-	v := codeView{ID: rec.ID, Label: codeLabel(rec.Spec), Kind: string(rec.Kind), AppID: rec.AppID}
+	v := codeView{ID: rec.ID, Label: rec.Label(), Kind: string(rec.Kind), AppID: rec.AppID}
 	if !rec.ExpiresAt.IsZero() {
 		v.Expires = rec.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC")
 	}
@@ -196,19 +196,6 @@ func (s *Server) codeView(rec *wxqr.Record, now time.Time) codeView {
 		v.Status = "expiring soon"
 	}
 	return v
-}
-
-// codeLabel names a code for people: its scene, its path, or both.
-func codeLabel(spec wxqr.Spec) string {
-	scene := spec.Scene()
-	switch {
-	case spec.Path != "" && scene != "":
-		return spec.Path + " · " + scene
-	case spec.Path != "":
-		return spec.Path
-	default:
-		return scene
-	}
 }
 
 // image serves the image of one code, with its content type.

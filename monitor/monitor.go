@@ -14,6 +14,8 @@
 //	                                      and its codes, 200 per page (?page=n)
 //	GET /campaigns/{name}/manifest.csv    the campaign's records and their scan counts as CSV, streamed
 //	GET /campaigns/{name}/images.zip      every image of the campaign, one zip, streamed
+//	GET /campaigns/{name}/print.pdf       PDF label sheets (?paper=a4|letter&grid=3x4&size=50mm&margin=&gutter=)
+//	GET /campaigns/{name}/codes.zip       one SVG or PNG per code (?format=svg|png&size=50mm), streamed
 //	GET /codes/{id}/image                 one code's image
 //
 // Everything is served from the binary: the pages load nothing from
@@ -46,6 +48,7 @@ import (
 
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/catalog"
+	"github.com/wxqr/wxqr/printsheet"
 	"github.com/wxqr/wxqr/scans"
 	"github.com/wxqr/wxqr/storage"
 )
@@ -123,6 +126,18 @@ type Config struct {
 	// /metrics route.
 	Metrics http.Handler
 
+	// PrintFont draws the text of the PDF print sheets
+	// (printsheet.LoadFont). Default nil: Helvetica, which prints Western
+	// European text only.
+	PrintFont *printsheet.Font
+
+	// MaxSheetCodes bounds the codes of a campaign's PDF print sheets: the
+	// server makes the whole PDF in memory (some 10 KB per Official Account
+	// code, the image per Mini Program code) before it sends it. A larger
+	// campaign is refused with 422 (enqueue print has no bound). Default
+	// DefaultMaxSheetCodes.
+	MaxSheetCodes int
+
 	// Logger receives the server's errors and its start. Default: a logger
 	// that discards everything.
 	Logger zerolog.Logger
@@ -153,6 +168,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.CheckTimeout == 0 {
 		c.CheckTimeout = DefaultCheckTimeout
+	}
+	if c.MaxSheetCodes == 0 {
+		c.MaxSheetCodes = DefaultMaxSheetCodes
 	}
 	return c
 }
@@ -197,6 +215,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("monitor: ExpiringSoon must not be negative, got %s", c.ExpiringSoon)
 	case c.CheckTimeout < 0:
 		return fmt.Errorf("monitor: CheckTimeout must not be negative, got %s", c.CheckTimeout)
+	case c.MaxSheetCodes < 0:
+		return fmt.Errorf("monitor: MaxSheetCodes must not be negative, got %d", c.MaxSheetCodes)
 	}
 	return nil
 }
@@ -334,6 +354,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /campaigns/{name}", s.campaign)
 	mux.HandleFunc("GET /campaigns/{name}/manifest.csv", s.manifest)
 	mux.HandleFunc("GET /campaigns/{name}/images.zip", s.images)
+	mux.HandleFunc("GET /campaigns/{name}/print.pdf", s.printSheet)
+	mux.HandleFunc("GET /campaigns/{name}/codes.zip", s.codesZip)
 	mux.HandleFunc("GET /codes/{id}/image", s.image)
 
 	var h http.Handler = mux

@@ -88,7 +88,7 @@ func (s *Server) topCodes(ctx context.Context, name string) ([]topCode, error) {
 	for i, c := range top {
 		codes[i] = topCode{ID: c.ID, Label: c.ID, Counts: c.Counts}
 		if i < len(recs) && recs[i] != nil { // nil: deleted since it was counted
-			codes[i].Label, codes[i].Kind, codes[i].AppID = codeLabel(recs[i].Spec), string(recs[i].Kind), recs[i].AppID
+			codes[i].Label, codes[i].Kind, codes[i].AppID = recs[i].Label(), string(recs[i].Kind), recs[i].AppID
 		}
 	}
 	return codes, nil

@@ -14,6 +14,8 @@
 #     WXQR_TEST_SENTINEL_MASTER (set both to use another set instead).
 #   - Chromium, for the browser tests (skip with WXQR_TEST_BROWSER=0).
 #   - openssl, the reference for the tests of WeChat's push encryption.
+#   - For the print sheets' tests: poppler-utils (pdftoppm, pdftotext, pdfinfo),
+#     librsvg2-bin (rsvg-convert) and a font with Chinese (fonts-droid-fallback).
 #   - For the chaos test, which runs and kills its own MinIO and redis-server:
 #     exports the MinIO binary's path as WXQR_TEST_MINIO_BIN.
 # Then it runs go vet and go test -race, and exits with their status.
@@ -135,6 +137,19 @@ ensure_openssl() {
 	command -v openssl >/dev/null && return
 	apt_install openssl ||
 		log "openssl: not found and not installed (needs root and apt-get); the tests that compare with it will skip (fail under CI=true)"
+}
+
+# ensure_print_tools: the print sheets' tests render the PDFs and SVGs they
+# make and read their text back, and print Chinese with a system font.
+ensure_print_tools() {
+	local missing=()
+	command -v pdftoppm >/dev/null && command -v pdftotext >/dev/null && command -v pdfinfo >/dev/null ||
+		missing+=(poppler-utils)
+	command -v rsvg-convert >/dev/null || missing+=(librsvg2-bin)
+	[ -f /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf ] || missing+=(fonts-droid-fallback)
+	[ ${#missing[@]} -eq 0 ] && return
+	apt_install "${missing[@]}" ||
+		log "${missing[*]}: not found and not installed (needs root and apt-get); the print sheets' tests that need them will skip (fail under CI=true)"
 }
 
 # has_pinned_minio FILE: FILE is a MinIO built from the pinned version.
@@ -336,6 +351,7 @@ ensure_cc
 ensure_redis
 ensure_chromium
 ensure_openssl
+ensure_print_tools
 start_minio
 start_sentinel_set
 

@@ -6,6 +6,7 @@
 //	enqueue status               campaigns, queues, pauses and quota
 //	enqueue resume               resume queues paused by a quota error
 //	enqueue export               write the catalog as CSV or JSON lines
+//	enqueue print                PDF label sheets, SVG or PNG files of a campaign's codes
 //	enqueue reindex              rebuild the catalog from the bucket
 //	enqueue retire               stop regenerating codes
 //	enqueue regen                regenerate temporary codes about to expire
@@ -84,6 +85,7 @@ var commands = map[string]func(ctx context.Context, c *cli, args []string) error
 	"status":  runStatus,
 	"resume":  runResume,
 	"export":  runExport,
+	"print":   runPrint,
 	"reindex": runReindex,
 	"retire":  runRetire,
 	"regen":   runRegen,

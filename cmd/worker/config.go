@@ -9,6 +9,7 @@ import (
 	"github.com/wxqr/wxqr/internal/exitcode"
 	"github.com/wxqr/wxqr/monitor"
 	"github.com/wxqr/wxqr/notify"
+	"github.com/wxqr/wxqr/printsheet"
 	"github.com/wxqr/wxqr/ratelimit"
 )
 
@@ -43,6 +44,7 @@ type workerConfig struct {
 type monitorSettings struct {
 	user, password string // basic auth; both or neither
 	readOnly       bool
+	printFont      *printsheet.Font // shared.PrintFont, loaded; nil for Helvetica
 }
 
 // loadConfig parses the flags and the environment and checks every value.
@@ -84,6 +86,11 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*w
 	}
 	if wc.notify, err = parseNotify(getenv); err != nil {
 		return nil, exitcode.UsageError(err)
+	}
+	if shared.PrintFont != "" && shared.MonitorAddr != config.MonitorOff {
+		if wc.monitor.printFont, err = printsheet.LoadFont(shared.PrintFont); err != nil {
+			return nil, exitcode.Withf(exitcode.Usage, "%s: %v", config.EnvPrintFont, err)
+		}
 	}
 	return wc, nil
 }

@@ -73,6 +73,7 @@ func (s *services) startMonitor(ctx context.Context, cfg *config.Config, ms moni
 		Scans:        s.scans,
 		Pauses:       s.pauses,
 		Metrics:      s.metrics.Handler(),
+		PrintFont:    ms.printFont,
 		Logger:       s.log.With().Str("component", "monitor").Logger(),
 	})
 	if err != nil {

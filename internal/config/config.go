@@ -33,6 +33,7 @@ const (
 	EnvAWSRegion        = "AWS_REGION"
 	EnvConcurrency      = "WXQR_CONCURRENCY"
 	EnvMonitorAddr      = "WXQR_MONITOR_ADDR"
+	EnvPrintFont        = "WXQR_PRINT_FONT"
 	EnvLogLevel         = "LOG_LEVEL"
 	EnvLogFormat        = "LOG_FORMAT"
 )
@@ -79,6 +80,10 @@ type Config struct {
 	// MonitorAddr is where the worker serves the web UI, /metrics and health
 	// checks, or MonitorOff. WXQR_MONITOR_ADDR; default DefaultMonitorAddr.
 	MonitorAddr string
+	// PrintFont is the TrueType font (.ttf) of the text on PDF print sheets,
+	// for names Helvetica cannot print (Chinese, for one); commands load it
+	// with printsheet.LoadFont. WXQR_PRINT_FONT; default "": Helvetica.
+	PrintFont string
 	// Log configures the logger. LOG_LEVEL (default info), LOG_FORMAT
 	// (default json).
 	Log Log
@@ -105,6 +110,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		APIBaseURL:  orDefault(EnvAPIBaseURL, DefaultAPIBaseURL),
 		MPBaseURL:   orDefault(EnvMPBaseURL, DefaultMPBaseURL),
 		MonitorAddr: orDefault(EnvMonitorAddr, DefaultMonitorAddr),
+		PrintFont:   getenv(EnvPrintFont),
 	}
 	var err error
 	cfg.Redis, err = ParseRedisURL(orDefault(EnvRedisURL, DefaultRedisURL))

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"os"
 	"os/exec"
 	"testing"
 )
@@ -13,6 +14,16 @@ func Tool(tb testing.TB, name string) string {
 	path, err := exec.LookPath(name)
 	if err != nil {
 		unavailable(tb, "%s is not installed", name)
+	}
+	return path
+}
+
+// File returns path, a file a test needs that the system provides (a font,
+// say). When it is missing, the test is skipped, or fails under CI=true.
+func File(tb testing.TB, path string) string {
+	tb.Helper()
+	if _, err := os.Stat(path); err != nil {
+		unavailable(tb, "%s is missing (%v)", path, err)
 	}
 	return path
 }
