@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -104,10 +105,10 @@ type wxaLook struct {
 // simulator has no Mini Program to pick from and draws black, which is what
 // WeChat draws when it recommends no colour.
 func (req *wxaRequest) look(api string) wxaLook {
-	if api == APICreateWxaQRCode {
-		return wxaLook{envVersion: "release"}
+	if !styledAPIs[api] {
+		return wxaLook{envVersion: defaultEnvVersion}
 	}
-	l := wxaLook{autoColor: req.AutoColor, hyaline: req.IsHyaline, envVersion: cmp.Or(req.EnvVersion, "release")}
+	l := wxaLook{autoColor: req.AutoColor, hyaline: req.IsHyaline, envVersion: cmp.Or(req.EnvVersion, defaultEnvVersion)}
 	if req.LineColor != nil && !req.AutoColor {
 		l.ink, _ = req.LineColor.rgb()
 	}
@@ -122,7 +123,7 @@ func (req *wxaRequest) sent(api string, made *CodeRequest) {
 		rgb, _ := req.LineColor.rgb()
 		made.LineColor = fmt.Sprintf("#%02x%02x%02x", rgb[0], rgb[1], rgb[2])
 	}
-	if req.CheckPath != nil && api == APIGetWxaCodeUnlimited {
+	if req.CheckPath != nil && api == checkPathAPI {
 		made.CheckPath = strconv.FormatBool(*req.CheckPath)
 	}
 }
@@ -148,9 +149,7 @@ func (req *wxaRequest) validatePath(maxLen int) int {
 
 // validateLook checks getwxacode's and getwxacodeunlimit's optional fields.
 func (req *wxaRequest) validateLook() int {
-	switch req.EnvVersion {
-	case "", "release", "trial", "develop":
-	default:
+	if req.EnvVersion != "" && !slices.Contains(envVersions, req.EnvVersion) {
 		return errInvalidArgs
 	}
 	if req.LineColor != nil && !req.LineColor.valid() {
@@ -254,7 +253,7 @@ func (s *Server) wxaCode(r *http.Request, api string, validate func(*wxaRequest)
 		return errReply(errSystemBusy)
 	}
 	made := &CodeRequest{AppID: appID, API: api, Scene: scene, Path: pathOrPage, Width: width}
-	if api != APICreateWxaQRCode { // the one without styling
+	if styledAPIs[api] {
 		req.sent(api, made)
 	}
 	rep := reply{contentType: contentType, body: img, made: made}
