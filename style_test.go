@@ -192,7 +192,9 @@ func TestStyledSpecsAreOtherCodes(t *testing.T) {
 		with(func(s *wxqr.Spec) { s.EnvVersion = wxqr.EnvDevelop }),
 		with(func(s *wxqr.Spec) { s.CheckPath = wxqr.BoolFalse }),
 		with(func(s *wxqr.Spec) { s.Kind, s.SceneStr, s.Path = wxqr.KindWxaCode, "", "pages/land/index?u=1" }),
-		with(func(s *wxqr.Spec) { s.Kind, s.SceneStr, s.Path, s.IsHyaline = wxqr.KindWxaCode, "", "pages/land/index?u=1", true }),
+		with(func(s *wxqr.Spec) {
+			s.Kind, s.SceneStr, s.Path, s.IsHyaline = wxqr.KindWxaCode, "", "pages/land/index?u=1", true
+		}),
 	}
 	ids, keys := map[string]wxqr.Spec{}, map[string]wxqr.Spec{}
 	for _, s := range specs {
