@@ -227,6 +227,11 @@ func TestStyledSpecKey(t *testing.T) {
 			t.Errorf("%+v.Key() = %q, want %q", c.spec, got, c.want)
 		}
 	}
+	// A golden value: styled codes' ids key stored records as well.
+	styled := wxqr.Spec{Kind: wxqr.KindWxaUnlimited, AppID: "wxm", Path: "pages/a", SceneStr: "x", Width: 600, LineColor: "26,95,180", IsHyaline: true, EnvVersion: wxqr.EnvDevelop, CheckPath: wxqr.BoolFalse}
+	if got, want := styled.ID(), "6ce3ab23836dc2813fb273e63a6378f2"; got != want {
+		t.Errorf("styled ID() = %s, want %s", got, want)
+	}
 	long := wxqr.Spec{Kind: wxqr.KindWxaCode, AppID: "wxm", Path: strings.Repeat("p", 1024), Width: 1280, LineColor: "#ffffff", IsHyaline: true, EnvVersion: wxqr.EnvDevelop}
 	if name := long.Key()[strings.LastIndex(long.Key(), "/")+1:]; len(name) > 255 || !strings.HasSuffix(name, ".png") || !strings.Contains(name, long.ID()) {
 		t.Errorf("long styled key's file name %q: want at most 255 bytes, the id and .png", name)
