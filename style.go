@@ -21,22 +21,23 @@ type Color struct{ R, G, B uint8 }
 // "r,g,b" (three decimal numbers 0..255, spaces allowed around them).
 func ParseColor(s string) (Color, error) {
 	s = strings.TrimSpace(s)
+	bad := fmt.Errorf("must be #RRGGBB or r,g,b (0..255 each), got %q", s)
 	if hex, ok := strings.CutPrefix(s, "#"); ok {
 		n, err := strconv.ParseUint(hex, 16, 32)
 		if len(hex) != 6 || err != nil {
-			return Color{}, fmt.Errorf("must be #RRGGBB or r,g,b (0..255 each), got %q", s)
+			return Color{}, bad
 		}
 		return Color{uint8(n >> 16), uint8(n >> 8), uint8(n)}, nil
 	}
 	parts := strings.Split(s, ",")
 	if len(parts) != 3 {
-		return Color{}, fmt.Errorf("must be #RRGGBB or r,g,b (0..255 each), got %q", s)
+		return Color{}, bad
 	}
 	var rgb [3]uint8
 	for i, p := range parts {
 		n, err := strconv.ParseUint(strings.TrimSpace(p), 10, 8)
 		if err != nil {
-			return Color{}, fmt.Errorf("must be #RRGGBB or r,g,b (0..255 each), got %q", s)
+			return Color{}, bad
 		}
 		rgb[i] = uint8(n)
 	}
