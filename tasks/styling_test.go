@@ -98,14 +98,25 @@ func TestGenerateStyledCodes(t *testing.T) {
 			if rec.Spec != spec {
 				t.Errorf("recorded spec %+v, want %+v", rec.Spec, spec)
 			}
-			// The record in the sidecar and the catalog carries the styling,
-			// so a catalog rebuilt from the bucket knows the code again.
+			// The record in the sidecar carries the styling, so a catalog
+			// rebuilt from the bucket knows the code again, at its key.
 			sidecar, ok := h.store.object(t, catalog.SidecarKey(spec.Key()))
 			if !ok {
 				t.Fatal("no sidecar")
 			}
 			if tt.spec.IsHyaline && !strings.Contains(string(sidecar.Body), `"is_hyaline":true`) {
 				t.Errorf("sidecar %s does not say is_hyaline", sidecar.Body)
+			}
+			rebuilt := catalog.New(h.rdb, "wxqr-rebuilt:")
+			if n, err := rebuilt.Rebuild(t.Context(), h.store.DirStore); err != nil || n != 1 {
+				t.Fatalf("Rebuild = %d, %v; want 1 record", n, err)
+			}
+			again, err := rebuilt.Get(t.Context(), rec.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := recordJSON(t, again), recordJSON(t, rec); got != want {
+				t.Errorf("rebuilt record %s, want %s", got, want)
 			}
 		})
 	}
