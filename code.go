@@ -158,6 +158,10 @@ const (
 // code once (and regenerates temporary ones).
 //
 // For wxa_unlimited, SceneStr is the `scene` and Path the `page`.
+//
+// The styling fields (AutoColor to CheckPath) are for wxa_code and
+// wxa_unlimited only (see style.go); their zero values are WeChat's
+// defaults.
 type Spec struct {
 	Kind     Kind   `json:"kind"`
 	AppID    string `json:"app_id"`
@@ -165,6 +169,19 @@ type Spec struct {
 	SceneStr string `json:"scene_str,omitempty"`
 	Path     string `json:"path,omitempty"`
 	Width    int    `json:"width,omitempty"` // Mini Program kinds only; 0 means DefaultWidth
+	// AutoColor lets WeChat pick the line colour.
+	AutoColor bool `json:"auto_color,omitempty"`
+	// LineColor is the line colour, "#RRGGBB" or "r,g,b" (normalised to
+	// "#rrggbb"); empty is black. Not with AutoColor, which WeChat lets
+	// override it.
+	LineColor string `json:"line_color,omitempty"`
+	// IsHyaline asks for a transparent background: the image is a PNG.
+	IsHyaline bool `json:"is_hyaline,omitempty"`
+	// EnvVersion is the version the code opens; empty is EnvRelease.
+	EnvVersion EnvVersion `json:"env_version,omitempty"`
+	// CheckPath, wxa_unlimited only: BoolFalse lets Path be a page that is
+	// not published yet; unset is WeChat's default, true.
+	CheckPath OptionalBool `json:"check_path,omitempty"`
 }
 
 // Normalize returns s with defaults filled in, so that equivalent specs have
@@ -177,16 +194,20 @@ func (s Spec) Normalize() Spec {
 	} else {
 		s.Width = 0
 	}
+	s.normalizeStyle()
 	return s
 }
 
 // ID is the code's stable identity: a hash of the normalised spec. Task ids,
-// catalog records and staged results are keyed by it.
+// catalog records and staged results are keyed by it. Styling is hashed
+// only when it differs from WeChat's default, so that an unstyled code has
+// the id it had before styling existed.
 func (s Spec) ID() string {
 	s = s.Normalize()
 	h := sha256.New()
+	fields := []string{"v1", string(s.Kind), s.AppID, strconv.FormatInt(s.SceneID, 10), s.SceneStr, s.Path, strconv.Itoa(s.Width)}
 	// Length-prefixed fields: no two different specs hash the same input.
-	for _, f := range []string{"v1", string(s.Kind), s.AppID, strconv.FormatInt(s.SceneID, 10), s.SceneStr, s.Path, strconv.Itoa(s.Width)} {
+	for _, f := range append(fields, s.styleIDFields()...) {
 		fmt.Fprintf(h, "%d:%s;", len(f), f)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:32]
@@ -232,6 +253,7 @@ func (s Spec) Validate() []error {
 	case KindWxaUnlimited:
 		s.validateUnlimited(&errs)
 	}
+	s.validateStyle(&errs)
 	return errs
 }
 

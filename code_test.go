@@ -126,6 +126,8 @@ func FuzzSpecKey(f *testing.F) {
 			{Kind: wxqr.KindOATemp, AppID: "a", SceneStr: s2},
 			{Kind: wxqr.KindWxaUnlimited, AppID: "a", SceneStr: s1, Path: p1},
 			{Kind: wxqr.KindWxaUnlimited, AppID: "a", SceneStr: s2, Path: p2},
+			{Kind: wxqr.KindWxaUnlimited, AppID: "a", SceneStr: s1, Path: p1, LineColor: "#ff0000", IsHyaline: true, CheckPath: wxqr.BoolFalse},
+			{Kind: wxqr.KindWxaUnlimited, AppID: "a", SceneStr: s2, Path: p2, LineColor: "#ff0000", IsHyaline: true, CheckPath: wxqr.BoolFalse},
 		}
 		for _, s := range specs {
 			key := s.Key()

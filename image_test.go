@@ -32,9 +32,25 @@ func testImage(t *testing.T, format string, width int) []byte {
 	return buf.Bytes()
 }
 
+// transparentPNG is what WeChat returns for an is_hyaline code: a PNG whose
+// background is transparent.
+func transparentPNG(t *testing.T, width int) []byte {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, width, width))
+	for i := 0; i < width; i += 2 {
+		img.Set(i, i, color.NRGBA{R: 0x1a, G: 0x5f, B: 0xb4, A: 0xff})
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
 func TestCheckImage(t *testing.T) {
 	jpg := testImage(t, "jpeg", 430)
 	pngData := testImage(t, "png", 280)
+	clearPNG := transparentPNG(t, 430)
 	t.Run("whole", func(t *testing.T) {
 		for _, c := range []struct {
 			name  string
@@ -46,6 +62,7 @@ func TestCheckImage(t *testing.T) {
 			{"jpeg its width", jpg, 430, wxqr.ContentTypeJPEG},
 			{"jpeg with padding", append(append([]byte{}, jpg...), 0, 0, 0), 430, wxqr.ContentTypeJPEG},
 			{"png", pngData, 280, wxqr.ContentTypePNG},
+			{"transparent png", clearPNG, 430, wxqr.ContentTypePNG},
 		} {
 			t.Run(c.name, func(t *testing.T) {
 				info, err := wxqr.CheckImage(c.data, c.width)
@@ -70,6 +87,7 @@ func TestCheckImage(t *testing.T) {
 			{"jpeg without its last byte", jpg[:len(jpg)-1], 0},
 			{"jpeg header only", jpg[:20], 0},
 			{"png cut short", pngData[:len(pngData)-4], 0},
+			{"transparent png without its IEND chunk", clearPNG[:len(clearPNG)-12], 430},
 			{"wrong width", jpg, 280},
 			{"json error body", []byte(`{"errcode":-1,"errmsg":"system error"}`), 0},
 			{"html", []byte("<html>500</html>"), 0},

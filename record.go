@@ -63,7 +63,9 @@ func (r *Record) Done(t time.Time) bool {
 // `{app_id}/{kind}/{scene or path}.jpg`, with the scene or path escaped so
 // that any value is safe (no `/`, no `..`, no case folding surprises) and two
 // different codes never share a key. Mini Program keys carry the width, which
-// changes the image. A name that would be too long for a file system is cut
+// changes the image, and the styling that is not WeChat's default
+// (`_w430_line-1a5fb4_hyaline`); a transparent code is a PNG and its key
+// ends in `.png`. A name that would be too long for a file system is cut
 // and ends in the code's id.
 func (s Spec) Key() string {
 	s = s.Normalize()
@@ -93,7 +95,12 @@ func (s Spec) Key() string {
 	if s.Width != 0 {
 		name += "_w" + strconv.Itoa(s.Width)
 	}
-	return escapeKeySegment(s.AppID) + "/" + string(s.Kind) + "/" + name + ".jpg"
+	name += s.styleKeySuffix()
+	ext := ".jpg"
+	if s.ImageContentType() == ContentTypePNG {
+		ext = ".png"
+	}
+	return escapeKeySegment(s.AppID) + "/" + string(s.Kind) + "/" + name + ext
 }
 
 // maxKeyName bounds the escaped file name of a key, well under the 255 bytes

@@ -674,9 +674,10 @@ func wantNothingStored(t *testing.T, h *harness, spec wxqr.Spec) {
 }
 
 // wantStored checks that the code of spec is in storage (image and sidecar)
-// and in the catalog at generation gen, its image a whole image that
-// decodes to content (what the fake WeChat put in it), with nothing left
-// staged or locked, and returns its record.
+// and in the catalog at generation gen, its image a whole image of the
+// spec's format (a PNG for a transparent code, else a JPEG) that decodes to
+// content (what WeChat put in it), with nothing left staged or locked, and
+// returns its record.
 func wantStored(t *testing.T, h *harness, spec wxqr.Spec, gen int, content string) *wxqr.Record {
 	t.Helper()
 	id := spec.ID()
@@ -706,10 +707,10 @@ func wantStored(t *testing.T, h *harness, spec wxqr.Spec, gen int, content strin
 		{"record generation", rec.Generation, gen},
 		{"record bucket", rec.Bucket, bucket},
 		{"record key", rec.ObjectKey, objectKey},
-		{"record content type", rec.ContentType, wxqr.ContentTypeJPEG},
+		{"record content type", rec.ContentType, spec.ImageContentType()},
 		{"record size", rec.Size, int64(len(img.Body))},
 		{"record sha256", rec.SHA256, hex.EncodeToString(sum[:])},
-		{"image content type", img.ContentType, wxqr.ContentTypeJPEG},
+		{"image content type", img.ContentType, spec.ImageContentType()},
 		{"image meta wxqr-id", img.Meta["wxqr-id"], id},
 		{"image meta wxqr-generation", img.Meta["wxqr-generation"], fmt.Sprint(gen)},
 	}

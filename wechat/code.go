@@ -28,7 +28,8 @@ type Code struct {
 // one API call its kind names (spec.Kind.API()): qrcode/create with the
 // action its kind and scene call for, a temporary code valid for
 // expireSeconds (ignored for other kinds); or createwxaqrcode, getwxacode
-// or getwxacodeunlimit. A temporary ticket whose answer leaves out
+// or getwxacodeunlimit, the last two with the spec's styling (a field left
+// at WeChat's default is left out). A temporary ticket whose answer leaves out
 // expire_seconds lives as long as asked, by WeChat's rule, and is returned
 // so. spec must be valid (wxqr.Spec.Validate).
 func CreateCode(ctx context.Context, c CodeMaker, spec wxqr.Spec, expireSeconds int) (*Code, error) {
@@ -51,10 +52,15 @@ func CreateCode(ctx context.Context, c CodeMaker, spec wxqr.Spec, expireSeconds 
 	case wxqr.KindWxaQRCode:
 		img, err = c.CreateWxaQRCode(ctx, &CreateWxaQRCodeRequest{Path: spec.Path, Width: spec.Width})
 	case wxqr.KindWxaCode:
-		img, err = c.GetWxaCode(ctx, &GetWxaCodeRequest{Path: spec.Path, Width: spec.Width})
+		img, err = c.GetWxaCode(ctx, &GetWxaCodeRequest{
+			Path: spec.Path, Width: spec.Width,
+			AutoColor: spec.AutoColor, LineColor: lineColor(spec), IsHyaline: spec.IsHyaline, EnvVersion: string(spec.EnvVersion),
+		})
 	case wxqr.KindWxaUnlimited:
 		img, err = c.GetWxaCodeUnlimited(ctx, &GetWxaCodeUnlimitedRequest{
 			Scene: spec.SceneStr, Page: spec.Path, Width: spec.Width,
+			AutoColor: spec.AutoColor, LineColor: lineColor(spec), IsHyaline: spec.IsHyaline, EnvVersion: string(spec.EnvVersion),
+			CheckPath: checkPath(spec.CheckPath),
 		})
 	default:
 		return nil, fmt.Errorf("wechat: no API makes codes of kind %q", spec.Kind)
@@ -77,4 +83,23 @@ func action(spec wxqr.Spec) ActionName {
 	default:
 		return QRLimitScene
 	}
+}
+
+// lineColor is the line colour of spec as WeChat takes it; nil (black, left
+// out) when it has none. spec is valid, so its colour parses.
+func lineColor(spec wxqr.Spec) *Color {
+	c, err := wxqr.ParseColor(spec.LineColor)
+	if spec.LineColor == "" || err != nil {
+		return nil
+	}
+	return &Color{R: c.R, G: c.G, B: c.B}
+}
+
+// checkPath is check_path as WeChat takes it: nil (left out) when unset.
+func checkPath(b wxqr.OptionalBool) *bool {
+	if b == wxqr.BoolUnset {
+		return nil
+	}
+	v := b == wxqr.BoolTrue
+	return &v
 }

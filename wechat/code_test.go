@@ -56,9 +56,17 @@ func TestCreateCode(t *testing.T) {
 			wechat.GetWxaCodeRequest{Path: "pages/a", Width: 280}, false},
 		{wxqr.Spec{Kind: wxqr.KindWxaUnlimited, Path: "pages/a", SceneStr: "s", Width: 280},
 			wechat.GetWxaCodeUnlimitedRequest{Scene: "s", Page: "pages/a", Width: 280}, false},
+		{wxqr.Spec{Kind: wxqr.KindWxaCode, Path: "pages/b", Width: 430, LineColor: "#1a5fb4", IsHyaline: true, EnvVersion: wxqr.EnvTrial},
+			wechat.GetWxaCodeRequest{Path: "pages/b", Width: 430, LineColor: &wechat.Color{R: 0x1a, G: 0x5f, B: 0xb4}, IsHyaline: true, EnvVersion: "trial"}, false},
+		{wxqr.Spec{Kind: wxqr.KindWxaCode, Path: "pages/c", Width: 430, AutoColor: true},
+			wechat.GetWxaCodeRequest{Path: "pages/c", Width: 430, AutoColor: true}, false},
+		{wxqr.Spec{Kind: wxqr.KindWxaUnlimited, SceneStr: "t", Width: 430, LineColor: "255,0,0", IsHyaline: true, EnvVersion: wxqr.EnvDevelop, CheckPath: wxqr.BoolFalse},
+			wechat.GetWxaCodeUnlimitedRequest{Scene: "t", Width: 430, LineColor: &wechat.Color{R: 255}, IsHyaline: true, EnvVersion: "develop", CheckPath: new(false)}, false},
+		{wxqr.Spec{Kind: wxqr.KindWxaUnlimited, SceneStr: "u", Width: 430, CheckPath: wxqr.BoolTrue},
+			wechat.GetWxaCodeUnlimitedRequest{Scene: "u", Width: 430, CheckPath: new(true)}, false},
 	}
 	for _, tt := range tests {
-		t.Run(string(tt.spec.Kind)+"/"+tt.spec.Scene(), func(t *testing.T) {
+		t.Run(string(tt.spec.Kind)+"/"+tt.spec.Scene()+tt.spec.Path, func(t *testing.T) {
 			r := &codeRecorder{}
 			code, err := wechat.CreateCode(t.Context(), r, tt.spec, 3600)
 			if err != nil {

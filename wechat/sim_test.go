@@ -154,16 +154,21 @@ func TestSimMiniProgramCodes(t *testing.T) {
 		name        string
 		call        func(context.Context) (*Image, error)
 		wantContent string
+		wantType    string
 	}{
 		{"createwxaqrcode", func(ctx context.Context) (*Image, error) {
 			return c.CreateWxaQRCode(ctx, &CreateWxaQRCodeRequest{Path: "pages/index/index?id=7&from=qr", Width: 280})
-		}, wechatsim.WxaContent(mpApp, wechatsim.APICreateWxaQRCode, "pages/index/index?id=7&from=qr", "")},
+		}, wechatsim.WxaContent(mpApp, wechatsim.APICreateWxaQRCode, "pages/index/index?id=7&from=qr", ""), "image/jpeg"},
 		{"getwxacode", func(ctx context.Context) (*Image, error) {
 			return c.GetWxaCode(ctx, &GetWxaCodeRequest{Path: "pages/shop?sku=42", Width: 430, LineColor: &Color{R: 10, G: 20, B: 30}, EnvVersion: "trial"})
-		}, wechatsim.WxaContent(mpApp, wechatsim.APIGetWxaCode, "pages/shop?sku=42", "")},
+		}, wechatsim.WxaContent(mpApp, wechatsim.APIGetWxaCode, "pages/shop?sku=42", ""), "image/jpeg"},
 		{"getwxacodeunlimit", func(ctx context.Context) (*Image, error) {
 			return c.GetWxaCodeUnlimited(ctx, &GetWxaCodeUnlimitedRequest{Scene: "id=42&k=a+b/c", Page: "pages/index/index", CheckPath: &no, EnvVersion: "release", AutoColor: true})
-		}, wechatsim.WxaContent(mpApp, wechatsim.APIGetWxaCodeUnlimited, "pages/index/index", "id=42&k=a+b/c")},
+		}, wechatsim.WxaContent(mpApp, wechatsim.APIGetWxaCodeUnlimited, "pages/index/index", "id=42&k=a+b/c"), "image/jpeg"},
+		// A transparent code is a PNG, recognised whole by its IEND chunk.
+		{"getwxacodeunlimit, transparent", func(ctx context.Context) (*Image, error) {
+			return c.GetWxaCodeUnlimited(ctx, &GetWxaCodeUnlimitedRequest{Scene: "t=1", LineColor: &Color{R: 26, G: 95, B: 180}, IsHyaline: true})
+		}, wechatsim.WxaContent(mpApp, wechatsim.APIGetWxaCodeUnlimited, "", "t=1"), "image/png"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,8 +176,8 @@ func TestSimMiniProgramCodes(t *testing.T) {
 			if err != nil {
 				t.Fatalf("call: %v", err)
 			}
-			if img.ContentType != "image/jpeg" {
-				t.Errorf("ContentType = %q, want image/jpeg", img.ContentType)
+			if img.ContentType != tt.wantType {
+				t.Errorf("ContentType = %q, want %s", img.ContentType, tt.wantType)
 			}
 			if got := decodeQR(t, img); got != tt.wantContent {
 				t.Errorf("image encodes %q, want %q", got, tt.wantContent)

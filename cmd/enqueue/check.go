@@ -57,7 +57,7 @@ func (c *checker) check(r *rawRow) (tasks.GeneratePayload, []*wxqr.FieldError) {
 }
 
 // request reads the request of r, its empty cells filled from the flags,
-// and the cells that are not numbers where numbers are due.
+// and the cells that are not numbers or yes/no where those are due.
 func (c *checker) request(r *rawRow) (wxqr.Request, []*wxqr.FieldError) {
 	var errs []*wxqr.FieldError
 	number := func(field, text string) int64 {
@@ -98,6 +98,7 @@ func (c *checker) request(r *rawRow) (wxqr.Request, []*wxqr.FieldError) {
 	if kind.Temporary() && req.ExpireSeconds == 0 {
 		req.ExpireSeconds = c.def.ExpireSeconds
 	}
+	errs = append(errs, r.rawStyle.apply(&req.Spec)...)
 	return req, errs
 }
 

@@ -29,6 +29,13 @@ and each row gives what its kind needs:
   wxa_qrcode        path (1..128 bytes); width (280..1280, default 430)
   wxa_code          path (1..1024 bytes); width
   wxa_unlimited     scene_str (1..32 characters) and path (the page); width
+wxa_code and wxa_unlimited codes may be styled (an empty cell is WeChat's
+default; another style is another code):
+  auto_color        true/false (or 1/0, yes/no): WeChat picks the line colour
+  line_color        #RRGGBB or r,g,b (0..255 each); default black; not with auto_color
+  is_hyaline        true: a transparent background, stored as a .png
+  env_version       release (default), trial or develop: the version the code opens
+  check_path        wxa_unlimited only; false: the page need not be published yet
 The app must be in WXQR_APPS, as an oa app for oa_* kinds and an mp app for
 wxa_* kinds. --kind, --app, --campaign, --width and --expire fill the cells a
 row leaves empty. The same code twice in the input is queued once.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"strconv"
 	"strings"
@@ -21,6 +22,7 @@ type rawRow struct {
 	// Problem is what made the row unreadable (a wrong number of CSV
 	// fields); nil for a readable row.
 	Problem *wxqr.FieldError
+	rawStyle
 }
 
 // source yields the rows of one input. each may be called more than once
@@ -35,7 +37,8 @@ type source interface {
 }
 
 // The columns of a jobs file, in documented order.
-var columns = []string{"kind", "app_id", "scene_id", "scene_str", "path", "width", "expire_seconds", "campaign"}
+var columns = []string{"kind", "app_id", "scene_id", "scene_str", "path", "width", "expire_seconds", "campaign",
+	"auto_color", "line_color", "is_hyaline", "env_version", "check_path"}
 
 // csvSource is a jobs file: CSV with a header naming some of columns.
 type csvSource struct {
@@ -120,6 +123,7 @@ func (s csvSource) setters(header []string) ([]func(*rawRow) *string, error) {
 		"expire_seconds": func(r *rawRow) *string { return &r.ExpireSeconds },
 		"campaign":       func(r *rawRow) *string { return &r.Campaign },
 	}
+	maps.Copy(fields, styleFields)
 	set := make([]func(*rawRow) *string, len(header))
 	seen := map[string]bool{}
 	for i, h := range header {

@@ -53,12 +53,16 @@
 //     scancode_time in it (85096); scene of 1..32 characters (40169) among
 //     0-9 A-Z a-z !#$&'()*+,/:;=?@-._~ (40129); page without a leading "/"
 //     or a query (41030); env_version and line_color (40097). Widths outside
-//     280..1280 are clamped, 0 means 430. JPEG bytes as `image/jpeg` on
-//     success, JSON errors with HTTP 200 and `application/json;
+//     280..1280 are clamped, 0 means 430. getwxacode and getwxacodeunlimit
+//     draw their lines in line_color (black with auto_color, which
+//     overrides it, or without one) and, with is_hyaline, on a transparent
+//     background: a PNG as `image/png`. Every other code is JPEG bytes as
+//     `image/jpeg`. JSON errors come with HTTP 200 and `application/json;
 //     encoding=utf-8`. createwxaqrcode and getwxacode share Limits.WxaCap
-//     (default 100,000 per app, ever; 45029 beyond); the same API, path and
-//     width again spends no other slot. The used count is sent in a
-//     Num-Used header. getwxacodeunlimit has no such cap.
+//     (default 100,000 per app, ever; 45029 beyond); the same API, path,
+//     width and look (colour, background, env_version) again spends no
+//     other slot. The used count is sent in a Num-Used header.
+//     getwxacodeunlimit has no such cap.
 //   - POST cgi-bin/openapi/quota/get: for the cgi_path of a code-making API,
 //     the app's daily_limit, used and remain from the same counters and
 //     Limits.Daily that answer 45009 (daily_limit 0 for an API without a
@@ -82,7 +86,8 @@
 //     Calls, CallsByErrcode, Faults (calls that suffered each kind of
 //     fault), Usage (per app: codes made, temporary ones, and those counted
 //     against a lifetime cap), CodesMade (successful code-making calls per
-//     code), CodesCutShort (those whose answer was truncated), TokensIssued,
+//     code, with the styling and version each was asked for), CodesCutShort
+//     (those whose answer was truncated), TokensIssued,
 //     Tokens (every token issued) and Tickets (the codes a scan may name).
 //   - Scan events (PushScan): subscribe, SCAN and unsubscribe pushed to an
 //     Official Account's server URL as WeChat pushes them: a POST of the
@@ -102,8 +107,10 @@
 // # What is not emulated
 //
 //   - Mini Program codes are plain QR codes of WxaContent, not WeChat's round
-//     "sun" codes; auto_color, line_color and is_hyaline are validated but not
-//     drawn, and check_path never fails (every page exists).
+//     "sun" codes. auto_color picks no colour of the Mini Program's (there is
+//     none): it draws black. env_version is recorded but opens nothing else:
+//     a trial code holds the same content as the release one. check_path
+//     never fails (every page exists).
 //   - Users: PushScan pushes the event it is told to and keeps no follow
 //     state, so a SCAN from a user who never followed is pushed as asked.
 //     Nothing is pushed on its own, retries are not decided by the

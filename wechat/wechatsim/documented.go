@@ -60,7 +60,20 @@ const (
 	// unlimitedScenePunct are the characters besides 0-9, A-Z and a-z that
 	// getwxacodeunlimit's scene may hold (40129 for any other).
 	unlimitedScenePunct = "!#$&'()*+,/:;=?@-._~"
+	// defaultEnvVersion is the version a code opens when env_version is
+	// left out.
+	defaultEnvVersion = "release"
 )
+
+// envVersions are the versions env_version may name (40097 for others).
+var envVersions = []string{"release", "trial", "develop"}
+
+// styledAPIs are the APIs that document auto_color, line_color, is_hyaline
+// and env_version; createwxaqrcode documents none of them.
+var styledAPIs = map[string]bool{APIGetWxaCode: true, APIGetWxaCodeUnlimited: true}
+
+// checkPathAPI is the one API that documents check_path.
+const checkPathAPI = APIGetWxaCodeUnlimited
 
 // The documented quotas: the defaults of Limits.
 const (

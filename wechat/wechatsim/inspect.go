@@ -59,6 +59,19 @@ type CodeRequest struct {
 	Path string
 	// Width is the width of a Mini Program code, as drawn.
 	Width int
+	// The look and version getwxacode and getwxacodeunlimit were asked for,
+	// as sent: each is its zero value when the call left it out (and WeChat
+	// drew black lines on white for the release version, checking the page).
+	AutoColor bool
+	// LineColor is line_color as "#rrggbb" (sent even with AutoColor,
+	// which WeChat lets override it).
+	LineColor string
+	// IsHyaline is a transparent background: the image is a PNG.
+	IsHyaline bool
+	// EnvVersion is env_version: "release", "trial" or "develop".
+	EnvVersion string
+	// CheckPath is getwxacodeunlimit's check_path: "true" or "false".
+	CheckPath string
 }
 
 // CodesMade returns how many times each code was made: the calls of the

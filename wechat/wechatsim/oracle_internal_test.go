@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +61,33 @@ func TestWxqrAgreesWithWeChat(t *testing.T) {
 			// other.
 			if got, _ := wechat.CGIPath(api); got != apiPaths[api] {
 				t.Errorf("%s: wxqr asks quota/get about %q, WeChat serves %s at %q", k, got, api, apiPaths[api])
+			}
+		}
+	})
+
+	t.Run("styling", func(t *testing.T) {
+		for _, k := range wxqr.Kinds {
+			if got, want := k.Styled(), styledAPIs[k.API()]; got != want {
+				t.Errorf("%s: wxqr styles it: %v; %s documents styling: %v", k, got, k.API(), want)
+			}
+		}
+		wxqrVersions := []string{string(wxqr.EnvRelease), string(wxqr.EnvTrial), string(wxqr.EnvDevelop)}
+		if !slices.Equal(wxqrVersions, envVersions) {
+			t.Errorf("wxqr's env versions %q, WeChat documents %q", wxqrVersions, envVersions)
+		}
+		if string(wxqr.EnvRelease) != defaultEnvVersion {
+			t.Errorf("wxqr takes %q for WeChat's default version, WeChat documents %q", wxqr.EnvRelease, defaultEnvVersion)
+		}
+		// check_path is sent only for wxa_unlimited: its spec refuses it
+		// on every other kind.
+		for _, k := range wxqr.Kinds {
+			spec := wxqr.Spec{Kind: k, AppID: "wx1", SceneStr: "s", Path: "p", CheckPath: wxqr.BoolFalse}
+			refused := slices.ContainsFunc(spec.Validate(), func(err error) bool {
+				fe, ok := err.(*wxqr.FieldError)
+				return ok && fe.Field == "check_path"
+			})
+			if documented := k.API() == checkPathAPI; refused == documented {
+				t.Errorf("%s: wxqr refuses check_path: %v; %s documents it: %v", k, refused, k.API(), documented)
 			}
 		}
 	})

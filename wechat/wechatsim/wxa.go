@@ -1,12 +1,14 @@
 package wechatsim
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -58,24 +60,72 @@ type wxaRequest struct {
 	CheckPath  *bool     `json:"check_path"`
 }
 
-// rgbColor takes numbers or numeric strings: SDKs send both.
+// rgbColor takes numbers or numeric strings: SDKs send both. A component
+// left out is 0.
 type rgbColor struct {
 	R json.Number `json:"r"`
 	G json.Number `json:"g"`
 	B json.Number `json:"b"`
 }
 
-func (c *rgbColor) valid() bool {
-	for _, n := range []json.Number{c.R, c.G, c.B} {
+// rgb returns the colour's components; ok is false if one is not a number
+// of 0..255.
+func (c *rgbColor) rgb() (rgb [3]uint8, ok bool) {
+	for i, n := range []json.Number{c.R, c.G, c.B} {
 		if n == "" {
 			continue
 		}
 		v, err := strconv.ParseInt(string(n), 10, 64)
 		if err != nil || v < 0 || v > 255 {
-			return false
+			return rgb, false
 		}
+		rgb[i] = uint8(v)
 	}
-	return true
+	return rgb, true
+}
+
+func (c *rgbColor) valid() bool {
+	_, ok := c.rgb()
+	return ok
+}
+
+// wxaLook is how a code is drawn and what it opens, WeChat's defaults
+// filled in: the part of a getwxacode or getwxacodeunlimit request that
+// tells codes with the same path apart.
+type wxaLook struct {
+	ink        [3]uint8 // the line colour drawn
+	autoColor  bool
+	hyaline    bool
+	envVersion string // release, trial or develop
+}
+
+// look returns the look req asks of api; req is valid. createwxaqrcode
+// documents no look: its codes are black on white. With auto_color WeChat
+// picks the colour from the Mini Program's own and ignores line_color; the
+// simulator has no Mini Program to pick from and draws black, which is what
+// WeChat draws when it recommends no colour.
+func (req *wxaRequest) look(api string) wxaLook {
+	if !styledAPIs[api] {
+		return wxaLook{envVersion: defaultEnvVersion}
+	}
+	l := wxaLook{autoColor: req.AutoColor, hyaline: req.IsHyaline, envVersion: cmp.Or(req.EnvVersion, defaultEnvVersion)}
+	if req.LineColor != nil && !req.AutoColor {
+		l.ink, _ = req.LineColor.rgb()
+	}
+	return l
+}
+
+// sent records in made the look and version fields of req as they were
+// sent (check_path only for getwxacodeunlimit, the API that documents it).
+func (req *wxaRequest) sent(api string, made *CodeRequest) {
+	made.AutoColor, made.IsHyaline, made.EnvVersion = req.AutoColor, req.IsHyaline, req.EnvVersion
+	if req.LineColor != nil {
+		rgb, _ := req.LineColor.rgb()
+		made.LineColor = fmt.Sprintf("#%02x%02x%02x", rgb[0], rgb[1], rgb[2])
+	}
+	if req.CheckPath != nil && api == checkPathAPI {
+		made.CheckPath = strconv.FormatBool(*req.CheckPath)
+	}
 }
 
 // width is the image width: 430 when unset, else clamped to 280..1280 as
@@ -99,9 +149,7 @@ func (req *wxaRequest) validatePath(maxLen int) int {
 
 // validateLook checks getwxacode's and getwxacodeunlimit's optional fields.
 func (req *wxaRequest) validateLook() int {
-	switch req.EnvVersion {
-	case "", "release", "trial", "develop":
-	default:
+	if req.EnvVersion != "" && !slices.Contains(envVersions, req.EnvVersion) {
 		return errInvalidArgs
 	}
 	if req.LineColor != nil && !req.LineColor.valid() {
@@ -128,11 +176,13 @@ func (req *wxaRequest) validateUnlimited() int {
 	return req.validateLook()
 }
 
-// wxaKey identifies a code spending WxaCap: the same API, path and width
-// again spends nothing.
+// wxaKey identifies a code spending WxaCap: the same API, path, width and
+// look again spends nothing. (WeChat counts identical parameters once; a
+// code in another colour or version is other parameters.)
 type wxaKey struct {
 	api, path string
 	width     int
+	look      wxaLook
 }
 
 func (s *Server) createWxaQRCode(r *http.Request) reply {
@@ -177,10 +227,11 @@ func (s *Server) wxaCode(r *http.Request, api string, validate func(*wxaRequest)
 	}
 	var appID string
 	numUsed := -1
+	look := req.look(api)
 	if code == 0 {
 		appID = st.appID
 		if api != APIGetWxaCodeUnlimited { // the uncapped one
-			key := wxaKey{api, req.Path, width}
+			key := wxaKey{api, req.Path, width, look}
 			if _, ok := st.wxa[key]; !ok {
 				if limit := s.limitsLocked(appID).WxaCap; limit >= 0 && len(st.wxa) >= limit {
 					code = errTotalQuota
@@ -197,12 +248,15 @@ func (s *Server) wxaCode(r *http.Request, api string, validate func(*wxaRequest)
 		return errReply(code)
 	}
 
-	img, err := renderJPEG(WxaContent(appID, api, pathOrPage, scene), width)
+	img, contentType, err := renderCode(WxaContent(appID, api, pathOrPage, scene), width, look.ink, look.hyaline)
 	if err != nil {
 		return errReply(errSystemBusy)
 	}
-	rep := reply{contentType: "image/jpeg", body: img,
-		made: &CodeRequest{AppID: appID, API: api, Scene: scene, Path: pathOrPage, Width: width}}
+	made := &CodeRequest{AppID: appID, API: api, Scene: scene, Path: pathOrPage, Width: width}
+	if styledAPIs[api] {
+		req.sent(api, made)
+	}
+	rep := reply{contentType: contentType, body: img, made: made}
 	if numUsed >= 0 {
 		rep.header = map[string]string{"Num-Used": strconv.Itoa(numUsed)}
 	}

@@ -63,8 +63,13 @@ func TestWxaValidation(t *testing.T) {
 				t.Errorf("status %d, want 200", r.status)
 			}
 			if tt.want == 0 {
-				if r.contentType != "image/jpeg" || !bytes.HasPrefix(r.body, []byte{0xff, 0xd8, 0xff}) {
-					t.Errorf("Content-Type %q, body %.40q; want a JPEG", r.contentType, r.body)
+				// A transparent code is a PNG; every other one a JPEG.
+				wantType, magic := "image/jpeg", []byte{0xff, 0xd8, 0xff}
+				if strings.Contains(tt.body, `"is_hyaline":true`) {
+					wantType, magic = "image/png", []byte("\x89PNG")
+				}
+				if r.contentType != wantType || !bytes.HasPrefix(r.body, magic) {
+					t.Errorf("Content-Type %q, body %.40q; want %s", r.contentType, r.body, wantType)
 				}
 				return
 			}
