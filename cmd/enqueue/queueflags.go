@@ -35,7 +35,7 @@ The app must be in WXQR_APPS, as an oa app for oa_* kinds and an mp app for
 wxa_* kinds. Any row may give a name, a label for people ("Store 12 -
 entrance", at most 100 characters): it names the code's file in downloads
 and is not part of the code's identity (a code queued again under another
-name is the same code). --kind, --app, --campaign, --width and --expire fill
+name is the same code; one made already is renamed). --kind, --app, --campaign, --width and --expire fill
 the cells a row leaves empty. The same code twice in the input is queued
 once.
 
@@ -56,7 +56,7 @@ Flags:
 
 A progress bar shows on a terminal; otherwise progress is logged every 10 s.
 The summary (queued, already queued, failed before and queued again, already
-generated, duplicate in file, invalid) goes to stdout.
+generated and of those renamed, duplicate in file, invalid) goes to stdout.
 
 Examples:
   enqueue --app wx1234 --kind oa_perm --campaign spring --scene-ids 1-5000

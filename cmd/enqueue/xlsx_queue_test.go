@@ -8,11 +8,16 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hibiken/asynq"
 
+	"github.com/wxqr/wxqr"
+	"github.com/wxqr/wxqr/catalog"
+	"github.com/wxqr/wxqr/storage"
 	"github.com/wxqr/wxqr/tasks"
 )
 
@@ -230,5 +235,58 @@ func TestQueueXLSXSheetAndContent(t *testing.T) {
 	}
 	if len(infos) != 3 || named != 1 {
 		t.Errorf("%d tasks queued, %d of scene 1 named Front door in spring; want 3 and 1", len(infos), named)
+	}
+}
+
+// TestQueueRenamesGeneratedCodes: a code made already is not queued again,
+// but its record takes the latest name the input gives it.
+func TestQueueRenamesGeneratedCodes(t *testing.T) {
+	h := newHarness(t)
+	named := wxqr.Spec{Kind: wxqr.KindOAPerm, AppID: "wxoa", SceneID: 1}
+	kept := wxqr.Spec{Kind: wxqr.KindOAPerm, AppID: "wxoa", SceneID: 2}
+	busy := wxqr.Spec{Kind: wxqr.KindOAPerm, AppID: "wxoa", SceneID: 3}
+	for _, spec := range []wxqr.Spec{named, kept, busy} {
+		rec := record(spec, "spring", time.Time{})
+		rec.Name = "Store " + strconv.FormatInt(spec.SceneID, 10)
+		if err := h.catalog.Put(t.Context(), rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lease, err := h.catalog.Lock(t.Context(), busy.ID(), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lease.Release()
+
+	jobs := h.file(t, "jobs.csv", "kind,app_id,scene_id,name,campaign\n"+
+		"oa_perm,wxoa,1,Store 1 - entrance,spring\n"+
+		"oa_perm,wxoa,2,,spring\n"+ // no name: the record keeps its own
+		"oa_perm,wxoa,3,Store 3 - exit,spring\n"+
+		"oa_perm,wxoa,4,Store 4,spring\n")
+	r := h.mustRun(t, "", jobs)
+	checkSummary(t, r.stdout, map[string]int{"queued": 1, "already generated": 3, "of which renamed": 1})
+	if !strings.Contains(r.stderr, "1 codes were being made and kept their old names") {
+		t.Errorf("stderr does not tell of the code being made:\n%s", r.stderr)
+	}
+	store, err := storage.NewDir(filepath.Join(h.dir, "bucket"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for spec, want := range map[wxqr.Spec]string{named: "Store 1 - entrance", kept: "Store 2", busy: "Store 3"} {
+		rec, err := h.catalog.Get(t.Context(), spec.ID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Name != want {
+			t.Errorf("code %d named %q, want %q", spec.SceneID, rec.Name, want)
+		}
+	}
+	obj, err := store.Get(t.Context(), catalog.SidecarKey(named.Key()))
+	if err != nil {
+		t.Fatalf("the renamed code has no sidecar: %v", err)
+	}
+	var sidecar wxqr.Record
+	if err := json.Unmarshal(obj.Body, &sidecar); err != nil || sidecar.Name != "Store 1 - entrance" {
+		t.Errorf("sidecar %s (%v), want the new name", obj.Body, err)
 	}
 }

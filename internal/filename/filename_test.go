@@ -74,7 +74,7 @@ func TestSetCode(t *testing.T) {
 		{code(3, "store 12"), "store 12 (3).jpg"}, // one file on Windows and macOS
 		{code(4, " Store 12 "), "Store 12 (4).jpg"},
 		{code(5, "Store 12 (2)"), "Store 12 (2) (2).jpg"},
-		{code(6, ""), "wx1234/oa_perm/i-6.jpg"}, // no name: the storage key
+		{code(6, ""), "wx1234/oa_perm/i-6.jpg"},      // no name: the storage key
 		{code(7, " ... "), "wx1234/oa_perm/i-7.jpg"}, // nothing left of the name
 		{code(8, "a/b"), "a_b.jpg"},
 		{code(9, "a\\b"), "a_b (2).jpg"},
