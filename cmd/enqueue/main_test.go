@@ -185,17 +185,7 @@ func TestQueueInvalidRowsQueuesNothing(t *testing.T) {
 	if code := exitCode(r.err); code != exitInput {
 		t.Fatalf("exit code %d (%v), want %d", code, r.err, exitInput)
 	}
-	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
-	for i, tt := range invalidRows {
-		prefix := fmt.Sprintf("%s:%d: %s: ", jobs, i+3, tt.wantField)
-		found := false
-		for _, l := range lines {
-			found = found || strings.HasPrefix(l, prefix) && strings.Contains(l, tt.wantRule)
-		}
-		if !found {
-			t.Errorf("%s: no error line %q...%q in:\n%s", tt.name, prefix, tt.wantRule, r.stderr)
-		}
-	}
+	wantInvalidRowsListed(t, r.stderr, func(i int) string { return fmt.Sprintf("%s:%d", jobs, i+3) })
 	if want := fmt.Sprintf("%s:%d: want %d fields as in the header, got 2", jobs, len(invalidRows)+3, len(columns)); !strings.Contains(r.stderr, want) {
 		t.Errorf("stderr does not report the short row (%q):\n%s", want, r.stderr)
 	}
@@ -204,6 +194,23 @@ func TestQueueInvalidRowsQueuesNothing(t *testing.T) {
 	}
 	if qs := h.queues(t); len(qs) != 0 {
 		t.Errorf("queues %v exist, want nothing queued", qs)
+	}
+}
+
+// wantInvalidRowsListed checks that stderr lists the error of each of
+// invalidRows, where at(i) is how errors point at the row of invalidRows[i].
+func wantInvalidRowsListed(t *testing.T, stderr string, at func(i int) string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	for i, tt := range invalidRows {
+		prefix := at(i) + ": " + tt.wantField + ": "
+		found := false
+		for _, l := range lines {
+			found = found || strings.HasPrefix(l, prefix) && strings.Contains(l, tt.wantRule)
+		}
+		if !found {
+			t.Errorf("%s: no error line %q...%q in:\n%s", tt.name, prefix, tt.wantRule, stderr)
+		}
 	}
 }
 

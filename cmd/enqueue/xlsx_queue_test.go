@@ -136,17 +136,7 @@ func TestQueueXLSXInvalidRows(t *testing.T) {
 			if code := exitCode(r.err); code != exitInput {
 				t.Fatalf("exit code %d (%v), want %d", code, r.err, exitInput)
 			}
-			lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
-			for i, tt := range invalidRows {
-				prefix := fmt.Sprintf("%s:Codes!%d: %s: ", path, i+3, tt.wantField)
-				found := false
-				for _, l := range lines {
-					found = found || strings.HasPrefix(l, prefix) && strings.Contains(l, tt.wantRule)
-				}
-				if !found {
-					t.Errorf("%s: no error line %q...%q in:\n%s", tt.name, prefix, tt.wantRule, r.stderr)
-				}
-			}
+			wantInvalidRowsListed(t, r.stderr, func(i int) string { return fmt.Sprintf("%s:Codes!%d", path, i+3) })
 			col := string(rune('A' + len(columns)))
 			if want := fmt.Sprintf("%s:Codes!%d: cell %s%d has a value, but its column has no header", path, len(rows), col, len(rows)); !strings.Contains(r.stderr, want) {
 				t.Errorf("stderr does not report the stray cell (%q):\n%s", want, r.stderr)
