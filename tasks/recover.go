@@ -35,9 +35,6 @@ func (j *generation) adopt(ctx context.Context, target int) (*wxqr.Record, error
 	if rec.Campaign == "" {
 		rec.Campaign = j.p.Campaign
 	}
-	if rec.Name == "" {
-		rec.Name = j.p.Name
-	}
 	if err := j.g.Catalog.PutHeld(ctx, rec, j.lease); err != nil {
 		return nil, fmt.Errorf("record the stored code: %w", err)
 	}
