@@ -18,9 +18,10 @@ its name; its first visible sheet is read, or the one --sheet names.
 
 Every code is checked against WeChat's rules before anything is queued: if
 any is invalid, the errors are listed (file:line: field: rule, or for a
-workbook file:sheet!row: field: rule) and nothing is queued. A code's task id derives from its identity, so queueing the same
-campaign again queues nothing twice, and codes already generated (and still
-valid) are not queued at all. An interrupted run can simply be run again.
+workbook file:sheet!row: field: rule) and nothing is queued. A code's task
+id derives from its identity, so queueing the same campaign again queues
+nothing twice, and codes already generated (and still valid) are not queued
+at all. An interrupted run can simply be run again.
 
 The jobs file starts with a header naming its columns, any of
   kind,app_id,scene_id,scene_str,path,width,expire_seconds,campaign,name
@@ -35,9 +36,9 @@ The app must be in WXQR_APPS, as an oa app for oa_* kinds and an mp app for
 wxa_* kinds. Any row may give a name, a label for people ("Store 12 -
 entrance", at most 100 characters): it names the code's file in downloads
 and is not part of the code's identity (a code queued again under another
-name is the same code; one made already is renamed). --kind, --app, --campaign, --width and --expire fill
-the cells a row leaves empty. The same code twice in the input is queued
-once.
+name is the same code; one made already is renamed). --kind, --app,
+--campaign, --width and --expire fill the cells a row leaves empty. The same
+code twice in the input is queued once.
 
 Flags:
   --app ID           app id of the codes (from WXQR_APPS)
