@@ -47,7 +47,7 @@ Flags:
   --scene-ids LIST   one code per scene id: 1-5000, or 1-100,250,300-399
   --scene-strs FILE  one code per line of FILE, as scene_str
   --paths FILE       one code per line of FILE, as path
-  --sheet NAME       the sheet of an Excel jobs file to read (default: the first)
+  --sheet NAME       sheet of an Excel jobs file (default: the first visible)
   --page PAGE        page of wxa_unlimited codes
   --width N          width of Mini Program codes (280..1280; default 430)
   --expire D         validity of oa_temp codes: 7d, 36h, 1d12h (default 30d)
