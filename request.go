@@ -1,6 +1,15 @@
 package wxqr
 
-import "time"
+import (
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// MaxNameLen bounds Request.Name, in characters: a label that fits under a
+// printed code and in a file name.
+const MaxNameLen = 100
 
 // Request asks for one code: what to make, for which campaign, how long a
 // temporary code lives, and which generation. The producer builds one per
@@ -14,6 +23,12 @@ type Request struct {
 	ID       string `json:"id,omitempty"`
 	Spec     Spec   `json:"spec"`
 	Campaign string `json:"campaign,omitempty"`
+	// Name is a person's label for the code ("Store 12 - entrance"): free
+	// text of at most MaxNameLen characters, without control characters,
+	// trimmed by Normalize. It is not part of the code's identity: the same
+	// code asked for under another name is the same code, and its record
+	// takes the name of the latest request that gives one.
+	Name string `json:"name,omitempty"`
 	// ExpireSeconds is the validity of a temporary code (oa_temp only):
 	// 1 s .. MaxTempExpire, 0 meaning DefaultTempExpire.
 	ExpireSeconds int `json:"expire_seconds,omitempty"`
@@ -30,10 +45,11 @@ type Request struct {
 
 // Normalize returns r with its defaults filled in: the spec's (see
 // Spec.Normalize), a temporary code's validity, and the id when r carries
-// none. A carried id is kept as it is: whoever reads a request from outside
+// none; its name is trimmed. A carried id is kept as it is: whoever reads a request from outside
 // checks it (see CheckID).
 func (r Request) Normalize() Request {
 	r.Spec = r.Spec.Normalize()
+	r.Name = strings.TrimSpace(r.Name)
 	if r.Spec.Kind.Temporary() && r.ExpireSeconds == 0 {
 		r.ExpireSeconds = int(DefaultTempExpire / time.Second)
 	}
@@ -47,10 +63,12 @@ func (r Request) Normalize() Request {
 // wxqr's for the request: only temporary codes have a validity, which is
 // WeChat's 1 s .. 30 days; only temporary codes are regenerated (a second
 // generation of any other kind would spend lifetime quota again); a repair
-// mends the current generation. It returns every broken rule, each as a
-// *FieldError naming the field. It does not need r normalised.
+// mends the current generation; a name is short, printable text (see
+// Name). It returns every broken rule, each as a *FieldError naming the
+// field. It does not need r normalised.
 func (r Request) Validate() []error {
 	errs := fieldErrors(r.Spec.Validate())
+	r.validateName(&errs)
 	if _, err := ParseKind(string(r.Spec.Kind)); err != nil {
 		return errs // the rules below depend on the kind
 	}
@@ -80,4 +98,20 @@ func (r Request) CheckID() error {
 		return &FieldError{Field: "id", Rule: "is " + r.ID + ", but the spec's id is " + want}
 	}
 	return nil
+}
+
+// validateName checks the name as Normalize leaves it, trimmed.
+func (r Request) validateName(errs *fieldErrors) {
+	name := strings.TrimSpace(r.Name)
+	if !utf8.ValidString(name) {
+		errs.add("name", "must be UTF-8 text")
+		return
+	}
+	if n := utf8.RuneCountInString(name); n > MaxNameLen {
+		errs.add("name", "must be at most %d characters, got %d", MaxNameLen, n)
+	}
+	if i := strings.IndexFunc(name, unicode.IsControl); i >= 0 {
+		c, _ := utf8.DecodeRuneInString(name[i:])
+		errs.add("name", "must not hold control characters, got %q", c)
+	}
 }

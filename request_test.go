@@ -35,6 +35,15 @@ func TestRequestValidate(t *testing.T) {
 		{"repair of a generation", wxqr.Request{Spec: temp, Generation: 2, Repair: true}, "repair", "no generation"},
 		{"invalid spec", wxqr.Request{Spec: wxqr.Spec{Kind: wxqr.KindOAPerm, AppID: "wxa"}}, "scene_id", "required"},
 		{"unknown kind", wxqr.Request{Spec: wxqr.Spec{Kind: "oa_forever", AppID: "wxa", SceneID: 1}, ExpireSeconds: 60}, "kind", "unknown kind"},
+		{"named", wxqr.Request{Spec: perm, Name: "Store 12 - entrance"}, "", ""},
+		// Characters, not bytes: 100 Chinese characters are 300 bytes.
+		{"name of 100 characters", wxqr.Request{Spec: perm, Name: strings.Repeat("门", 100)}, "", ""},
+		{"name of 100 characters and spaces around", wxqr.Request{Spec: perm, Name: "  " + strings.Repeat("n", 100) + " "}, "", ""},
+		{"name of 101 characters", wxqr.Request{Spec: perm, Name: strings.Repeat("门", 101)}, "name", "at most 100 characters, got 101"},
+		{"name with a newline", wxqr.Request{Spec: perm, Name: "Store 12\nentrance"}, "name", "control characters"},
+		{"name with a tab", wxqr.Request{Spec: perm, Name: "Store\t12"}, "name", "control characters"},
+		{"name with DEL", wxqr.Request{Spec: perm, Name: "Store\x7f12"}, "name", "control characters"},
+		{"name not UTF-8", wxqr.Request{Spec: perm, Name: "Store \xff"}, "name", "UTF-8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -98,6 +107,18 @@ func TestRequestNormalize(t *testing.T) {
 	carried.ID = "carried"
 	if got := carried.Normalize(); got.ID != "carried" {
 		t.Errorf("Normalize replaced the carried id with %q", got.ID)
+	}
+}
+
+func TestRequestNameIsNotIdentity(t *testing.T) {
+	spec := wxqr.Spec{Kind: wxqr.KindOAPerm, AppID: "wxa", SceneID: 1}
+	a := wxqr.Request{Spec: spec, Name: " Store 12 - entrance "}.Normalize()
+	b := wxqr.Request{Spec: spec, Name: "Store 12 - exit"}.Normalize()
+	if a.ID != b.ID {
+		t.Errorf("one code under two names has ids %s and %s, want one", a.ID, b.ID)
+	}
+	if a.Name != "Store 12 - entrance" {
+		t.Errorf("Normalize left the name %q, want it trimmed", a.Name)
 	}
 }
 

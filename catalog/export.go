@@ -81,11 +81,12 @@ func extraCount(got, want int) error {
 	return nil
 }
 
-// csvHeader names the CSV columns; names and order are part of the format.
+// csvHeader names the CSV columns; names and order are part of the format,
+// so new columns go at the end (before the writer's extra columns).
 var csvHeader = []string{
 	"id", "kind", "app_id", "scene_id", "scene_str", "path", "width", "campaign",
 	"ticket", "url", "expire_seconds", "expires_at", "created_at", "generation",
-	"bucket", "key", "content_type", "size", "sha256", "retired",
+	"bucket", "key", "content_type", "size", "sha256", "retired", "name",
 }
 
 // CSVWriter writes records as CSV with a header row (RFC 4180, "\n" line
@@ -136,6 +137,7 @@ func (cw *CSVWriter) Write(rec *wxqr.Record, extra ...int64) error {
 		strconv.FormatInt(rec.Size, 10),
 		rec.SHA256,
 		strconv.FormatBool(rec.Retired),
+		rec.Name,
 	}
 	for _, v := range extra {
 		row = append(row, strconv.FormatInt(v, 10))

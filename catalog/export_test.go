@@ -28,7 +28,7 @@ func exportRecords() []*wxqr.Record {
 		{
 			ID:       "id-temp",
 			Spec:     wxqr.Spec{Kind: wxqr.KindOATemp, AppID: "wxapp", SceneStr: `a,"b"`},
-			Campaign: "spring", Ticket: "gQ+/=", URL: "http://weixin.qq.com/q/02x",
+			Campaign: "spring", Name: "Store 12, entrance", Ticket: "gQ+/=", URL: "http://weixin.qq.com/q/02x",
 			ExpireSeconds: 2592000, ExpiresAt: time.Date(2025, 3, 31, 16, 0, 0, 0, shanghai),
 			CreatedAt: time.Date(2025, 3, 1, 8, 0, 0, 5e8, time.UTC), Generation: 1,
 			Bucket: "codes", ObjectKey: "wxapp/oa_temp/s-a.jpg", ContentType: "image/jpeg", Size: 2048, SHA256: "ab12",
@@ -50,17 +50,17 @@ func exportRecords() []*wxqr.Record {
 	}
 }
 
-const csvHeader = "id,kind,app_id,scene_id,scene_str,path,width,campaign,ticket,url,expire_seconds,expires_at,created_at,generation,bucket,key,content_type,size,sha256,retired\n"
+const csvHeader = "id,kind,app_id,scene_id,scene_str,path,width,campaign,ticket,url,expire_seconds,expires_at,created_at,generation,bucket,key,content_type,size,sha256,retired,name\n"
 
 func TestWriters(t *testing.T) {
 	recs := exportRecords()
 	csvRows := []string{
-		`id-temp,oa_temp,wxapp,,"a,""b""",,,spring,gQ+/=,http://weixin.qq.com/q/02x,2592000,2025-03-31T08:00:00Z,2025-03-01T08:00:00Z,1,codes,wxapp/oa_temp/s-a.jpg,image/jpeg,2048,ab12,false` + "\n",
-		`id-perm,oa_perm,wxapp,42,,,,,t2,http://weixin.qq.com/q/02y,,,2025-03-01T08:00:00Z,1,codes,wxapp/oa_perm/i-42.jpg,image/jpeg,100,cd34,true` + "\n",
-		`id-mini,wxa_qrcode,wxmini,,,pages/a?x=1&y=2,430,spring,,,,,2025-03-01T08:00:00Z,3,codes,wxmini/wxa_qrcode/p.jpg,image/jpeg,5,ef56,false` + "\n",
+		`id-temp,oa_temp,wxapp,,"a,""b""",,,spring,gQ+/=,http://weixin.qq.com/q/02x,2592000,2025-03-31T08:00:00Z,2025-03-01T08:00:00Z,1,codes,wxapp/oa_temp/s-a.jpg,image/jpeg,2048,ab12,false,"Store 12, entrance"` + "\n",
+		`id-perm,oa_perm,wxapp,42,,,,,t2,http://weixin.qq.com/q/02y,,,2025-03-01T08:00:00Z,1,codes,wxapp/oa_perm/i-42.jpg,image/jpeg,100,cd34,true,` + "\n",
+		`id-mini,wxa_qrcode,wxmini,,,pages/a?x=1&y=2,430,spring,,,,,2025-03-01T08:00:00Z,3,codes,wxmini/wxa_qrcode/p.jpg,image/jpeg,5,ef56,false,` + "\n",
 	}
 	jsonLines := []string{
-		`{"id":"id-temp","kind":"oa_temp","app_id":"wxapp","scene_str":"a,\"b\"","campaign":"spring","ticket":"gQ+/=","url":"http://weixin.qq.com/q/02x","expire_seconds":2592000,"expires_at":"2025-03-31T16:00:00+08:00","created_at":"2025-03-01T08:00:00.5Z","generation":1,"bucket":"codes","key":"wxapp/oa_temp/s-a.jpg","content_type":"image/jpeg","size":2048,"sha256":"ab12"}` + "\n",
+		`{"id":"id-temp","kind":"oa_temp","app_id":"wxapp","scene_str":"a,\"b\"","campaign":"spring","name":"Store 12, entrance","ticket":"gQ+/=","url":"http://weixin.qq.com/q/02x","expire_seconds":2592000,"expires_at":"2025-03-31T16:00:00+08:00","created_at":"2025-03-01T08:00:00.5Z","generation":1,"bucket":"codes","key":"wxapp/oa_temp/s-a.jpg","content_type":"image/jpeg","size":2048,"sha256":"ab12"}` + "\n",
 		`{"id":"id-perm","kind":"oa_perm","app_id":"wxapp","scene_id":42,"ticket":"t2","url":"http://weixin.qq.com/q/02y","created_at":"2025-03-01T08:00:00Z","generation":1,"bucket":"codes","key":"wxapp/oa_perm/i-42.jpg","content_type":"image/jpeg","size":100,"sha256":"cd34","retired":true}` + "\n",
 		`{"id":"id-mini","kind":"wxa_qrcode","app_id":"wxmini","path":"pages/a?x=1&y=2","width":430,"campaign":"spring","created_at":"2025-03-01T08:00:00Z","generation":3,"bucket":"codes","key":"wxmini/wxa_qrcode/p.jpg","content_type":"image/jpeg","size":5,"sha256":"ef56"}` + "\n",
 	}
@@ -196,7 +196,7 @@ func TestWritersExtraColumns(t *testing.T) {
 	}{
 		{"csv", func(b *bytes.Buffer) catalog.RecordWriter { return catalog.WriteCSV(b, extra...) },
 			strings.TrimSuffix(csvHeader, "\n") + ",scans,new_follows\n" +
-				`id-perm,oa_perm,wxapp,42,,,,,t2,http://weixin.qq.com/q/02y,,,2025-03-01T08:00:00Z,1,codes,wxapp/oa_perm/i-42.jpg,image/jpeg,100,cd34,true,12,0` + "\n"},
+				`id-perm,oa_perm,wxapp,42,,,,,t2,http://weixin.qq.com/q/02y,,,2025-03-01T08:00:00Z,1,codes,wxapp/oa_perm/i-42.jpg,image/jpeg,100,cd34,true,,12,0` + "\n"},
 		{"jsonl", func(b *bytes.Buffer) catalog.RecordWriter { return catalog.WriteJSONL(b, extra...) },
 			`{"id":"id-perm","kind":"oa_perm","app_id":"wxapp","scene_id":42,"ticket":"t2","url":"http://weixin.qq.com/q/02y","created_at":"2025-03-01T08:00:00Z","generation":1,"bucket":"codes","key":"wxapp/oa_perm/i-42.jpg","content_type":"image/jpeg","size":100,"sha256":"cd34","retired":true,"scans":12,"new_follows":0}` + "\n"},
 	}
@@ -300,6 +300,7 @@ func ExampleWriteCSV() {
 		ID:        "5f0c1d7e9a3b2c4d5e6f708192a3b4c5",
 		Spec:      wxqr.Spec{Kind: wxqr.KindOAPerm, AppID: "wx1234", SceneID: 7},
 		Campaign:  "spring",
+		Name:      "Store 7",
 		Ticket:    "gQH47joAAAAAAAAAASxodHRwOi8v",
 		URL:       "http://weixin.qq.com/q/02abc",
 		CreatedAt: time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC), Generation: 1,
@@ -312,6 +313,6 @@ func ExampleWriteCSV() {
 		panic(err)
 	}
 	// Output:
-	// id,kind,app_id,scene_id,scene_str,path,width,campaign,ticket,url,expire_seconds,expires_at,created_at,generation,bucket,key,content_type,size,sha256,retired
-	// 5f0c1d7e9a3b2c4d5e6f708192a3b4c5,oa_perm,wx1234,7,,,,spring,gQH47joAAAAAAAAAASxodHRwOi8v,http://weixin.qq.com/q/02abc,,,2025-03-01T08:00:00Z,1,codes,wx1234/oa_perm/i-7.jpg,image/jpeg,2048,,false
+	// id,kind,app_id,scene_id,scene_str,path,width,campaign,ticket,url,expire_seconds,expires_at,created_at,generation,bucket,key,content_type,size,sha256,retired,name
+	// 5f0c1d7e9a3b2c4d5e6f708192a3b4c5,oa_perm,wx1234,7,,,,spring,gQH47joAAAAAAAAAASxodHRwOi8v,http://weixin.qq.com/q/02abc,,,2025-03-01T08:00:00Z,1,codes,wx1234/oa_perm/i-7.jpg,image/jpeg,2048,,false,Store 7
 }

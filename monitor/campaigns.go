@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/catalog"
+	"github.com/wxqr/wxqr/internal/filename"
 	"github.com/wxqr/wxqr/scans"
 	"github.com/wxqr/wxqr/storage"
 )
@@ -222,6 +224,11 @@ func (s *Server) image(w http.ResponseWriter, r *http.Request) {
 	sum := sha256.Sum256(obj.Body)
 	h := w.Header()
 	h.Set("Content-Type", imageType(obj.ContentType))
+	if rec.Name != "" {
+		// Shown in the page; saved from it under the code's name.
+		var files filename.Set
+		h.Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": path.Base(files.Code(rec))}))
+	}
 	// A temporary code's image is replaced in place when it is
 	// regenerated: browsers may keep it, but must ask whether it changed.
 	h.Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
@@ -253,9 +260,10 @@ func (s *Server) manifest(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// images streams every image of the campaign as one zip, named by its
-// storage key. Only one image is in memory at a time. Images missing from
-// storage are listed in MISSING.txt at the end of the archive.
+// images streams every image of the campaign as one zip, each file named
+// after its code's name, or its storage key for a code without one (see
+// filename.Set). Only one image is in memory at a time. Images missing
+// from storage are listed in MISSING.txt at the end of the archive.
 func (s *Server) images(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	name, out := s.startDownload(w, r, "application/zip", ".zip")
@@ -263,19 +271,22 @@ func (s *Server) images(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	zw := zip.NewWriter(out)
-	var missing []string
+	var (
+		files   filename.Set
+		missing []string
+	)
 	err := s.cfg.Catalog.Each(ctx, name, func(rec *wxqr.Record) error {
 		key := rec.Spec.Key()
 		obj, err := s.cfg.Store.Get(ctx, key)
 		if errors.Is(err, storage.ErrNotFound) {
-			missing = append(missing, key)
+			missing = append(missing, strings.TrimSpace(key+"  "+rec.Name))
 			return nil
 		}
 		if err != nil {
 			return err
 		}
 		// Images are compressed already: store them as they are.
-		f, err := zw.CreateHeader(&zip.FileHeader{Name: key, Method: zip.Store, Modified: rec.CreatedAt})
+		f, err := zw.CreateHeader(&zip.FileHeader{Name: files.Code(rec), Method: zip.Store, Modified: rec.CreatedAt})
 		if err != nil {
 			return err
 		}
@@ -294,12 +305,14 @@ func (s *Server) images(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func writeMissing(zw *zip.Writer, keys []string) error {
+// writeMissing lists the codes whose images are missing, one per line: the
+// storage key, then the name if the code has one.
+func writeMissing(zw *zip.Writer, codes []string) error {
 	f, err := zw.Create("MISSING.txt")
 	if err != nil {
 		return err
 	}
-	_, err = io.WriteString(f, "These codes are in the catalog but their images are missing from storage:\n"+strings.Join(keys, "\n")+"\n")
+	_, err = io.WriteString(f, "These codes are in the catalog but their images are missing from storage:\n"+strings.Join(codes, "\n")+"\n")
 	return err
 }
 

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
+	"mime"
 	"net/http"
 	"regexp"
 	"slices"
@@ -565,10 +567,24 @@ func TestImage(t *testing.T) {
 	if got := resp.Header.Get("Content-Type"); got != "image/png" {
 		t.Errorf("Content-Type %q, want image/png", got)
 	}
+	if got := resp.Header.Get("Content-Disposition"); got != "" {
+		t.Errorf("Content-Disposition %q for a code without a name, want none", got)
+	}
 	etag := resp.Header.Get("ETag")
 	resp, _ = do(t, http.MethodGet, f.url+"/codes/"+rec.ID+"/image", http.Header{"If-None-Match": {etag}})
 	if resp.StatusCode != http.StatusNotModified {
 		t.Errorf("with If-None-Match: %d, want 304", resp.StatusCode)
+	}
+
+	named := *rec
+	named.Name = "门店 12: entrance"
+	if err := f.catalog.Put(t.Context(), &named); err != nil {
+		t.Fatal(err)
+	}
+	resp, _ = f.get(t, "/codes/"+rec.ID+"/image")
+	disposition, params, err := mime.ParseMediaType(resp.Header.Get("Content-Disposition"))
+	if err != nil || disposition != "inline" || params["filename"] != "门店 12_ entrance.jpg" {
+		t.Errorf("Content-Disposition %q (%v), want inline, saved as 门店 12_ entrance.jpg", resp.Header.Get("Content-Disposition"), err)
 	}
 
 	if resp, _ := f.get(t, "/codes/0123456789abcdef0123456789abcdef/image"); resp.StatusCode != http.StatusNotFound {
@@ -658,6 +674,29 @@ func TestImagesZip(t *testing.T) {
 		files := fetchZip(t, f.url+"/campaigns/zipped/images.zip")
 		if len(files) != len(recs)+1 || !strings.Contains(string(files["MISSING.txt"]), lost.Spec.Key()) {
 			t.Errorf("%d files, MISSING.txt %q; want %d images and the lost key listed", len(files), files["MISSING.txt"], len(recs))
+		}
+	})
+	t.Run("named codes", func(t *testing.T) {
+		named := f.addCodes(t, "named", 5, wxqr.KindWxaQRCode, 0)
+		for i, name := range []string{"Store 12", "Store 12", "store/12", "", "门店 12"} {
+			named[i].Name = name
+			if err := f.catalog.Put(t.Context(), named[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		files := fetchZip(t, f.url+"/campaigns/named/images.zip")
+		want := []string{"Store 12.jpg", "Store 12 (2).jpg", "store_12.jpg", named[3].Spec.Key(), "门店 12.jpg"}
+		if got := slices.Sorted(maps.Keys(files)); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
+			t.Errorf("files %q, want %q", got, want)
+		}
+		for _, i := range []int{2, 4} {
+			obj, err := f.store.Get(t.Context(), named[i].Spec.Key())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(files[want[i]], obj.Body) {
+				t.Errorf("%s does not hold the image of the code named %q", want[i], named[i].Name)
+			}
 		}
 	})
 	t.Run("HEAD sends the headers alone", func(t *testing.T) {

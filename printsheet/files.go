@@ -11,9 +11,9 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/wxqr/wxqr"
+	"github.com/wxqr/wxqr/internal/filename"
 )
 
 // Format is the format of the per-code files in a zip.
@@ -54,7 +54,7 @@ func (c *Codes) WriteZip(ctx context.Context, w io.Writer, format Format, size f
 		size = DefaultCodeSize
 	}
 	zw := zip.NewWriter(w)
-	names := newFileNames()
+	var names filename.Set
 	var printed Printed
 	for _, rec := range c.Records {
 		body, ext, err := c.file(ctx, rec, format, size)
@@ -63,7 +63,11 @@ func (c *Codes) WriteZip(ctx context.Context, w io.Writer, format Format, size f
 			continue
 		}
 		if err == nil {
-			err = writeZipFile(zw, names.name(rec.Label(), rec.ID)+ext, rec, body)
+			name := names.Label(rec.Label(), ext)
+			if name == "" {
+				name = names.Label(rec.ID, ext)
+			}
+			err = writeZipFile(zw, name, rec, body)
 		}
 		if err != nil {
 			return Printed{}, err
@@ -187,68 +191,4 @@ func svgOpen(b *strings.Builder, title string, size float64, w, h int) {
 		return r
 	}, title)
 	b.WriteString("<title>" + html.EscapeString(title) + "</title>\n")
-}
-
-// fileNames hands out file names for a zip, each used once. Names are
-// compared without case, as macOS and Windows do.
-type fileNames struct {
-	used map[string]bool
-	next map[string]int // the next number to try after a name, once it is used
-}
-
-func newFileNames() *fileNames {
-	return &fileNames{used: map[string]bool{}, next: map[string]int{}}
-}
-
-// maxFileName bounds a name's bytes, well under the 255 most file systems
-// allow, leaving room for " (n)" and the extension.
-const maxFileName = 120
-
-// name returns label as a safe file name (fallback when nothing is left of
-// it), with " (2)", " (3)"... when the name was handed out already.
-func (f *fileNames) name(label, fallback string) string {
-	base := safeFileName(label)
-	if base == "" {
-		base = fallback
-	}
-	key := strings.ToLower(base)
-	candidate := base
-	n := max(f.next[key], 2)
-	// "x (2)" may be a label of its own: skip the names in use.
-	for f.used[strings.ToLower(candidate)] {
-		candidate = base + " (" + strconv.Itoa(n) + ")"
-		n++
-	}
-	f.next[key] = n
-	f.used[strings.ToLower(candidate)] = true
-	return candidate
-}
-
-// safeFileName keeps what every file system accepts of s: no path
-// separators or characters Windows refuses, no control characters, no
-// leading dot or trailing dot and space, at most maxFileName bytes.
-func safeFileName(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || strings.ContainsRune(`/\:*?"<>|`, r) {
-			return '_'
-		}
-		return r
-	}, s)
-	for len(s) > maxFileName {
-		_, size := utf8.DecodeLastRuneInString(s)
-		s = s[:len(s)-size]
-	}
-	s = strings.TrimRight(strings.TrimLeft(strings.TrimSpace(s), "."), ". ")
-	if reservedOnWindows[strings.ToUpper(s)] {
-		s = "_" + s
-	}
-	return s
-}
-
-// reservedOnWindows are names Windows keeps for devices, whatever the
-// extension.
-var reservedOnWindows = map[string]bool{
-	"CON": true, "PRN": true, "AUX": true, "NUL": true,
-	"COM1": true, "COM2": true, "COM3": true, "COM4": true, "COM5": true, "COM6": true, "COM7": true, "COM8": true, "COM9": true,
-	"LPT1": true, "LPT2": true, "LPT3": true, "LPT4": true, "LPT5": true, "LPT6": true, "LPT7": true, "LPT8": true, "LPT9": true,
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"image"
 	"image/png"
-	"strings"
 	"testing"
 
 	"golang.org/x/text/encoding/charmap"
@@ -32,30 +31,6 @@ func TestToWindows1252(t *testing.T) {
 				t.Errorf("toWindows1252(%q) reads %q, want %q", tt.in, got, tt.want)
 			}
 		})
-	}
-}
-
-func TestFileNames(t *testing.T) {
-	names := newFileNames()
-	tests := []struct{ label, want string }{
-		{"Store 12 - entrance", "Store 12 - entrance"},
-		{"store 12 - ENTRANCE", "store 12 - ENTRANCE (2)"}, // one file on a case-insensitive disk
-		{"Store 12 - entrance", "Store 12 - entrance (3)"},
-		{"Lobby (2)", "Lobby (2)"},
-		{"Lobby", "Lobby"},
-		{"Lobby", "Lobby (3)"}, // "Lobby (2)" is taken by its own label
-		{"a/b\\c:d*e?f\"g<h>i|j", "a_b_c_d_e_f_g_h_i_j"},
-		{"../../etc/passwd", "_.._etc_passwd"},
-		{" .hidden. ", "hidden"},
-		{"...", "fallback"},
-		{"CON", "_CON"},
-		{"门店12 - 入口", "门店12 - 入口"},
-		{strings.Repeat("长", 100), strings.Repeat("长", 40)}, // 3 bytes a character, cut whole
-	}
-	for _, tt := range tests {
-		if got := names.name(tt.label, "fallback"); got != tt.want {
-			t.Errorf("name(%q) = %q, want %q", tt.label, got, tt.want)
-		}
 	}
 }
 

@@ -169,8 +169,8 @@ func TestGenerateAdoptsStoredCode(t *testing.T) {
 		calls   []string
 		content string
 	}{
-		{tasks.GeneratePayload{Spec: permSpec, Campaign: "spring"}, []string{apiCreate, apiShow}, "ticket-1"},
-		{tasks.GeneratePayload{Spec: wxaSpec, Campaign: "spring"}, []string{apiWxaQR}, wxaContent(wxaSpec.Path, 1)},
+		{tasks.GeneratePayload{Spec: permSpec, Campaign: "spring", Name: "Store 12"}, []string{apiCreate, apiShow}, "ticket-1"},
+		{tasks.GeneratePayload{Spec: wxaSpec, Campaign: "spring", Name: "Store 12"}, []string{apiWxaQR}, wxaContent(wxaSpec.Path, 1)},
 	} {
 		spec := tt.payload.Spec
 		t.Run(string(spec.Kind), func(t *testing.T) {
@@ -198,8 +198,8 @@ func TestGenerateAdoptsStoredCode(t *testing.T) {
 				t.Error("the run did not read the bucket, yet recorded the code")
 			}
 			rec := wantStored(t, h, spec, 1, tt.content)
-			if rec.Campaign != "spring" {
-				t.Errorf("record campaign = %q, want spring", rec.Campaign)
+			if rec.Campaign != "spring" || rec.Name != "Store 12" {
+				t.Errorf("record campaign, name = %q, %q, want spring, Store 12", rec.Campaign, rec.Name)
 			}
 			if spent, _, _ := h.budget.counts(t, tasks.LimitKey(spec.AppID, spec.Kind.API())); spent != 1 {
 				t.Errorf("budget spent %d, want 1", spent)

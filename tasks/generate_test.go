@@ -28,7 +28,7 @@ func TestGenerateMakesCodes(t *testing.T) {
 	}{
 		{
 			name:      "oa_perm",
-			payload:   tasks.GeneratePayload{Spec: permSpec, Campaign: "spring"},
+			payload:   tasks.GeneratePayload{Spec: permSpec, Campaign: "spring", Name: "Store 12 - entrance"},
 			wantCalls: []string{apiCreate, apiShow},
 			content:   "ticket-1",
 			check: func(t *testing.T, h *harness, rec *wxqr.Record) {
@@ -47,6 +47,9 @@ func TestGenerateMakesCodes(t *testing.T) {
 				}
 				if rec.Campaign != "spring" {
 					t.Errorf("record campaign = %q, want spring", rec.Campaign)
+				}
+				if rec.Name != "Store 12 - entrance" {
+					t.Errorf("record name = %q, want the request's Store 12 - entrance", rec.Name)
 				}
 			},
 		},
@@ -756,7 +759,7 @@ func TestGenerateTicketNotFound(t *testing.T) {
 func TestGenerateRegenerates(t *testing.T) {
 	prevOf := func(expiresAt time.Time, gen int, retired bool) wxqr.Record {
 		return wxqr.Record{
-			ID: tempSpec.ID(), Spec: tempSpec, Campaign: "spring", Ticket: "ticket-old",
+			ID: tempSpec.ID(), Spec: tempSpec, Campaign: "spring", Name: "Store 12", Ticket: "ticket-old",
 			ExpireSeconds: tempSeconds, CreatedAt: expiresAt.Add(-tempSeconds * time.Second), ExpiresAt: expiresAt,
 			Generation: gen, Retired: retired,
 		}
@@ -768,11 +771,14 @@ func TestGenerateRegenerates(t *testing.T) {
 		prev       wxqr.Record
 		staged     bool // a result of generation 1 left staged
 		generation int
-		wantGen    int // 0: nothing to make
+		codeName   string // the name the request gives
+		wantGen    int    // 0: nothing to make
+		wantName   string
 	}{
-		{name: "generation 2 of generation 1", prev: prevOf(valid, 1, false), generation: 2, wantGen: 2},
-		{name: "expired code queued again", prev: prevOf(expired, 1, false), wantGen: 2},
-		{name: "stale staged result of generation 1", prev: prevOf(valid, 1, false), staged: true, generation: 2, wantGen: 2},
+		{name: "generation 2 of generation 1", prev: prevOf(valid, 1, false), generation: 2, wantGen: 2, wantName: "Store 12"},
+		{name: "expired code queued again", prev: prevOf(expired, 1, false), wantGen: 2, wantName: "Store 12"},
+		{name: "expired code queued again under a new name", prev: prevOf(expired, 1, false), codeName: "Store 12 - exit", wantGen: 2, wantName: "Store 12 - exit"},
+		{name: "stale staged result of generation 1", prev: prevOf(valid, 1, false), staged: true, generation: 2, wantGen: 2, wantName: "Store 12"},
 		{name: "generation 2 exists already", prev: prevOf(valid, 3, false), generation: 2},
 		{name: "code retired since", prev: prevOf(expired, 1, true), generation: 2},
 	}
@@ -786,7 +792,7 @@ func TestGenerateRegenerates(t *testing.T) {
 				h.mustStage(t, prev.ID, catalog.Staged{Generation: 1, Ticket: "ticket-old", Image: jpegOf(t, "ticket-old"),
 					ContentType: wxqr.ContentTypeJPEG, ExpireSeconds: tempSeconds, CreatedAt: genNow.Add(-time.Hour)})
 			}
-			task := generateTask(t, tasks.GeneratePayload{Spec: tempSpec, ExpireSeconds: tempSeconds, Generation: tt.generation})
+			task := generateTask(t, tasks.GeneratePayload{Spec: tempSpec, ExpireSeconds: tempSeconds, Generation: tt.generation, Name: tt.codeName})
 			if err := h.run(t, task); err != nil {
 				t.Fatalf("ProcessTask: %v", err)
 			}
@@ -815,6 +821,9 @@ func TestGenerateRegenerates(t *testing.T) {
 			}
 			if rec.Campaign != prev.Campaign {
 				t.Errorf("record campaign = %q, want the previous %q", rec.Campaign, prev.Campaign)
+			}
+			if rec.Name != tt.wantName {
+				t.Errorf("record name = %q, want %q", rec.Name, tt.wantName)
 			}
 
 			if err := h.run(t, task); err != nil {

@@ -68,6 +68,7 @@ func (j *generation) store(ctx context.Context, prev *wxqr.Record, s *catalog.St
 		ID:            j.p.ID,
 		Spec:          spec,
 		Campaign:      j.p.Campaign,
+		Name:          j.p.Name,
 		Ticket:        s.Ticket,
 		URL:           s.URL,
 		ExpireSeconds: s.ExpireSeconds,
@@ -79,8 +80,13 @@ func (j *generation) store(ctx context.Context, prev *wxqr.Record, s *catalog.St
 		Size:          int64(len(s.Image)),
 		SHA256:        hex.EncodeToString(sum[:]),
 	}
+	// A regeneration or a repair asks without a campaign or a name: the
+	// code keeps its own.
 	if prev != nil && rec.Campaign == "" {
 		rec.Campaign = prev.Campaign
+	}
+	if prev != nil && rec.Name == "" {
+		rec.Name = prev.Name
 	}
 	if spec.Kind.Temporary() && s.ExpireSeconds > 0 {
 		rec.ExpiresAt = rec.CreatedAt.Add(time.Duration(s.ExpireSeconds) * time.Second)

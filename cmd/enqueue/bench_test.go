@@ -127,3 +127,79 @@ func BenchmarkQueue(b *testing.B) {
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "codes/s")
 }
+
+// writeWorkbookJobs writes a workbook of n oa_temp codes, each named, with
+// excelize's StreamWriter, and returns its path.
+func writeWorkbookJobs(tb testing.TB, n int) string {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "jobs.xlsx")
+	writeWorkbook(tb, path, sheet{name: "Codes", rows: func(yield func(int, []any) bool) {
+		if !yield(1, []any{"kind", "app_id", "scene_str", "expire_seconds", "campaign", "name"}) {
+			return
+		}
+		for i := range n {
+			if !yield(i+2, []any{"oa_temp", "wxoa", fmt.Sprintf("coupon-%08d", i), 604800, "spring-2025", fmt.Sprintf("Store %d - entrance", i)}) {
+				return
+			}
+		}
+	}})
+	return path
+}
+
+// peakHeap runs fn and returns by how much the heap in use grew at most
+// while it ran, sampled every sampleEvery rows through the sample function
+// fn calls on each row.
+func peakHeap(fn func(sample func(row int))) uint64 {
+	const sampleEvery = 1000
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	base, peak := ms.HeapInuse, ms.HeapInuse
+	fn(func(row int) {
+		if row%sampleEvery != 0 {
+			return
+		}
+		runtime.ReadMemStats(&ms)
+		peak = max(peak, ms.HeapInuse)
+	})
+	return peak - base
+}
+
+// BenchmarkXLSXRows streams a workbook of 10,000 and of 100,000 rows
+// through the XLSX source (opening it included), as each pass of enqueue
+// does. peak-heap-MB is the most the heap in use grew while it ran: flat,
+// as the sheet is read from a temporary file a row at a time. B/op is what
+// the pass allocates in all, garbage mostly, and grows with the rows.
+//
+// On the reference machine (2 cores): 10,000 rows, 0.2 s/op, 3.5
+// peak-heap-MB, 75 MB/op; 100,000 rows, 1.8 s/op, 3.3 peak-heap-MB,
+// 750 MB/op. With excelize's default of 16 MB of a part in memory, the
+// 10,000-row sheet peaked at 12.9 MB.
+func BenchmarkXLSXRows(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
+			path := writeWorkbookJobs(b, n)
+			b.ReportAllocs()
+			var peak uint64
+			for b.Loop() {
+				peak = max(peak, peakHeap(func(sample func(int)) {
+					src, err := openXLSX(path, "jobs.xlsx", "", headerRules{})
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer src.close()
+					rows := 0
+					err = src.each(b.Context(), func(line int, r *rawRow) error {
+						rows++
+						sample(line)
+						return nil
+					})
+					if err != nil || rows != n {
+						b.Fatalf("each read %d rows (%v), want %d", rows, err, n)
+					}
+				}))
+			}
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+		})
+	}
+}

@@ -81,6 +81,7 @@ func (c *checker) request(r *rawRow) (wxqr.Request, []*wxqr.FieldError) {
 			Path:     r.Path,
 		},
 		Campaign:      or(r.Campaign, c.def.Campaign),
+		Name:          strings.TrimSpace(r.Name),
 		ExpireSeconds: int(expire),
 	}
 	kind := req.Spec.Kind

@@ -50,6 +50,21 @@ func TestCheckValid(t *testing.T) {
 	}
 }
 
+func TestCheckName(t *testing.T) {
+	chk := testChecker(defaults{})
+	named, errs := chk.check(&rawRow{Kind: "oa_perm", AppID: "wxoa", SceneID: "1", Name: " Store 12 - entrance "})
+	if len(errs) > 0 {
+		t.Fatalf("check: %v", errs)
+	}
+	if named.Name != "Store 12 - entrance" {
+		t.Errorf("name %q, want the cell trimmed", named.Name)
+	}
+	unnamed, _ := chk.check(&rawRow{Kind: "oa_perm", AppID: "wxoa", SceneID: "1"})
+	if named.ID != unnamed.ID {
+		t.Errorf("a name changed the code's id: %s, want %s", named.ID, unnamed.ID)
+	}
+}
+
 // invalidRows are rows breaking each rule once, with the field and a piece
 // of the rule the error must name. The integration tests feed them through
 // a jobs file too.
@@ -84,6 +99,8 @@ var invalidRows = []struct {
 	{"expire for perm", rawRow{Kind: "oa_perm", AppID: "wxoa", SceneID: "1", ExpireSeconds: "60"}, "expire_seconds", "only used by oa_temp"},
 	{"unlimited scene char", rawRow{Kind: "wxa_unlimited", AppID: "wxmp", SceneStr: "a b"}, "scene_str", "not allowed"},
 	{"unlimited page slash", rawRow{Kind: "wxa_unlimited", AppID: "wxmp", SceneStr: "a", Path: "/pages/x"}, "path", "must not start with /"},
+	{"name too long", rawRow{Kind: "oa_perm", AppID: "wxoa", SceneID: "1", Name: strings.Repeat("n", 101)}, "name", "at most 100 characters"},
+	{"name with a tab", rawRow{Kind: "oa_perm", AppID: "wxoa", SceneID: "1", Name: "Store 12\tentrance"}, "name", "control characters"},
 }
 
 func TestCheckInvalid(t *testing.T) {
@@ -182,7 +199,7 @@ func TestCSVSourceHeader(t *testing.T) {
 		haveKind bool
 		want     string // substring of the error; "" for none
 	}{
-		{"all columns", "kind,app_id,scene_id,scene_str,path,width,expire_seconds,campaign\n", false, ""},
+		{"all columns", "kind,app_id,scene_id,scene_str,path,width,expire_seconds,campaign,name\n", false, ""},
 		{"spreadsheet header", "\ufeffKind , App_ID,Scene_ID\n", false, ""},
 		{"kind from flag", "app_id,scene_id\n", true, ""},
 		{"unknown column", "kind,app_id,colour\n", false, `jobs.csv:1: unknown column "colour"`},
@@ -199,7 +216,7 @@ func TestCSVSourceHeader(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tt.contents), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			src := csvSource{path: path, display: "jobs.csv", haveKind: tt.haveKind}
+			src := csvSource{path: path, display: "jobs.csv", headerRules: headerRules{haveKind: tt.haveKind}}
 			err := src.each(t.Context(), func(int, *rawRow) error { return nil })
 			switch {
 			case tt.want == "" && err != nil:

@@ -152,6 +152,20 @@ func checkSummary(t testing.TB, out string, want map[string]int) {
 	}
 }
 
+// cellsOf returns the cells of r in the order of columns.
+func cellsOf(tb testing.TB, r rawRow) []string {
+	tb.Helper()
+	set, err := headerRules{}.setters(columns, "columns")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cells := make([]string, len(columns))
+	for i := range columns {
+		cells[i] = *set[i](&r)
+	}
+	return cells
+}
+
 // record returns a generated code's record for the catalog.
 func record(spec wxqr.Spec, campaign string, expiresAt time.Time) *wxqr.Record {
 	spec = spec.Normalize()
@@ -168,11 +182,10 @@ func TestQueueInvalidRowsQueuesNothing(t *testing.T) {
 	h := newHarness(t)
 	var b strings.Builder
 	cw := csv.NewWriter(&b)
-	cw.Write(columns[:8])                                           // the columns of invalidRows; styling has its own test
-	cw.Write([]string{"oa_perm", "wxoa", "1", "", "", "", "", "c"}) // line 2: valid
+	cw.Write(columns)
+	cw.Write(cellsOf(t, rawRow{Kind: "oa_perm", AppID: "wxoa", SceneID: "1", Campaign: "c"})) // line 2: valid
 	for _, tt := range invalidRows {
-		r := tt.row
-		cw.Write([]string{r.Kind, r.AppID, r.SceneID, r.SceneStr, r.Path, r.Width, r.ExpireSeconds, r.Campaign})
+		cw.Write(cellsOf(t, tt.row))
 	}
 	cw.Write([]string{"oa_perm", "wxoa"}) // too few fields
 	cw.Flush()
@@ -182,18 +195,8 @@ func TestQueueInvalidRowsQueuesNothing(t *testing.T) {
 	if code := exitCode(r.err); code != exitInput {
 		t.Fatalf("exit code %d (%v), want %d", code, r.err, exitInput)
 	}
-	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
-	for i, tt := range invalidRows {
-		prefix := fmt.Sprintf("%s:%d: %s: ", jobs, i+3, tt.wantField)
-		found := false
-		for _, l := range lines {
-			found = found || strings.HasPrefix(l, prefix) && strings.Contains(l, tt.wantRule)
-		}
-		if !found {
-			t.Errorf("%s: no error line %q...%q in:\n%s", tt.name, prefix, tt.wantRule, r.stderr)
-		}
-	}
-	if want := fmt.Sprintf("%s:%d: want 8 fields as in the header, got 2", jobs, len(invalidRows)+3); !strings.Contains(r.stderr, want) {
+	wantInvalidRowsListed(t, r.stderr, func(i int) string { return fmt.Sprintf("%s:%d", jobs, i+3) })
+	if want := fmt.Sprintf("%s:%d: want %d fields as in the header, got 2", jobs, len(invalidRows)+3, len(columns)); !strings.Contains(r.stderr, want) {
 		t.Errorf("stderr does not report the short row (%q):\n%s", want, r.stderr)
 	}
 	if want := fmt.Sprintf("%d of %d rows", len(invalidRows)+1, len(invalidRows)+2); !strings.Contains(r.err.Error(), want) {
@@ -201,6 +204,23 @@ func TestQueueInvalidRowsQueuesNothing(t *testing.T) {
 	}
 	if qs := h.queues(t); len(qs) != 0 {
 		t.Errorf("queues %v exist, want nothing queued", qs)
+	}
+}
+
+// wantInvalidRowsListed checks that stderr lists the error of each of
+// invalidRows, where at(i) is how errors point at the row of invalidRows[i].
+func wantInvalidRowsListed(t *testing.T, stderr string, at func(i int) string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	for i, tt := range invalidRows {
+		prefix := at(i) + ": " + tt.wantField + ": "
+		found := false
+		for _, l := range lines {
+			found = found || strings.HasPrefix(l, prefix) && strings.Contains(l, tt.wantRule)
+		}
+		if !found {
+			t.Errorf("%s: no error line %q...%q in:\n%s", tt.name, prefix, tt.wantRule, stderr)
+		}
 	}
 }
 
@@ -397,7 +417,7 @@ func TestExport(t *testing.T) {
 			col[name] = i
 		}
 		for _, name := range []string{"id", "kind", "app_id", "scene_id", "scene_str", "path", "width", "campaign", "ticket", "url",
-			"expire_seconds", "expires_at", "created_at", "bucket", "key", "content_type", "size", "sha256"} {
+			"expire_seconds", "expires_at", "created_at", "bucket", "key", "content_type", "size", "sha256", "name"} {
 			if _, ok := col[name]; !ok {
 				t.Errorf("no %s column in %v", name, rows[0])
 			}

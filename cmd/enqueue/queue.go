@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/catalog"
+	"github.com/wxqr/wxqr/storage"
 	"github.com/wxqr/wxqr/tasks"
 )
 
@@ -67,6 +70,7 @@ func runQueue(ctx context.Context, c *cli, args []string) error {
 		client:    asynq.NewClientFromRedisClient(rdb),
 		inspector: asynq.NewInspectorFromRedisClient(rdb),
 		catalog:   catalog.New(rdb, ""),
+		openStore: c.cfg.Storage.Open,
 		now:       c.now,
 	}
 	stopProgress := c.showProgress("queueing", q.done, int64(plan.unique()))
@@ -74,11 +78,15 @@ func runQueue(ctx context.Context, c *cli, args []string) error {
 	stopProgress()
 	// The summary also shows what an interrupted run did; running it again
 	// queues the rest.
+	if n := q.renameBusy.Load(); n > 0 {
+		fmt.Fprintf(c.stderr, "%d codes were being made and kept their old names; run again to rename them\n", n)
+	}
 	if serr := printSummary(c.stdout, []summaryLine{
 		{"queued", q.queued.Load()},
 		{"already queued", q.alreadyQueued.Load()},
 		{"failed before, queued again", q.requeued.Load()},
 		{"already generated", q.alreadyGenerated.Load()},
+		{"of which renamed", q.renamed.Load()},
 		{"duplicate in file", int64(plan.duplicates)},
 		{"invalid", int64(plan.invalid)},
 	}); err == nil {
@@ -112,9 +120,20 @@ type queuer struct {
 	client    *asynq.Client
 	inspector *asynq.Inspector
 	catalog   *catalog.Catalog
+	// openStore opens the image store, where a renamed code's sidecar is
+	// written: at the first rename, so that a run that renames nothing
+	// never needs it.
+	openStore func(context.Context) (storage.Store, error)
 	now       func() time.Time
 
+	storeOnce sync.Once
+	store     storage.Store
+	storeErr  error
+
 	queued, alreadyQueued, requeued, alreadyGenerated atomic.Int64
+	// renamed counts the codes made already whose name the input changed;
+	// renameBusy those left with their old name as a worker held them.
+	renamed, renameBusy atomic.Int64
 }
 
 // done is how many codes have been dealt with so far.
@@ -182,6 +201,11 @@ func (q *queuer) queueBatch(ctx context.Context, batch []tasks.GeneratePayload) 
 	for i, p := range batch {
 		if rec := recs[i]; rec != nil && rec.Done(now) {
 			q.alreadyGenerated.Add(1)
+			if p.Name != "" && p.Name != rec.Name {
+				if err := q.rename(ctx, p.ID, p.Name); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		enqueued, err := tasks.Enqueue(ctx, q.client, q.inspector, p)
@@ -197,5 +221,25 @@ func (q *queuer) queueBatch(ctx context.Context, batch []tasks.GeneratePayload) 
 			q.requeued.Add(1)
 		}
 	}
+	return nil
+}
+
+// rename gives the code id, made already, the name the input gives it: the
+// record takes the latest name (see wxqr.Request.Name). A code a worker
+// holds right now keeps its old name, counted in renameBusy.
+func (q *queuer) rename(ctx context.Context, id, name string) error {
+	q.storeOnce.Do(func() { q.store, q.storeErr = q.openStore(ctx) })
+	if q.storeErr != nil {
+		return fmt.Errorf("open the image store to rename codes: %w", q.storeErr)
+	}
+	err := q.catalog.Rename(ctx, q.store, id, name)
+	switch {
+	case errors.Is(err, catalog.ErrLocked):
+		q.renameBusy.Add(1)
+		return nil
+	case err != nil:
+		return fmt.Errorf("rename code %s: %w", id, err)
+	}
+	q.renamed.Add(1)
 	return nil
 }

@@ -12,16 +12,19 @@ import (
 const queueUsage = `Usage: enqueue [flags] [FILE|-]
 
 Queues WeChat QR codes for the workers to make. The codes come from FILE, a
-CSV jobs file ("-" reads it from stdin), or, without FILE, from the flags.
+jobs file in CSV or Excel (.xlsx) ("-" reads it from stdin), or, without
+FILE, from the flags. A workbook is told from CSV by its content, whatever
+its name; its first visible sheet is read, or the one --sheet names.
 
 Every code is checked against WeChat's rules before anything is queued: if
-any is invalid, the errors are listed (file:line: field: rule) and nothing
-is queued. A code's task id derives from its identity, so queueing the same
-campaign again queues nothing twice, and codes already generated (and still
-valid) are not queued at all. An interrupted run can simply be run again.
+any is invalid, the errors are listed (file:line: field: rule, or for a
+workbook file:sheet!row: field: rule) and nothing is queued. A code's task
+id derives from its identity, so queueing the same campaign again queues
+nothing twice, and codes already generated (and still valid) are not queued
+at all. An interrupted run can simply be run again.
 
 The jobs file starts with a header naming its columns, any of
-  kind,app_id,scene_id,scene_str,path,width,expire_seconds,campaign
+  kind,app_id,scene_id,scene_str,path,width,expire_seconds,campaign,name
 and each row gives what its kind needs:
   oa_temp, oa_perm  scene_id (oa_temp: 1..4294967295, oa_perm: 1..100000) or
                     scene_str (1..64 characters);
@@ -37,8 +40,12 @@ default; another style is another code):
   env_version       release (default), trial or develop: the version the code opens
   check_path        wxa_unlimited only; false: the page need not be published yet
 The app must be in WXQR_APPS, as an oa app for oa_* kinds and an mp app for
-wxa_* kinds. --kind, --app, --campaign, --width and --expire fill the cells a
-row leaves empty. The same code twice in the input is queued once.
+wxa_* kinds. Any row may give a name, a label for people ("Store 12 -
+entrance", at most 100 characters): it names the code's file in downloads
+and is not part of the code's identity (a code queued again under another
+name is the same code; one made already is renamed). --kind, --app,
+--campaign, --width and --expire fill the cells a row leaves empty. The same
+code twice in the input is queued once.
 
 Flags:
   --app ID           app id of the codes (from WXQR_APPS)
@@ -47,6 +54,7 @@ Flags:
   --scene-ids LIST   one code per scene id: 1-5000, or 1-100,250,300-399
   --scene-strs FILE  one code per line of FILE, as scene_str
   --paths FILE       one code per line of FILE, as path
+  --sheet NAME       sheet of an Excel jobs file (default: the first visible)
   --page PAGE        page of wxa_unlimited codes
   --width N          width of Mini Program codes (280..1280; default 430)
   --expire D         validity of oa_temp codes: 7d, 36h, 1d12h (default 30d)
@@ -67,13 +75,14 @@ made and the rest waits in its queue, paused by 45029.
 
 A progress bar shows on a terminal; otherwise progress is logged every 10 s.
 The summary (queued, already queued, failed before and queued again, already
-generated, duplicate in file, invalid) goes to stdout.
+generated and of those renamed, duplicate in file, invalid) goes to stdout.
 
 Examples:
   enqueue --app wx1234 --kind oa_perm --campaign spring --scene-ids 1-5000
   enqueue --app wx1234 --kind oa_temp --expire 7d --scene-strs coupons.txt
   enqueue --app wxmini --kind wxa_qrcode --width 430 --paths pages.txt
   enqueue --campaign spring --dry-run jobs.csv
+  enqueue --campaign spring --sheet Codes campaign.xlsx
   crm-export | enqueue --app wx1234 --skip-invalid -
 
 Other commands (each with -h): status, resume, export, reindex, retire, regen,
@@ -90,6 +99,7 @@ type queueFlags struct {
 	sceneIDs    string
 	sceneStrs   string
 	paths       string
+	sheet       string
 	expire      string
 	concurrency int
 	dryRun      bool
@@ -108,6 +118,7 @@ func (c *cli) parseQueueFlags(args []string) (*queueFlags, []string, error) {
 	fs.StringVar(&f.sceneIDs, "scene-ids", "", "")
 	fs.StringVar(&f.sceneStrs, "scene-strs", "", "")
 	fs.StringVar(&f.paths, "paths", "", "")
+	fs.StringVar(&f.sheet, "sheet", "", "")
 	fs.StringVar(&f.def.Page, "page", "", "")
 	fs.IntVar(&f.def.Width, "width", 0, "")
 	fs.StringVar(&f.expire, "expire", "", "")
@@ -183,6 +194,9 @@ func (c *cli) source(f *queueFlags, args []string) (source, func(), error) {
 	if len(args) == 0 && (f.def.Kind == "" || f.def.AppID == "") {
 		return nil, nothing, inputErrorf("--kind and --app are required with --scene-ids, --scene-strs and --paths")
 	}
+	if len(args) == 0 && f.sheet != "" {
+		return nil, nothing, inputErrorf("--sheet is for an Excel jobs file, not --scene-ids, --scene-strs or --paths")
+	}
 
 	switch {
 	case f.sceneIDs != "":
@@ -197,14 +211,36 @@ func (c *cli) source(f *queueFlags, args []string) (source, func(), error) {
 		return lineSource{path: f.paths, display: f.paths, isPath: true}, nothing, nil
 	}
 	if args[0] != "-" {
-		return csvSource{path: args[0], display: args[0], haveKind: f.def.Kind != "", haveApp: f.def.AppID != ""}, nothing, nil
+		return jobsFile(args[0], args[0], f)
 	}
 	path, err := c.spoolStdin()
 	if err != nil {
 		return nil, nothing, err
 	}
-	return csvSource{path: path, display: "stdin", haveKind: f.def.Kind != "", haveApp: f.def.AppID != ""},
-		func() { os.Remove(path) }, nil
+	src, release, err := jobsFile(path, "stdin", f)
+	return src, func() { release(); os.Remove(path) }, err
+}
+
+// jobsFile returns the jobs file at path, CSV or workbook by its content,
+// named display in errors, and a function that releases it.
+func jobsFile(path, display string, f *queueFlags) (source, func(), error) {
+	nothing := func() {}
+	format, err := sniffJobsFile(path, display)
+	if err != nil {
+		return nil, nothing, err
+	}
+	rules := headerRules{haveKind: f.def.Kind != "", haveApp: f.def.AppID != ""}
+	if format == formatCSV {
+		if f.sheet != "" {
+			return nil, nothing, inputErrorf("--sheet is for Excel workbooks; %s is a CSV file", display)
+		}
+		return csvSource{path: path, display: display, headerRules: rules}, nothing, nil
+	}
+	src, err := openXLSX(path, display, f.sheet, rules)
+	if err != nil {
+		return nil, nothing, err
+	}
+	return src, src.close, nil
 }
 
 // spoolStdin copies stdin to a temporary file, so that it can be read twice

@@ -78,7 +78,7 @@ func validate(ctx context.Context, src source, chk *checker, errOut io.Writer) (
 					continue
 				}
 				listed++
-				fmt.Fprintf(errOut, "%s:%d: %s\n", src.name(), line, describe(fe))
+				fmt.Fprintf(errOut, "%s: %s\n", locate(src, line), describe(fe))
 			}
 			return nil
 		}

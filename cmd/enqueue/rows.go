@@ -16,9 +16,11 @@ import (
 )
 
 // rawRow is one code as the input states it: text, before any parsing, so
-// that every source (CSV file, flags) goes through the same checks.
+// that every source (CSV file, workbook, flags) goes through the same checks.
 type rawRow struct {
 	Kind, AppID, SceneID, SceneStr, Path, Width, ExpireSeconds, Campaign string
+	// Name is the code's label for people (wxqr.Request.Name).
+	Name string
 	// Problem is what made the row unreadable (a wrong number of CSV
 	// fields); nil for a readable row.
 	Problem *wxqr.FieldError
@@ -29,24 +31,39 @@ type rawRow struct {
 // and yields the same rows every time: the input is read once to validate
 // it and again to queue it, so it never has to fit in memory.
 type source interface {
-	// name is how errors refer to the input: "jobs.csv", "stdin", "--scene-ids".
+	// name is how errors refer to the input: "jobs.csv", "stdin",
+	// "--scene-ids", "campaign.xlsx:Codes".
 	name() string
-	// each calls fn with every row and its line number (its position for
-	// inputs without lines), stopping at the first error.
+	// each calls fn with every row and its line number (its row number in
+	// a sheet, its position for inputs without lines), stopping at the
+	// first error.
 	each(ctx context.Context, fn func(line int, r *rawRow) error) error
 }
 
+// rowLocator is a source whose rows are not lines of a text file: it says
+// itself how an error points at one.
+type rowLocator interface {
+	locate(line int) string
+}
+
+// locate is how an error points at the row of src at line: "jobs.csv:12",
+// or what src says ("campaign.xlsx:Codes!12").
+func locate(src source, line int) string {
+	if l, ok := src.(rowLocator); ok {
+		return l.locate(line)
+	}
+	return fmt.Sprintf("%s:%d", src.name(), line)
+}
+
 // The columns of a jobs file, in documented order.
-var columns = []string{"kind", "app_id", "scene_id", "scene_str", "path", "width", "expire_seconds", "campaign",
+var columns = []string{"kind", "app_id", "scene_id", "scene_str", "path", "width", "expire_seconds", "campaign", "name",
 	"auto_color", "line_color", "is_hyaline", "env_version", "check_path"}
 
 // csvSource is a jobs file: CSV with a header naming some of columns.
 type csvSource struct {
 	path    string
 	display string
-	// haveKind and haveApp say whether flags supply kind and app_id, so a
-	// file without those columns is accepted.
-	haveKind, haveApp bool
+	headerRules
 }
 
 func (s csvSource) name() string { return s.display }
@@ -76,7 +93,7 @@ func (s csvSource) read(ctx context.Context, r io.Reader, fn func(line int, r *r
 	if err != nil {
 		return s.parseError(err)
 	}
-	set, err := s.setters(header)
+	set, err := s.setters(header, s.display+":1")
 	if err != nil {
 		return err
 	}
@@ -109,10 +126,19 @@ func (s csvSource) read(ctx context.Context, r io.Reader, fn func(line int, r *r
 	}
 }
 
-// setters maps each header column to the rawRow field it fills. Column names
-// are matched without regard to case or surrounding spaces, and a UTF-8 byte
-// order mark (spreadsheets write one) is ignored.
-func (s csvSource) setters(header []string) ([]func(*rawRow) *string, error) {
+// headerRules is what the header of a jobs file must name, whatever the
+// file's format.
+type headerRules struct {
+	// haveKind and haveApp say whether flags supply kind and app_id, so a
+	// file without those columns is accepted.
+	haveKind, haveApp bool
+}
+
+// setters maps each header column to the rawRow field it fills; at is where
+// errors say the header is ("jobs.csv:1"). Column names are matched without
+// regard to case or surrounding spaces, and a UTF-8 byte order mark
+// (spreadsheets write one) is ignored.
+func (s headerRules) setters(header []string, at string) ([]func(*rawRow) *string, error) {
 	fields := map[string]func(*rawRow) *string{
 		"kind":           func(r *rawRow) *string { return &r.Kind },
 		"app_id":         func(r *rawRow) *string { return &r.AppID },
@@ -122,6 +148,7 @@ func (s csvSource) setters(header []string) ([]func(*rawRow) *string, error) {
 		"width":          func(r *rawRow) *string { return &r.Width },
 		"expire_seconds": func(r *rawRow) *string { return &r.ExpireSeconds },
 		"campaign":       func(r *rawRow) *string { return &r.Campaign },
+		"name":           func(r *rawRow) *string { return &r.Name },
 	}
 	maps.Copy(fields, styleFields)
 	set := make([]func(*rawRow) *string, len(header))
@@ -134,20 +161,20 @@ func (s csvSource) setters(header []string) ([]func(*rawRow) *string, error) {
 		f, ok := fields[name]
 		switch {
 		case name == "":
-			return nil, inputErrorf("%s:1: column %d has no name", s.display, i+1)
+			return nil, inputErrorf("%s: column %d has no name", at, i+1)
 		case !ok:
-			return nil, inputErrorf("%s:1: unknown column %q (known columns: %s)", s.display, h, strings.Join(columns, ", "))
+			return nil, inputErrorf("%s: unknown column %q (known columns: %s)", at, h, strings.Join(columns, ", "))
 		case seen[name]:
-			return nil, inputErrorf("%s:1: column %q appears twice", s.display, name)
+			return nil, inputErrorf("%s: column %q appears twice", at, name)
 		}
 		seen[name] = true
 		set[i] = f
 	}
 	if !seen["kind"] && !s.haveKind {
-		return nil, inputErrorf("%s:1: no kind column: add one or give --kind", s.display)
+		return nil, inputErrorf("%s: no kind column: add one or give --kind", at)
 	}
 	if !seen["app_id"] && !s.haveApp {
-		return nil, inputErrorf("%s:1: no app_id column: add one or give --app", s.display)
+		return nil, inputErrorf("%s: no app_id column: add one or give --app", at)
 	}
 	return set, nil
 }

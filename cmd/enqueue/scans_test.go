@@ -73,8 +73,8 @@ func TestExportCounts(t *testing.T) {
 			t.Fatalf("export is not CSV: %v\n%s", err, r.stdout)
 		}
 		header := rows[0]
-		if got := strings.Join(header[len(header)-6:], ","); got != "retired,scans,new_follows,unfollows,unique_scanners,launches" {
-			t.Errorf("header ends in %s, want the counts after retired", got)
+		if got := strings.Join(header[len(header)-6:], ","); got != "name,scans,new_follows,unfollows,unique_scanners,launches" {
+			t.Errorf("header ends in %s, want the counts after the record's columns", got)
 		}
 		if len(rows) != 1+len(want) {
 			t.Fatalf("%d rows, want a header and %d codes:\n%s", len(rows), len(want), r.stdout)

@@ -130,9 +130,7 @@ func TestQueueStyledJobsFileErrors(t *testing.T) {
 	cw := csv.NewWriter(&b)
 	cw.Write(columns)
 	for _, tt := range invalidStyleRows {
-		r := tt.row
-		cw.Write([]string{r.Kind, r.AppID, r.SceneID, r.SceneStr, r.Path, r.Width, r.ExpireSeconds, r.Campaign,
-			r.AutoColor, r.LineColor, r.IsHyaline, r.EnvVersion, r.CheckPath})
+		cw.Write(cellsOf(t, tt.row))
 	}
 	cw.Flush()
 	jobs := h.file(t, "styled.csv", b.String())
