@@ -62,14 +62,15 @@ func TestQueueSeriesFromStart(t *testing.T) {
 }
 
 // commandCounter is a go-redis hook that counts the commands a client
-// sends, pipelined ones included.
-type commandCounter struct{ n atomic.Int64 }
+// sends, pipelined ones included, and its round trips (a pipeline is one).
+type commandCounter struct{ n, trips atomic.Int64 }
 
 func (c *commandCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (c *commandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		c.n.Add(1)
+		c.trips.Add(1)
 		return next(ctx, cmd)
 	}
 }
@@ -77,6 +78,7 @@ func (c *commandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		c.n.Add(int64(len(cmds)))
+		c.trips.Add(1)
 		return next(ctx, cmds)
 	}
 }
