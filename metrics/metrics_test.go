@@ -64,6 +64,7 @@ func TestNewValidates(t *testing.T) {
 		{"zero value", Config{}, ""},
 		{"budgets without a reader", Config{Budgets: []BudgetKey{{"wx1", "qrcode/create"}}}, "BudgetUsed is required"},
 		{"negative scrape timeout", Config{ScrapeTimeout: -time.Second}, "ScrapeTimeout"},
+		{"queues without Redis", Config{Queues: []string{"wx1.oa_perm"}}, "AsynqRedis is required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,9 +158,10 @@ func TestScrapeTimeSeries(t *testing.T) {
 		},
 	})
 	m := newMetrics(t, Config{
-		Inspector: inspector,
-		Pauses:    pauses.List,
-		Budgets:   []BudgetKey{{"wx1", "qrcode/create"}, {"wx2", "wxaapp/createwxaqrcode"}},
+		AsynqRedis: rdb,
+		Queues:     []string{tasks.QueueName("wx1", wxqr.ClassOAPerm)},
+		Pauses:     pauses.List,
+		Budgets:    []BudgetKey{{"wx1", "qrcode/create"}, {"wx2", "wxaapp/createwxaqrcode"}},
 		BudgetUsed: func(ctx context.Context, appID, api string) (int64, int64, error) {
 			return budget.Used(ctx, appID+":"+api)
 		},

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/wxqr/wxqr"
@@ -14,6 +14,7 @@ import (
 	"github.com/wxqr/wxqr/metrics"
 	"github.com/wxqr/wxqr/monitor"
 	"github.com/wxqr/wxqr/ratelimit"
+	"github.com/wxqr/wxqr/regen"
 	"github.com/wxqr/wxqr/scans"
 	"github.com/wxqr/wxqr/tasks"
 )
@@ -25,10 +26,11 @@ const (
 	envMonitorReadOnly = "WXQR_MONITOR_READONLY"
 )
 
-// newMetrics makes the worker's metrics: asynq's queue series, the pauses,
-// the daily budgets of every app × API that has one, and the scan events
-// (scanEvents: scans.Store.EventTotals).
-func newMetrics(cfg *config.Config, inspector *asynq.Inspector, pauses *tasks.Pauses,
+// newMetrics makes the worker's metrics: asynq's queue series (every queue
+// the worker serves, from its start), the pauses, the daily budgets of
+// every app × API that has one, and the scan events (scanEvents:
+// scans.Store.EventTotals).
+func newMetrics(cfg *config.Config, rdb redis.UniversalClient, pauses *tasks.Pauses,
 	budget *ratelimit.Budget, budgets config.PerAppAPI[int64],
 	scanEvents func(context.Context) ([]scans.EventTotal, error), log zerolog.Logger) (*metrics.Metrics, error) {
 	var keys []metrics.BudgetKey
@@ -44,9 +46,10 @@ func newMetrics(cfg *config.Config, inspector *asynq.Inspector, pauses *tasks.Pa
 		}
 	}
 	return metrics.New(metrics.Config{
-		Inspector: inspector,
-		Pauses:    pauses.List,
-		Budgets:   keys,
+		AsynqRedis: rdb,
+		Queues:     append(appQueues(cfg), regen.QueueName),
+		Pauses:     pauses.List,
+		Budgets:    keys,
 		BudgetUsed: func(ctx context.Context, appID, api string) (int64, int64, error) {
 			return budget.Used(ctx, tasks.LimitKey(appID, api))
 		},

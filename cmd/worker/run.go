@@ -103,7 +103,7 @@ func (s *services) buildGenerator(ctx context.Context, wc *workerConfig) error {
 		return fmt.Errorf("scan counts: %w", err)
 	}
 	budget := ratelimit.NewBudget(rdb, ratelimit.BudgetConfig{Limits: budgets.Lookup, Now: clock.Now})
-	m, err := newMetrics(cfg, s.inspector, pauses, budget, budgets, counts.EventTotals, log)
+	m, err := newMetrics(cfg, rdb, pauses, budget, budgets, counts.EventTotals, log)
 	if err != nil {
 		return err
 	}
@@ -148,12 +148,9 @@ func (s *services) buildGenerator(ctx context.Context, wc *workerConfig) error {
 func (s *services) newServer(cfg *config.Config) {
 	log, cat := s.log, s.cat
 	queues := map[string]int{}
-	for _, app := range cfg.Apps {
-		for _, class := range app.Type.Classes() {
-			q := tasks.QueueName(app.AppID, class)
-			queues[q] = 1
-			s.queueNames = append(s.queueNames, q)
-		}
+	s.queueNames = appQueues(cfg)
+	for _, q := range s.queueNames {
+		queues[q] = 1
 	}
 	queues[regen.QueueName] = regenQueuePriority
 	s.srv = asynq.NewServer(cfg.Redis.AsynqConnOpt(), asynq.Config{
@@ -168,6 +165,18 @@ func (s *services) newServer(cfg *config.Config) {
 	})
 	s.mux = asynq.NewServeMux()
 	s.mux.Handle(tasks.TypeGenerate, s.gen)
+}
+
+// appQueues are the queues of the configured apps: one per app and quota
+// class.
+func appQueues(cfg *config.Config) []string {
+	var queues []string
+	for _, app := range cfg.Apps {
+		for _, class := range app.Type.Classes() {
+			queues = append(queues, tasks.QueueName(app.AppID, class))
+		}
+	}
+	return queues
 }
 
 // newClients makes one WeChat client per configured app, each with the token

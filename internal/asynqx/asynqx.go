@@ -1,10 +1,12 @@
 // Package asynqx holds what wxqr relies on in asynq beyond its public API:
-// the key of a queue's pause flag, which wxqr's Lua scripts write, and the
-// rule by which asynq archives a task whose handler failed, which wxqr's
-// error handler needs to know before asynq applies it. Each is read from
-// asynq's source (v0.26.0: internal/base/base.go, processor.go) and pinned
-// by a test that runs asynq itself, so that an upgrade that changes either
-// fails here rather than in production.
+// the key of a queue's pause flag, which wxqr's Lua scripts write; the rule
+// by which asynq archives a task whose handler failed, which wxqr's error
+// handler needs to know before asynq applies it; and the layout of a
+// queue's keys, which ReadQueues reads to count hundreds of queues in a few
+// round trips where asynq's Inspector takes three per queue. Each is read
+// from asynq's source (v0.26.0: internal/base/base.go, processor.go,
+// internal/rdb/inspect.go) and pinned by a test that runs asynq itself, so
+// that an upgrade that changes any fails here rather than in production.
 package asynqx
 
 import (
