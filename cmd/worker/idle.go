@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
-	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/wxqr/wxqr/internal/asynqx"
 	"github.com/wxqr/wxqr/tasks"
 )
 
@@ -24,27 +24,21 @@ type pauseReader interface {
 	Paused(ctx context.Context, queue string) (*tasks.PauseState, error)
 }
 
-// inspectQueues reads the totals of queues. A queue that never held a task
-// does not exist yet in asynq; it counts as empty. A queue whose pause ends
-// by itself (storage back, WeChat answering again) still counts as
-// runnable: its work is not stuck.
-func inspectQueues(ctx context.Context, inspector *asynq.Inspector, pauses pauseReader, queues []string) (queueTotals, error) {
+// inspectQueues reads the totals of queues, all of them in a few round
+// trips however many there are (see asynqx.ReadQueues). A queue that never
+// held a task counts as empty. A queue whose pause ends by itself (storage
+// back, WeChat answering again) still counts as runnable: its work is not
+// stuck.
+func inspectQueues(ctx context.Context, rdb redis.UniversalClient, pauses pauseReader, queues []string) (queueTotals, error) {
 	var t queueTotals
-	existing, err := inspector.Queues()
+	stats, err := asynqx.ReadQueues(ctx, rdb, queues, time.Now())
 	if err != nil {
-		return t, fmt.Errorf("list queues: %w", err)
+		return t, fmt.Errorf("read the queues: %w", err)
 	}
-	for _, q := range queues {
-		if !slices.Contains(existing, q) {
-			continue
-		}
-		info, err := inspector.GetQueueInfo(q)
-		if err != nil {
-			return t, fmt.Errorf("inspect queue %s: %w", q, err)
-		}
+	for _, info := range stats {
 		open := info.Pending + info.Active + info.Scheduled + info.Retry
 		if info.Paused {
-			s, err := pauses.Paused(ctx, q)
+			s, err := pauses.Paused(ctx, info.Queue)
 			if err != nil {
 				return t, err
 			}
@@ -70,13 +64,13 @@ const idleOutage = 5 * time.Minute
 // a row a poll interval apart (a task moving between states is never missed
 // twice), or when ctx ends. Reads that fail are tried again for up to
 // idleOutage.
-func waitIdle(ctx context.Context, inspector *asynq.Inspector, pauses pauseReader, queues []string, poll time.Duration, log zerolog.Logger) (queueTotals, error) {
+func waitIdle(ctx context.Context, rdb redis.UniversalClient, pauses pauseReader, queues []string, poll time.Duration, log zerolog.Logger) (queueTotals, error) {
 	ticker := time.NewTicker(poll)
 	defer ticker.Stop()
 	idleReads := 0
 	var failingSince time.Time
 	for {
-		t, err := inspectQueues(ctx, inspector, pauses, queues)
+		t, err := inspectQueues(ctx, rdb, pauses, queues)
 		switch {
 		case err != nil && ctx.Err() != nil:
 			return t, ctx.Err()

@@ -68,7 +68,7 @@ func serve(ctx context.Context, wc *workerConfig, s *services, stdout io.Writer)
 		s.stopWork()
 		return nil
 	}
-	totals, err := waitIdle(ctx, s.inspector, s.pauses, s.queueNames, idlePoll, s.log)
+	totals, err := waitIdle(ctx, s.rdb, s.pauses, s.queueNames, idlePoll, s.log)
 	s.stopWork()
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
