@@ -1,0 +1,82 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"time"
+)
+
+// report prints the medians over the rounds as a Markdown table, the
+// ratios being medians of each round's ratio (a round's two runs share the
+// machine's mood), then what each kind of Redis key cost in the last round.
+func report(w io.Writer, o *options, rounds []round) {
+	n := o.codes
+	med := func(f func(round) float64) float64 {
+		vs := make([]float64, len(rounds))
+		for i, r := range rounds {
+			vs[i] = f(r)
+		}
+		slices.Sort(vs)
+		if len(vs)%2 == 1 {
+			return vs[len(vs)/2]
+		}
+		return (vs[len(vs)/2-1] + vs[len(vs)/2]) / 2
+	}
+	ms := func(d time.Duration, codes int) float64 { return d.Seconds() * 1000 / float64(max(codes, 1)) }
+	ratio := func(a, b float64) string {
+		if b == 0 {
+			return "—"
+		}
+		return fmt.Sprintf("%.2f", a/b)
+	}
+	type row struct {
+		name        string
+		wxqr, naive func(round) float64
+		format      string
+	}
+	rows := []row{
+		{"codes/s", func(r round) float64 { return perSecond(r.wxqr.codes, r.wxqr.elapsed) },
+			func(r round) float64 { return perSecond(r.naive.codes, r.naive.elapsed) }, "%.0f"},
+		{"CPU per code, the process making codes", func(r round) float64 { return ms(r.wxqr.cpu, r.wxqr.codes) },
+			func(r round) float64 { return ms(r.naive.cpu, r.naive.codes) }, "%.2f ms"},
+		{"MinIO CPU per code", func(r round) float64 { return ms(r.wxqr.minioCPU, r.wxqr.codes) },
+			func(r round) float64 { return ms(r.naive.minioCPU, r.naive.codes) }, "%.2f ms"},
+		{"Redis CPU per code", func(r round) float64 { return ms(r.wxqr.redisCPU, r.wxqr.codes) },
+			nil, "%.2f ms"},
+		{"Redis bytes per finished code", func(r round) float64 { return float64(r.redisBytes) / float64(max(r.wxqr.codes, 1)) },
+			nil, "%.0f B"},
+		{"new connections to the simulator", func(r round) float64 { return float64(r.wxqr.conns) },
+			func(r round) float64 { return float64(r.naive.conns) }, "%.0f"},
+	}
+	fmt.Fprintf(w, "%d codes at concurrency %d, simulator latency %v, median of %d rounds (raw PUTs, naive, wxqr, ...)\n\n",
+		n, o.concurrency, o.latency, len(rounds))
+	fmt.Fprintln(w, "| measure | wxqr | naive loop | wxqr / naive |")
+	fmt.Fprintln(w, "|---|---|---|---|")
+	for _, r := range rows {
+		naive, rat := "—", "—"
+		if r.naive != nil {
+			naive = fmt.Sprintf(r.format, med(r.naive))
+			rat = fmt.Sprintf("%.2f", med(func(x round) float64 {
+				if v := r.naive(x); v != 0 {
+					return r.wxqr(x) / v
+				}
+				return 0
+			}))
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", r.name, fmt.Sprintf(r.format, med(r.wxqr)), naive, rat)
+	}
+	puts := med(func(r round) float64 { return perSecond(r.puts.n, r.puts.elapsed) })
+	fmt.Fprintf(w, "\nraw S3 PUTs: %.0f/s, MinIO CPU %.2f ms per PUT; naive loop at %s of it, wxqr at %s\n",
+		puts, med(func(r round) float64 { return ms(r.puts.minioCPU, r.puts.n) }),
+		ratio(med(func(r round) float64 { return perSecond(r.naive.codes, r.naive.elapsed) }), puts),
+		ratio(med(func(r round) float64 { return perSecond(r.wxqr.codes, r.wxqr.elapsed) }), puts))
+
+	last := rounds[len(rounds)-1]
+	fmt.Fprintf(w, "\nRedis keys after the last wxqr run (MEMORY USAGE of up to %d keys of each kind, times the keys):\n\n", keySample)
+	fmt.Fprintln(w, "| key | keys | bytes | per code |")
+	fmt.Fprintln(w, "|---|---|---|---|")
+	for _, k := range last.keys {
+		fmt.Fprintf(w, "| `%s` | %d | %d | %.0f B |\n", k.pattern, k.keys, k.bytes, float64(k.bytes)/float64(max(last.wxqr.codes, 1)))
+	}
+}
