@@ -288,7 +288,13 @@ func (e *env) logTail(name string) string {
 // findMinIO finds the MinIO binary: flag (or WXQR_TEST_MINIO_BIN), then
 // .cache/bin/minio at the module's root, then GOPATH's bin.
 func findMinIO(given string) (string, error) {
-	candidates := []string{given}
+	if given != "" {
+		if _, err := os.Stat(given); err != nil {
+			return "", fmt.Errorf("minio: %w", err)
+		}
+		return given, nil
+	}
+	var candidates []string
 	if out, err := exec.Command("go", "env", "GOMOD").Output(); err == nil && strings.TrimSpace(string(out)) != "" {
 		candidates = append(candidates, filepath.Join(filepath.Dir(strings.TrimSpace(string(out))), ".cache", "bin", "minio"))
 	}
@@ -298,9 +304,6 @@ func findMinIO(given string) (string, error) {
 		}
 	}
 	for _, c := range candidates {
-		if c == "" {
-			continue
-		}
 		if info, err := os.Stat(c); err == nil && !info.IsDir() {
 			return c, nil
 		}
