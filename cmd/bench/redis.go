@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // keySample is how many keys of a kind MEMORY USAGE weighs.
@@ -20,7 +21,8 @@ const minGroup = 10
 type keyKind struct {
 	pattern string // the keys with their last part as "*", or one key
 	keys    int
-	bytes   int64 // estimated: the sample's mean times keys
+	bytes   int64         // estimated: the sample's mean times keys
+	ttl     time.Duration // of the first key; negative: none
 }
 
 // usedMemory is Redis's INFO memory used_memory.
@@ -40,7 +42,8 @@ func (e *env) usedMemory(ctx context.Context) (int64, error) {
 // keyKinds groups every key by its pattern (the key with the part after
 // its last ":" as "*", for the keys of one code; a group of fewer than
 // minGroup keys is shown key by key) and weighs a sample of each group with MEMORY USAGE
-// (SAMPLES 0: every element of a collection), largest first.
+// (SAMPLES 0: every element of a collection), largest first, with the TTL
+// of its first key.
 func (e *env) keyKinds(ctx context.Context) ([]keyKind, error) {
 	groups := map[string][]string{}
 	iter := e.rdb.Scan(ctx, 0, "*", 1000).Iterator()
@@ -77,7 +80,11 @@ func (e *env) keyKinds(ctx context.Context) ([]keyKind, error) {
 			}
 			sum += n
 		}
-		kinds = append(kinds, keyKind{pattern: pattern, keys: len(keys), bytes: sum * int64(len(keys)) / int64(len(sample))})
+		ttl, err := e.rdb.PTTL(ctx, keys[0]).Result()
+		if err != nil {
+			return nil, fmt.Errorf("PTTL %s: %w", keys[0], err)
+		}
+		kinds = append(kinds, keyKind{pattern: pattern, keys: len(keys), bytes: sum * int64(len(keys)) / int64(len(sample)), ttl: ttl})
 	}
 	slices.SortFunc(kinds, func(a, b keyKind) int {
 		return cmp.Or(cmp.Compare(b.bytes, a.bytes), strings.Compare(a.pattern, b.pattern))
