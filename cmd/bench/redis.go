@@ -39,6 +39,37 @@ func (e *env) usedMemory(ctx context.Context) (int64, error) {
 	return 0, fmt.Errorf("INFO memory has no used_memory")
 }
 
+// redisStats are Redis's counters of traffic (INFO stats).
+type redisStats struct {
+	commands int64 // total_commands_processed
+	bytes    int64 // total_net_input_bytes + total_net_output_bytes
+}
+
+func (s redisStats) minus(o redisStats) redisStats {
+	return redisStats{commands: s.commands - o.commands, bytes: s.bytes - o.bytes}
+}
+
+// redisStats reads Redis's traffic counters. The reading itself is one
+// command and a few KB, which the figures per code do not notice.
+func (e *env) redisStats(ctx context.Context) (redisStats, error) {
+	info, err := e.rdb.Info(ctx, "stats").Result()
+	if err != nil {
+		return redisStats{}, err
+	}
+	var s redisStats
+	for line := range strings.Lines(info) {
+		name, value, _ := strings.Cut(strings.TrimSpace(line), ":")
+		n, _ := strconv.ParseInt(value, 10, 64)
+		switch name {
+		case "total_commands_processed":
+			s.commands = n
+		case "total_net_input_bytes", "total_net_output_bytes":
+			s.bytes += n
+		}
+	}
+	return s, nil
+}
+
 // keyKinds groups every key by its pattern (the key with the part after
 // its last ":" as "*", for the keys of one code; a group of fewer than
 // minGroup keys is shown key by key) and weighs a sample of each group with MEMORY USAGE

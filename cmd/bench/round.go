@@ -51,7 +51,8 @@ type measured struct {
 	cpu      time.Duration // the process's own (user + system)
 	minioCPU time.Duration
 	redisCPU time.Duration
-	conns    int64 // new connections to the simulator
+	redis    redisStats // Redis's traffic during the run
+	conns    int64      // new connections to the simulator
 }
 
 func (r round) String() string {
@@ -120,7 +121,7 @@ func (e *env) naive(ctx context.Context, prefix string) (measured, error) {
 	cmd := e.command(ctx, "naiveloop", []string{"WECHAT_APP_SECRET=" + e.secret, "AWS_ACCESS_KEY_ID=" + e.s3Access, "AWS_SECRET_ACCESS_KEY=" + e.s3Secret},
 		"--wechat", e.simHTTP.URL, "--app-id", benchApp, "--s3-endpoint", e.s3URL, "--bucket", benchBucket,
 		"--prefix", prefix, "--codes", strconv.Itoa(e.o.codes), "--concurrency", strconv.Itoa(e.o.concurrency))
-	return e.measure(func() (int, error) {
+	return e.measure(ctx, func() (int, error) {
 		if err := cmd.Start(); err != nil {
 			return 0, err
 		}
@@ -155,7 +156,7 @@ func (e *env) wxqr(ctx context.Context, r round, prefix string) (round, error) {
 	worker := e.command(ctx, "worker", workerEnv, "--until-idle")
 	inspector := asynq.NewInspector(asynq.RedisClientOpt{Addr: e.redisAddr})
 	defer inspector.Close()
-	r.wxqr, err = e.measure(func() (int, error) {
+	r.wxqr, err = e.measure(ctx, func() (int, error) {
 		if err := worker.Start(); err != nil {
 			return 0, err
 		}
@@ -188,9 +189,13 @@ func (e *env) wxqr(ctx context.Context, r round, prefix string) (round, error) {
 // measure runs body, which starts and runs cmd and returns the codes it
 // made, and measures the run: elapsed time to body's return, cmd's CPU,
 // MinIO's and Redis's, and the simulator's new connections.
-func (e *env) measure(body func() (int, error), cmd *exec.Cmd) (measured, error) {
+func (e *env) measure(ctx context.Context, body func() (int, error), cmd *exec.Cmd) (measured, error) {
 	minio0, redis0 := processCPU(e.minio.Process.Pid), processCPU(e.redis.Process.Pid)
 	conns0 := e.simConns.Load()
+	stats0, err := e.redisStats(ctx)
+	if err != nil {
+		return measured{}, err
+	}
 	start := time.Now()
 	codes, err := body()
 	closeLog(cmd)
@@ -202,7 +207,9 @@ func (e *env) measure(body func() (int, error), cmd *exec.Cmd) (measured, error)
 	r.minioCPU = processCPU(e.minio.Process.Pid) - minio0
 	r.redisCPU = processCPU(e.redis.Process.Pid) - redis0
 	r.conns = e.simConns.Load() - conns0
-	return r, nil
+	stats1, err := e.redisStats(ctx)
+	r.redis = stats1.minus(stats0)
+	return r, err
 }
 
 // waitDone polls the queues until none holds a task to run, and returns
@@ -228,7 +235,7 @@ func waitDone(ctx context.Context, inspector *asynq.Inspector, exited chan error
 		}
 		switch {
 		case failed > 0:
-			return 0, fmt.Errorf("%d tasks failed", failed)
+			return 0, fmt.Errorf("%d task runs failed (bench expects none against the simulator)", failed)
 		case len(queues) > 0 && waiting == 0:
 			return processed, nil
 		}
