@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -35,6 +37,13 @@ type S3Config struct {
 	// Default (both empty): the SDK's default chain (AWS_ACCESS_KEY_ID and
 	// AWS_SECRET_ACCESS_KEY, shared files, instance roles...).
 	AccessKey, SecretKey string
+	// IdleConns is how many connections to the server are kept open
+	// between requests, for the next ones: set it to the number of
+	// requests sent at once (a worker's concurrency), or most requests
+	// open a connection (and make a TLS handshake) only to close it after
+	// one request. It never limits how many are open. Default (0): the AWS
+	// SDK's, 10.
+	IdleConns int
 }
 
 // defaultRegion is the region when neither S3Config nor the SDK names one.
@@ -85,6 +94,14 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3Store, error) {
 	}
 	if awsCfg.Region == "" {
 		awsCfg.Region = defaultRegion
+	}
+	// The SDK's own client, unless the shared config gave another: it
+	// keeps the SDK's dial and TLS settings.
+	if hc, ok := awsCfg.HTTPClient.(*awshttp.BuildableClient); ok && cfg.IdleConns > 0 {
+		awsCfg.HTTPClient = hc.WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConnsPerHost = cfg.IdleConns
+			t.MaxIdleConns = max(t.MaxIdleConns, cfg.IdleConns)
+		})
 	}
 	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		if cfg.Endpoint != "" {

@@ -3,7 +3,13 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -75,5 +81,57 @@ func TestNewS3Errors(t *testing.T) {
 				t.Errorf("NewS3 = %v, want an error", s)
 			}
 		})
+	}
+}
+
+// With IdleConns at the number of requests sent at once, a store opens
+// about that many connections in all, not one per request beyond the SDK's
+// pool of 10. The server is a stand-in that accepts every PUT, once
+// concurrency of them are in flight, in rounds: what is counted is connections, which
+// MinIO does not report.
+func TestS3StoreReusesConnections(t *testing.T) {
+	const concurrency, rounds = 24, 4
+	var opened atomic.Int64
+	inFlight := testenv.NewBarrier(concurrency)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPut {
+			http.Error(w, "only PUT here", http.StatusMethodNotAllowed)
+			return
+		}
+		io.Copy(io.Discard, r.Body) //nolint:errcheck // a short body fails the client, not this count
+		if err := inFlight.Wait(r.Context()); err != nil {
+			return
+		}
+		w.Header().Set("ETag", `"0"`)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	s, err := storage.NewS3(t.Context(), storage.S3Config{
+		Bucket: "pool", Endpoint: srv.URL, Region: "us-east-1", ForcePathStyle: true,
+		AccessKey: "pool-access", SecretKey: "pool-secret", IdleConns: concurrency,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, 30<<10)
+	for round := range rounds {
+		var wg sync.WaitGroup
+		for i := range concurrency {
+			wg.Go(func() {
+				if err := s.Put(t.Context(), fmt.Sprintf("pool/%d-%d.png", round, i), body, "image/png", nil); err != nil {
+					t.Errorf("Put: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	// Each round finds the connections of the last one idle.
+	if limit := int64(concurrency + 2); opened.Load() > limit {
+		t.Errorf("%d rounds of %d PUTs at once opened %d connections; want at most %d", rounds, concurrency, opened.Load(), limit)
 	}
 }

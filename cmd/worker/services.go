@@ -91,7 +91,11 @@ func (s *services) connect(ctx context.Context, cfg *config.Config) error {
 	if err := config.CheckNoEviction(ctx, s.rdb, s.log); err != nil {
 		return exitcode.UsageError(fmt.Errorf("redis at %s: %w", cfg.Redis, err))
 	}
-	store, err := cfg.Storage.Open(ctx)
+	// Every handler may be storing at once: keep that many connections
+	// to S3 open between tasks.
+	st := cfg.Storage
+	st.S3.IdleConns = cfg.Concurrency
+	store, err := st.Open(ctx)
 	if err != nil {
 		return fmt.Errorf("storage %s: %w", cfg.Storage, err)
 	}

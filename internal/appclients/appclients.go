@@ -21,7 +21,9 @@ const DefaultHTTPTimeout = 30 * time.Second
 // Options are what the clients share. The zero value is valid.
 type Options struct {
 	// HTTPClient sends every client's and token source's requests. Default:
-	// an http.Client with a DefaultHTTPTimeout (30 s) timeout.
+	// an http.Client with a DefaultHTTPTimeout (30 s) timeout over one
+	// wechat.NewTransport that keeps the configuration's Concurrency idle
+	// connections per WeChat host.
 	HTTPClient *http.Client
 	// Logger receives the clients' and token sources' events; they name
 	// the app themselves. Default: the zero logger, which logs nothing.
@@ -32,10 +34,12 @@ type Options struct {
 }
 
 // New returns a client per app of cfg, by app id. Stable and classic
-// tokens are shared through rdb with every other process of the fleet.
+// tokens are shared through rdb with every other process of the fleet. The
+// clients share one HTTP client, and so its pool of connections: one pool
+// per app would keep hundreds of apps' idle connections to the same hosts.
 func New(cfg *config.Config, rdb redis.UniversalClient, opts Options) (map[string]*wechat.Client, error) {
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout}
+		opts.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout, Transport: wechat.NewTransport(cfg.Concurrency)}
 	}
 	clients := make(map[string]*wechat.Client, len(cfg.Apps))
 	for _, app := range cfg.Apps {
