@@ -138,6 +138,14 @@ type Config struct {
 	// DefaultMaxSheetCodes.
 	MaxSheetCodes int
 
+	// MaxDownloads bounds the campaign-wide downloads served at once
+	// (manifest.csv, images.zip, codes.zip, print.pdf): each reads the
+	// whole campaign from Redis and storage, so a few people clicking at a
+	// million-code campaign must not take the worker's Redis and bandwidth
+	// from its codes. One more is refused with 503 and Retry-After.
+	// Default DefaultMaxDownloads.
+	MaxDownloads int
+
 	// Logger receives the server's errors and its start. Default: a logger
 	// that discards everything.
 	Logger zerolog.Logger
@@ -156,6 +164,9 @@ const (
 	DefaultAddr         = "127.0.0.1:8080"
 	DefaultExpiringSoon = 48 * time.Hour
 	DefaultCheckTimeout = 5 * time.Second
+	// DefaultMaxDownloads lets a few people download at once while the
+	// worker keeps most of its Redis and bandwidth for making codes.
+	DefaultMaxDownloads = 4
 )
 
 // WithDefaults returns c with every zero field set to its default.
@@ -168,6 +179,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.CheckTimeout == 0 {
 		c.CheckTimeout = DefaultCheckTimeout
+	}
+	if c.MaxDownloads == 0 {
+		c.MaxDownloads = DefaultMaxDownloads
 	}
 	if c.MaxSheetCodes == 0 {
 		c.MaxSheetCodes = DefaultMaxSheetCodes
@@ -215,6 +229,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("monitor: ExpiringSoon must not be negative, got %s", c.ExpiringSoon)
 	case c.CheckTimeout < 0:
 		return fmt.Errorf("monitor: CheckTimeout must not be negative, got %s", c.CheckTimeout)
+	case c.MaxDownloads < 0:
+		return fmt.Errorf("monitor: MaxDownloads must not be negative, got %d", c.MaxDownloads)
 	case c.MaxSheetCodes < 0:
 		return fmt.Errorf("monitor: MaxSheetCodes must not be negative, got %d", c.MaxSheetCodes)
 	}
@@ -247,6 +263,10 @@ type Server struct {
 	listener net.Listener // set by Start
 
 	closeUI func() error // closes the asynq UI's connections, once
+
+	// downloads holds a token per campaign-wide download being served
+	// (Config.MaxDownloads).
+	downloads chan struct{}
 }
 
 // New returns a server configured by cfg, after applying its defaults. It
@@ -258,10 +278,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		userHash: sha256.Sum256([]byte(cfg.Username)),
-		passHash: sha256.Sum256([]byte(cfg.Password)),
+		cfg:       cfg,
+		log:       cfg.Logger,
+		userHash:  sha256.Sum256([]byte(cfg.Username)),
+		passHash:  sha256.Sum256([]byte(cfg.Password)),
+		downloads: make(chan struct{}, cfg.MaxDownloads),
 	}
 	s.ui = asynqmon.New(asynqmon.Options{
 		RootPath:     asynqUIRoot,
@@ -278,6 +299,21 @@ func New(cfg Config) (*Server, error) {
 		ErrorLog: zerologStdLogger(s.log),
 	}
 	return s, nil
+}
+
+// download serves a campaign-wide download while fewer than
+// Config.MaxDownloads are being served, and refuses it otherwise.
+func (s *Server) download(serve http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case s.downloads <- struct{}{}:
+			defer func() { <-s.downloads }()
+			serve(w, r)
+		default:
+			w.Header().Set("Retry-After", "30")
+			http.Error(w, fmt.Sprintf("%d campaign downloads are being served already: try again in a moment", cap(s.downloads)), http.StatusServiceUnavailable)
+		}
+	})
 }
 
 // Handler returns the server's handler, with authentication and the
@@ -352,10 +388,10 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /{$}", http.RedirectHandler("/campaigns", http.StatusFound))
 	mux.HandleFunc("GET /campaigns", s.campaigns)
 	mux.HandleFunc("GET /campaigns/{name}", s.campaign)
-	mux.HandleFunc("GET /campaigns/{name}/manifest.csv", s.manifest)
-	mux.HandleFunc("GET /campaigns/{name}/images.zip", s.images)
-	mux.HandleFunc("GET /campaigns/{name}/print.pdf", s.printSheet)
-	mux.HandleFunc("GET /campaigns/{name}/codes.zip", s.codesZip)
+	mux.Handle("GET /campaigns/{name}/manifest.csv", s.download(s.manifest))
+	mux.Handle("GET /campaigns/{name}/images.zip", s.download(s.images))
+	mux.Handle("GET /campaigns/{name}/print.pdf", s.download(s.printSheet))
+	mux.Handle("GET /campaigns/{name}/codes.zip", s.download(s.codesZip))
 	mux.HandleFunc("GET /codes/{id}/image", s.image)
 
 	var h http.Handler = mux
