@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"iter"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -15,6 +13,7 @@ import (
 	"github.com/wxqr/wxqr/internal/appclients"
 	"github.com/wxqr/wxqr/internal/config"
 	"github.com/wxqr/wxqr/internal/fleetclock"
+	"github.com/wxqr/wxqr/jobfile"
 	"github.com/wxqr/wxqr/preflight"
 	"github.com/wxqr/wxqr/ratelimit"
 )
@@ -23,13 +22,13 @@ import (
 // spend of each quota, then refuses a campaign that does not fit in a
 // lifetime quota (an inputError: nothing is queued) unless allowPartial,
 // which queues it anyway and says so. It must run before the second pass,
-// which empties p.seen.
-func (c *cli) weighQuotas(ctx context.Context, p *plan, allowPartial bool) error {
+// which empties p.
+func (c *cli) weighQuotas(ctx context.Context, p *jobfile.Plan, allowPartial bool) error {
 	checker, err := c.quotaChecker(ctx)
 	if err != nil {
 		return err
 	}
-	report, err := checker.Check(ctx, p.distinct())
+	report, err := checker.Check(ctx, p.Distinct())
 	if err != nil {
 		return fmt.Errorf("pre-flight: %w", err)
 	}
@@ -107,18 +106,6 @@ func (c *cli) lifetimeQuotas() (config.LifetimeQuotas, error) {
 		return caps, &inputError{err}
 	}
 	return caps, nil
-}
-
-// distinct yields the plan's distinct codes.
-func (p *plan) distinct() iter.Seq[preflight.Code] {
-	return func(yield func(preflight.Code) bool) {
-		for id, k := range p.seen {
-			key := p.keys[k]
-			if !yield(preflight.Code{AppID: key.app, Kind: key.kind, ID: hex.EncodeToString(id[:])}) {
-				return
-			}
-		}
-	}
 }
 
 // printPreflight writes the pre-flight's table: per app × class, the codes,
