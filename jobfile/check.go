@@ -37,11 +37,16 @@ type Checker struct {
 // NewChecker returns the checker of rows for apps, with def filling the
 // empty cells.
 func NewChecker(apps []config.App, def Defaults) *Checker {
-	chk := &Checker{Apps: make(map[string]wxqr.AppType, len(apps)), Defaults: def}
+	return &Checker{Apps: AppTypes(apps), Defaults: def}
+}
+
+// AppTypes are the types of apps, by app id: Checker.Apps.
+func AppTypes(apps []config.App) map[string]wxqr.AppType {
+	types := make(map[string]wxqr.AppType, len(apps))
 	for _, app := range apps {
-		chk.Apps[app.AppID] = app.Type
+		types[app.AppID] = app.Type
 	}
-	return chk
+	return types
 }
 
 // Check returns the payload r asks for, normalised (its id worked out), or

@@ -17,6 +17,9 @@
 //	GET /campaigns/{name}/print.pdf       PDF label sheets (?paper=a4|letter&grid=3x4&size=50mm&margin=&gutter=)
 //	GET /campaigns/{name}/codes.zip       one SVG or PNG per code (?format=svg|png&size=50mm), streamed
 //	GET /codes/{id}/image                 one code's image
+//	POST /campaigns/upload                a jobs file (CSV or XLSX, multipart): its row errors, or its
+//	                                      pre-flight and a button to queue it (Config.Upload)
+//	POST /campaigns/upload/{token}/queue  queues a checked upload; the token is used once
 //
 // Everything is served from the binary: the pages load nothing from
 // elsewhere, so the server works offline.
@@ -28,6 +31,8 @@
 // credentials: then every route but /healthz needs HTTP basic auth. Writes
 // (pausing, resuming, deleting tasks in the asynq UI) are refused from other
 // sites (cross-origin protection), and refused altogether in read-only mode.
+// Uploading a campaign is a write: from this site only, never in read-only
+// mode (the form is not shown then).
 package monitor
 
 import (
@@ -138,6 +143,10 @@ type Config struct {
 	// DefaultMaxSheetCodes.
 	MaxSheetCodes int
 
+	// Upload lets /campaigns take a jobs file and queue it. Default nil:
+	// no upload form.
+	Upload *UploadConfig
+
 	// Logger receives the server's errors and its start. Default: a logger
 	// that discards everything.
 	Logger zerolog.Logger
@@ -171,6 +180,10 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxSheetCodes == 0 {
 		c.MaxSheetCodes = DefaultMaxSheetCodes
+	}
+	if c.Upload != nil {
+		u := c.Upload.withDefaults()
+		c.Upload = &u
 	}
 	return c
 }
@@ -217,6 +230,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("monitor: CheckTimeout must not be negative, got %s", c.CheckTimeout)
 	case c.MaxSheetCodes < 0:
 		return fmt.Errorf("monitor: MaxSheetCodes must not be negative, got %d", c.MaxSheetCodes)
+	case c.Upload != nil:
+		return c.Upload.validate()
 	}
 	return nil
 }
@@ -247,6 +262,9 @@ type Server struct {
 	listener net.Listener // set by Start
 
 	closeUI func() error // closes the asynq UI's connections, once
+
+	// uploads wait for their confirmation; nil without Config.Upload.
+	uploads *uploads
 }
 
 // New returns a server configured by cfg, after applying its defaults. It
@@ -269,6 +287,12 @@ func New(cfg Config) (*Server, error) {
 		ReadOnly:     cfg.ReadOnly,
 	})
 	s.closeUI = sync.OnceValue(s.ui.Close)
+	if cfg.Upload != nil && !cfg.ReadOnly {
+		var err error
+		if s.uploads, err = newUploads(); err != nil {
+			return nil, err
+		}
+	}
 	s.handler = s.routes()
 	s.http = &http.Server{
 		Handler:           s.handler,
@@ -333,6 +357,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if cerr := s.closeUI(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("close asynq UI: %w", cerr))
 	}
+	if s.uploads != nil {
+		if cerr := s.uploads.close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("delete uploads: %w", cerr))
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("monitor: shutdown: %w", err)
 	}
@@ -357,13 +386,18 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /campaigns/{name}/print.pdf", s.printSheet)
 	mux.HandleFunc("GET /campaigns/{name}/codes.zip", s.codesZip)
 	mux.HandleFunc("GET /codes/{id}/image", s.image)
+	if s.uploads != nil {
+		mux.HandleFunc("POST /campaigns/upload", s.uploadForm)
+		mux.HandleFunc("POST /campaigns/upload/{token}/queue", s.queueUpload)
+	}
 
 	var h http.Handler = mux
 	if s.cfg.ReadOnly {
 		h = readOnly(h)
 	}
-	// The asynq UI changes queues with POST and DELETE; a page on another
-	// site must not be able to make a logged-in browser send them.
+	// The asynq UI changes queues with POST and DELETE, and the upload
+	// queues codes with POST; a page on another site must not be able to
+	// make a logged-in browser send them. (Sec-Fetch-Site, else Origin.)
 	h = http.NewCrossOriginProtection().Handler(h)
 	h = frameDenied(h)
 	if s.cfg.Username != "" {

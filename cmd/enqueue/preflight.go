@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -124,7 +123,7 @@ func printPreflight(w io.Writer, r *preflight.Report) error {
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", c.AppID, c.Class, c.Codes, needed, lifetime,
-			todayLeft(r, c), daysText(r.Days(c.AppID, c.Class)))
+			r.TodayLeft(c), preflight.DaysText(r.Days(c.AppID, c.Class)))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -135,33 +134,4 @@ func printPreflight(w io.Writer, r *preflight.Report) error {
 		}
 	}
 	return nil
-}
-
-// todayLeft is what remains today of each daily quota the class's calls
-// spend: "N of L (API, source)", or "-" when it makes no call.
-func todayLeft(r *preflight.Report, c preflight.Class) string {
-	var parts []string
-	for _, d := range r.DailyOf(c.AppID, c.Class) {
-		remaining, src := d.Remaining()
-		limit, _ := d.Limit()
-		if src == preflight.SourceNone {
-			parts = append(parts, "no limit ("+d.API+")")
-			continue
-		}
-		parts = append(parts, fmt.Sprintf("%d of %d (%s, %s)", remaining, limit, d.API, src))
-	}
-	if len(parts) == 0 {
-		return "-"
-	}
-	return strings.Join(parts, "; ")
-}
-
-func daysText(days int) string {
-	switch days {
-	case 0:
-		return "-"
-	case -1:
-		return "never (daily quota 0)"
-	}
-	return strconv.Itoa(days)
 }
