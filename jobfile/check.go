@@ -11,7 +11,8 @@ import (
 	"github.com/wxqr/wxqr/tasks"
 )
 
-// Defaults are what flags give every row that leaves the value empty.
+// Defaults are what every row that leaves a cell empty gets: enqueue's
+// flags, the monitor's campaign field.
 type Defaults struct {
 	Kind, AppID, Campaign string
 	// Width applies to Mini Program rows only.

@@ -133,7 +133,7 @@ func TestCSVSourceHeader(t *testing.T) {
 		haveKind bool
 		want     string // substring of the error; "" for none
 	}{
-		{"all jobfile.Columns", "kind,app_id,scene_id,scene_str,path,width,expire_seconds,campaign,name\n", false, ""},
+		{"all columns", "kind,app_id,scene_id,scene_str,path,width,expire_seconds,campaign,name\n", false, ""},
 		{"spreadsheet header", "\ufeffKind , App_ID,Scene_ID\n", false, ""},
 		{"kind from flag", "app_id,scene_id\n", true, ""},
 		{"unknown column", "kind,app_id,colour\n", false, `jobs.csv:1: unknown column "colour"`},

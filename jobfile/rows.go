@@ -90,7 +90,7 @@ func (s CSVFile) read(ctx context.Context, r io.Reader, fn func(line int, r *Row
 
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
-		return inputErrorf("%s: empty file: want a header line naming the Columns (%s)", s.Display, strings.Join(Columns, ","))
+		return inputErrorf("%s: empty file: want a header line naming the columns (%s)", s.Display, strings.Join(Columns, ","))
 	}
 	if err != nil {
 		return s.parseError(err)
@@ -132,7 +132,7 @@ func (s CSVFile) read(ctx context.Context, r io.Reader, fn func(line int, r *Row
 // file's format.
 type HeaderRules struct {
 	// HaveKind and HaveApp say whether flags supply kind and app_id, so a
-	// file without those Columns is accepted.
+	// file without those columns is accepted.
 	HaveKind, HaveApp bool
 }
 
@@ -181,7 +181,7 @@ func (s HeaderRules) setters(header []string, at string) ([]func(*Row) *string, 
 		case name == "":
 			return nil, inputErrorf("%s: column %d has no name", at, i+1)
 		case !ok:
-			return nil, inputErrorf("%s: unknown column %q (known Columns: %s)", at, h, strings.Join(Columns, ", "))
+			return nil, inputErrorf("%s: unknown column %q (known columns: %s)", at, h, strings.Join(Columns, ", "))
 		case seen[name]:
 			return nil, inputErrorf("%s: column %q appears twice", at, name)
 		}

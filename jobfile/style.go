@@ -7,12 +7,12 @@ import (
 )
 
 // Style is the styling of a wxa_code or wxa_unlimited code as the jobs
-// file states it: the cells of its styling Columns, as text.
+// file states it: the cells of its styling columns, as text.
 type Style struct {
 	AutoColor, LineColor, IsHyaline, EnvVersion, CheckPath string
 }
 
-// styleFields maps the styling Columns to the Row fields they fill.
+// styleFields maps the styling columns to the Row fields they fill.
 var styleFields = map[string]func(*Row) *string{
 	"auto_color":  func(r *Row) *string { return &r.AutoColor },
 	"line_color":  func(r *Row) *string { return &r.LineColor },

@@ -24,8 +24,8 @@ func TestCheckStyle(t *testing.T) {
 			wxqr.Spec{LineColor: "#1a5fb4", EnvVersion: wxqr.EnvDevelop, CheckPath: wxqr.BoolFalse}},
 		{"auto colour", jobfile.Row{Kind: "wxa_unlimited", AppID: "wxmp", SceneStr: "a=1", Style: jobfile.Style{AutoColor: "1"}},
 			wxqr.Spec{AutoColor: true}},
-		// WeChat's jobfile.Defaults, written out, are no styling: the same code.
-		{"jobfile.Defaults written out", jobfile.Row{Kind: "wxa_unlimited", AppID: "wxmp", SceneStr: "a=1",
+		// WeChat's defaults, written out, are no styling: the same code.
+		{"defaults written out", jobfile.Row{Kind: "wxa_unlimited", AppID: "wxmp", SceneStr: "a=1",
 			Style: jobfile.Style{AutoColor: "no", LineColor: "0,0,0", IsHyaline: "false", EnvVersion: "release", CheckPath: "true"}},
 			wxqr.Spec{}},
 	}

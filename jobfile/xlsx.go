@@ -90,7 +90,7 @@ func Sniff(path, display string) (Format, error) {
 }
 
 // Workbook is a jobs file saved as an Excel workbook: one sheet whose
-// first non-empty row is the header, with the Columns and rules of a CSV
+// first non-empty row is the header, with the columns and rules of a CSV
 // jobs file. It reads the sheet a row at a time.
 //
 // Cells are read as the workbook stores them, not as Excel displays them: a
@@ -213,7 +213,7 @@ func (s *Workbook) Each(ctx context.Context, fn func(line int, r *Row) error) er
 		return fmt.Errorf("read %s: %w", s.Name(), err)
 	}
 	if set == nil {
-		return inputErrorf("%s: empty sheet: want a header row naming the Columns (%s)", s.Name(), strings.Join(Columns, ","))
+		return inputErrorf("%s: empty sheet: want a header row naming the columns (%s)", s.Name(), strings.Join(Columns, ","))
 	}
 	return nil
 }

@@ -156,7 +156,7 @@ func (s *Server) campaign(w http.ResponseWriter, r *http.Request) {
 		PrevURL, NextURL string
 		Flash            string
 	}{
-		Flash: queuedFlash(r),
+		Flash:  queuedFlash(r),
 		layout: s.layout(name), Name: name, Window: formatWindow(s.cfg.ExpiringSoon), Stats: stats,
 		Scans: scanned, Codes: codes, Page: page, Pages: pageCount,
 		First: (page-1)*codesPerPage + 1, Last: (page-1)*codesPerPage + len(codes),

@@ -74,7 +74,7 @@ func TestExportCounts(t *testing.T) {
 		}
 		header := rows[0]
 		if got := strings.Join(header[len(header)-6:], ","); got != "name,scans,new_follows,unfollows,unique_scanners,launches" {
-			t.Errorf("header ends in %s, want the counts after the record's jobfile.Columns", got)
+			t.Errorf("header ends in %s, want the counts after the record's columns", got)
 		}
 		if len(rows) != 1+len(want) {
 			t.Fatalf("%d rows, want a header and %d codes:\n%s", len(rows), len(want), r.stdout)

@@ -15,7 +15,7 @@ import (
 	"github.com/wxqr/wxqr/tasks"
 )
 
-// TestQueueStyledJobsFile queues a jobs file with the styling jobfile.Columns (in
+// TestQueueStyledJobsFile queues a jobs file with the styling columns (in
 // any case, in any order) and finds the styling in the queued payloads,
 // each code with the id of its styled spec.
 func TestQueueStyledJobsFile(t *testing.T) {
