@@ -16,6 +16,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/wxqr/wxqr"
+	"github.com/wxqr/wxqr/jobfile/jobfiletest"
 	"github.com/wxqr/wxqr/tasks"
 )
 
@@ -348,4 +349,104 @@ func checkScanSection(t *testing.T, tab context.Context, top string, today time.
 	if len(got.TopCodes) != 2 || got.TopCodes[0] != top {
 		t.Errorf("top codes %v, want 2 led by %s", got.TopCodes, top)
 	}
+}
+
+// TestBrowserUpload uploads a campaign through the form of /campaigns, as
+// a person does: a file with errors shows them; a valid one shows its
+// pre-flight, and its confirmation leads to the campaign's page with the
+// codes queued.
+func TestBrowserUpload(t *testing.T) {
+	tab, _ := browser(t)
+	u := newUploadFixture(t, func(c *Config) { c.Addr = "127.0.0.1:0" })
+	if err := u.srv.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + u.srv.Addr()
+	dir := t.TempDir()
+	write := func(name string, contents []byte) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, contents, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	invalid := append(slices.Clone(campaignRows[:2]), jobfiletest.InvalidRows[0].Row, jobfiletest.InvalidRows[6].Row)
+	badFile := write("bad.xlsx", xlsxOf(t, invalid, "Codes"))
+	goodFile := write("spring.csv", csvOf(t, campaignRows))
+
+	// submit uploads file from the form of /campaigns and waits for what
+	// shows sel.
+	submit := func(t *testing.T, file, campaign, sheet, sel string) {
+		t.Helper()
+		actions := []chromedp.Action[chromedp.Void]{
+			chromedp.Navigate(base + "/campaigns"),
+			chromedp.WaitVisible(chromedp.CSS(`.upload form`)),
+			chromedp.SetUploadFiles(chromedp.CSS(`input[name="file"]`), []string{file}),
+			chromedp.SendKeys(chromedp.CSS(`input[name="campaign"]`), campaign),
+		}
+		if sheet != "" {
+			actions = append(actions, chromedp.SendKeys(chromedp.CSS(`input[name="sheet"]`), sheet))
+		}
+		actions = append(actions, chromedp.Click(chromedp.CSS(`.upload button[type="submit"]`)))
+		if err := chromedp.Do(tab, actions...); err != nil {
+			t.Fatal(err)
+		}
+		wait, cancel := context.WithTimeout(tab, 20*time.Second)
+		err := chromedp.Do(wait, chromedp.WaitVisible(chromedp.CSS(sel)))
+		cancel()
+		if err != nil {
+			text, _ := chromedp.Run(tab, chromedp.Evaluate[string](`location.href + "\n" + document.body.innerText`))
+			t.Fatalf("%s never showed: %v; the page:\n%s", sel, err, text)
+		}
+	}
+
+	t.Run("invalid file shows its errors", func(t *testing.T) {
+		submit(t, badFile, "spring", "Codes", `table[data-errors]`)
+		rows, err := chromedp.Run(tab, chromedp.Evaluate[[]string](
+			`Array.from(document.querySelectorAll("table[data-errors] tbody tr")).map(tr => tr.innerText.replace(/\s+/g, " ").trim())`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{
+			"Codes!4 " + jobfiletest.InvalidRows[0].WantField + ": ",
+			"Codes!5 " + jobfiletest.InvalidRows[6].WantField + ": ",
+		}
+		if len(rows) != len(want) || !strings.HasPrefix(rows[0], want[0]) || !strings.HasPrefix(rows[1], want[1]) {
+			t.Errorf("errors listed %q, want rows starting %q", rows, want)
+		}
+		screenshot(t, tab, "upload-errors.png")
+		if got := u.queued(t); len(got) != 0 {
+			t.Errorf("queued %v, want nothing", got)
+		}
+	})
+
+	t.Run("valid file is queued on confirmation", func(t *testing.T) {
+		submit(t, goodFile, "spring", "", `table[data-preflight]`)
+		screenshot(t, tab, "upload-preflight.png")
+		if err := chromedp.Do(tab,
+			chromedp.Click(chromedp.CSS(`form.confirm button[type="submit"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`p.notice`)),
+		); err != nil {
+			t.Fatal(err)
+		}
+		notice, err := chromedp.Run(tab, chromedp.Text(chromedp.CSS(`p.notice`)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		planned, err := chromedp.Run(tab, chromedp.Text(chromedp.CSS(`dd[data-count="planned"]`)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		title, err := chromedp.Run(tab, chromedp.Text(chromedp.CSS(`main h1`)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if title != "spring" || planned != "5" || !strings.Contains(notice, "Queued 5 codes") {
+			t.Errorf("after the confirmation: page %q, planned %q, notice %q; want spring's page, 5 planned, 5 queued", title, planned, notice)
+		}
+		screenshot(t, tab, "upload-queued.png")
+		if got, want := u.queued(t), taskIDs(t, campaignRows, "spring"); !slices.Equal(got, want) {
+			t.Errorf("queued %v, want %v", got, want)
+		}
+	})
 }

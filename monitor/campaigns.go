@@ -33,10 +33,11 @@ const codesPerPage = 200
 var templateFiles embed.FS
 
 var pages = struct {
-	campaigns, campaign *template.Template
+	campaigns, campaign, upload *template.Template
 }{
 	campaigns: parsePage("templates/campaigns.html"),
 	campaign:  parsePage("templates/campaign.html"),
+	upload:    parsePage("templates/upload.html"),
 }
 
 func parsePage(name string) *template.Template {
@@ -91,7 +92,9 @@ func (s *Server) campaigns(w http.ResponseWriter, r *http.Request) {
 		layout
 		Window    string
 		Campaigns []campaignRow
-	}{s.layout("Campaigns"), formatWindow(s.cfg.ExpiringSoon), rows})
+		Upload    bool
+		MaxUpload string
+	}{s.layout("Campaigns"), formatWindow(s.cfg.ExpiringSoon), rows, s.uploads != nil, s.maxUpload()})
 }
 
 // codeView is one code on a campaign page.
@@ -151,7 +154,9 @@ func (s *Server) campaign(w http.ResponseWriter, r *http.Request) {
 		Page, Pages      int
 		First, Last      int // 1-based positions of the codes shown
 		PrevURL, NextURL string
+		Flash            string
 	}{
+		Flash:  queuedFlash(r),
 		layout: s.layout(name), Name: name, Window: formatWindow(s.cfg.ExpiringSoon), Stats: stats,
 		Scans: scanned, Codes: codes, Page: page, Pages: pageCount,
 		First: (page-1)*codesPerPage + 1, Last: (page-1)*codesPerPage + len(codes),
@@ -373,6 +378,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, what string, err e
 // render writes a page, with a policy that lets it load nothing but images
 // from this server.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, t *template.Template, data any) {
+	s.renderStatus(w, r, http.StatusOK, t, data)
+}
+
+// renderStatus is render answering with status.
+func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, status int, t *template.Template, data any) {
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, data); err != nil {
 		s.fail(w, r, "render page", err)
@@ -380,9 +390,31 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, t *template.Temp
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	// Forms post to this server only (the upload).
+	h.Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// queuedFlash is the notice of an upload just queued, from the query the
+// upload redirects with: "Queued 120 codes (3 queued or made already)."
+func queuedFlash(r *http.Request) string {
+	q := r.URL.Query()
+	queued, err1 := strconv.Atoi(q.Get("queued"))
+	already, err2 := strconv.Atoi(q.Get("already"))
+	if err1 != nil || err2 != nil {
+		return ""
+	}
+	return fmt.Sprintf("Queued %s codes (%s queued or made already).", formatCount(queued), formatCount(already))
+}
+
+// maxUpload is the upload bound as text, "" without uploads.
+func (s *Server) maxUpload() string {
+	if s.uploads == nil {
+		return ""
+	}
+	return formatBytes(s.cfg.Upload.MaxBytes)
 }
 
 // campaignPath is the URL path of a campaign's page. The name is one path

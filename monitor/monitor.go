@@ -17,6 +17,9 @@
 //	GET /campaigns/{name}/print.pdf       PDF label sheets (?paper=a4|letter&grid=3x4&size=50mm&margin=&gutter=)
 //	GET /campaigns/{name}/codes.zip       one SVG or PNG per code (?format=svg|png&size=50mm), streamed
 //	GET /codes/{id}/image                 one code's image
+//	POST /campaigns/upload                a jobs file (CSV or XLSX, multipart): its row errors, or its
+//	                                      pre-flight and a button to queue it (Config.Upload)
+//	POST /campaigns/upload/{token}/queue  queues a checked upload; the token is used once
 //
 // Everything is served from the binary: the pages load nothing from
 // elsewhere, so the server works offline.
@@ -28,6 +31,8 @@
 // credentials: then every route but /healthz needs HTTP basic auth. Writes
 // (pausing, resuming, deleting tasks in the asynq UI) are refused from other
 // sites (cross-origin protection), and refused altogether in read-only mode.
+// Uploading a campaign is a write: from this site only, never in read-only
+// mode (the form is not shown then).
 package monitor
 
 import (
@@ -145,6 +150,9 @@ type Config struct {
 	// from its codes. One more is refused with 503 and Retry-After.
 	// Default DefaultMaxDownloads.
 	MaxDownloads int
+	// Upload lets /campaigns take a jobs file and queue it. Default nil:
+	// no upload form.
+	Upload *UploadConfig
 
 	// Logger receives the server's errors and its start. Default: a logger
 	// that discards everything.
@@ -185,6 +193,10 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxSheetCodes == 0 {
 		c.MaxSheetCodes = DefaultMaxSheetCodes
+	}
+	if c.Upload != nil {
+		u := c.Upload.withDefaults()
+		c.Upload = &u
 	}
 	return c
 }
@@ -233,6 +245,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("monitor: MaxDownloads must not be negative, got %d", c.MaxDownloads)
 	case c.MaxSheetCodes < 0:
 		return fmt.Errorf("monitor: MaxSheetCodes must not be negative, got %d", c.MaxSheetCodes)
+	case c.Upload != nil:
+		return c.Upload.validate()
 	}
 	return nil
 }
@@ -267,6 +281,8 @@ type Server struct {
 	// downloads holds a token per campaign-wide download being served
 	// (Config.MaxDownloads).
 	downloads chan struct{}
+	// uploads wait for their confirmation; nil without Config.Upload.
+	uploads *uploads
 }
 
 // New returns a server configured by cfg, after applying its defaults. It
@@ -290,6 +306,12 @@ func New(cfg Config) (*Server, error) {
 		ReadOnly:     cfg.ReadOnly,
 	})
 	s.closeUI = sync.OnceValue(s.ui.Close)
+	if cfg.Upload != nil && !cfg.ReadOnly {
+		var err error
+		if s.uploads, err = newUploads(); err != nil {
+			return nil, err
+		}
+	}
 	s.handler = s.routes()
 	s.http = &http.Server{
 		Handler:           s.handler,
@@ -369,6 +391,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if cerr := s.closeUI(); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("close asynq UI: %w", cerr))
 	}
+	if s.uploads != nil {
+		if cerr := s.uploads.close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("delete uploads: %w", cerr))
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("monitor: shutdown: %w", err)
 	}
@@ -393,13 +420,18 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /campaigns/{name}/print.pdf", s.download(s.printSheet))
 	mux.Handle("GET /campaigns/{name}/codes.zip", s.download(s.codesZip))
 	mux.HandleFunc("GET /codes/{id}/image", s.image)
+	if s.uploads != nil {
+		mux.HandleFunc("POST /campaigns/upload", s.uploadForm)
+		mux.HandleFunc("POST /campaigns/upload/{token}/queue", s.queueUpload)
+	}
 
 	var h http.Handler = mux
 	if s.cfg.ReadOnly {
 		h = readOnly(h)
 	}
-	// The asynq UI changes queues with POST and DELETE; a page on another
-	// site must not be able to make a logged-in browser send them.
+	// The asynq UI changes queues with POST and DELETE, and the upload
+	// queues codes with POST; a page on another site must not be able to
+	// make a logged-in browser send them. (Sec-Fetch-Site, else Origin.)
 	h = http.NewCrossOriginProtection().Handler(h)
 	h = frameDenied(h)
 	if s.cfg.Username != "" {

@@ -2,6 +2,9 @@ package preflight
 
 import (
 	"errors"
+	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/wechat"
@@ -184,4 +187,35 @@ func (d Daily) Days() int {
 	}
 	rest := d.Calls - remaining
 	return 1 + int((rest+limit-1)/limit)
+}
+
+// TodayLeft is what remains today of each daily quota the calls of c
+// spend, as text: "N of L (API, source)", or "-" when it makes no call.
+func (r *Report) TodayLeft(c Class) string {
+	var parts []string
+	for _, d := range r.DailyOf(c.AppID, c.Class) {
+		remaining, src := d.Remaining()
+		limit, _ := d.Limit()
+		if src == SourceNone {
+			parts = append(parts, "no limit ("+d.API+")")
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%d of %d (%s, %s)", remaining, limit, d.API, src))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// DaysText writes Report.Days as text: "-" for no call, "never (daily
+// quota 0)" for -1.
+func DaysText(days int) string {
+	switch days {
+	case 0:
+		return "-"
+	case -1:
+		return "never (daily quota 0)"
+	}
+	return strconv.Itoa(days)
 }

@@ -36,6 +36,7 @@ import (
 
 	"github.com/wxqr/wxqr/catalog"
 	"github.com/wxqr/wxqr/internal/config"
+	"github.com/wxqr/wxqr/jobfile"
 	"github.com/wxqr/wxqr/scans"
 	"github.com/wxqr/wxqr/tasks"
 )
@@ -69,11 +70,14 @@ func inputErrorf(format string, args ...any) error {
 }
 
 func exitCode(err error) int {
-	var input *inputError
+	var (
+		input     *inputError
+		fileInput *jobfile.InputError
+	)
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return exitOK
-	case errors.As(err, &input):
+	case errors.As(err, &input), errors.As(err, &fileInput):
 		return exitInput
 	default:
 		return exitFailure

@@ -19,6 +19,8 @@ import (
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/catalog"
 	"github.com/wxqr/wxqr/internal/testenv"
+	"github.com/wxqr/wxqr/jobfile"
+	"github.com/wxqr/wxqr/jobfile/jobfiletest"
 	"github.com/wxqr/wxqr/storage"
 	"github.com/wxqr/wxqr/tasks"
 	"github.com/wxqr/wxqr/wechat/wechatsim"
@@ -152,20 +154,6 @@ func checkSummary(t testing.TB, out string, want map[string]int) {
 	}
 }
 
-// cellsOf returns the cells of r in the order of columns.
-func cellsOf(tb testing.TB, r rawRow) []string {
-	tb.Helper()
-	set, err := headerRules{}.setters(columns, "columns")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cells := make([]string, len(columns))
-	for i := range columns {
-		cells[i] = *set[i](&r)
-	}
-	return cells
-}
-
 // record returns a generated code's record for the catalog.
 func record(spec wxqr.Spec, campaign string, expiresAt time.Time) *wxqr.Record {
 	spec = spec.Normalize()
@@ -182,10 +170,10 @@ func TestQueueInvalidRowsQueuesNothing(t *testing.T) {
 	h := newHarness(t)
 	var b strings.Builder
 	cw := csv.NewWriter(&b)
-	cw.Write(columns)
-	cw.Write(cellsOf(t, rawRow{Kind: "oa_perm", AppID: "wxoa", SceneID: "1", Campaign: "c"})) // line 2: valid
-	for _, tt := range invalidRows {
-		cw.Write(cellsOf(t, tt.row))
+	cw.Write(jobfile.Columns)
+	cw.Write(jobfiletest.Cells(jobfile.Row{Kind: "oa_perm", AppID: "wxoa", SceneID: "1", Campaign: "c"})) // line 2: valid
+	for _, tt := range jobfiletest.InvalidRows {
+		cw.Write(jobfiletest.Cells(tt.Row))
 	}
 	cw.Write([]string{"oa_perm", "wxoa"}) // too few fields
 	cw.Flush()
@@ -196,10 +184,10 @@ func TestQueueInvalidRowsQueuesNothing(t *testing.T) {
 		t.Fatalf("exit code %d (%v), want %d", code, r.err, exitInput)
 	}
 	wantInvalidRowsListed(t, r.stderr, func(i int) string { return fmt.Sprintf("%s:%d", jobs, i+3) })
-	if want := fmt.Sprintf("%s:%d: want %d fields as in the header, got 2", jobs, len(invalidRows)+3, len(columns)); !strings.Contains(r.stderr, want) {
+	if want := fmt.Sprintf("%s:%d: want %d fields as in the header, got 2", jobs, len(jobfiletest.InvalidRows)+3, len(jobfile.Columns)); !strings.Contains(r.stderr, want) {
 		t.Errorf("stderr does not report the short row (%q):\n%s", want, r.stderr)
 	}
-	if want := fmt.Sprintf("%d of %d rows", len(invalidRows)+1, len(invalidRows)+2); !strings.Contains(r.err.Error(), want) {
+	if want := fmt.Sprintf("%d of %d rows", len(jobfiletest.InvalidRows)+1, len(jobfiletest.InvalidRows)+2); !strings.Contains(r.err.Error(), want) {
 		t.Errorf("error %q does not say %q", r.err, want)
 	}
 	if qs := h.queues(t); len(qs) != 0 {
@@ -208,18 +196,18 @@ func TestQueueInvalidRowsQueuesNothing(t *testing.T) {
 }
 
 // wantInvalidRowsListed checks that stderr lists the error of each of
-// invalidRows, where at(i) is how errors point at the row of invalidRows[i].
+// jobfiletest.InvalidRows, where at(i) is how errors point at the row of jobfiletest.InvalidRows[i].
 func wantInvalidRowsListed(t *testing.T, stderr string, at func(i int) string) {
 	t.Helper()
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
-	for i, tt := range invalidRows {
-		prefix := at(i) + ": " + tt.wantField + ": "
+	for i, tt := range jobfiletest.InvalidRows {
+		prefix := at(i) + ": " + tt.WantField + ": "
 		found := false
 		for _, l := range lines {
-			found = found || strings.HasPrefix(l, prefix) && strings.Contains(l, tt.wantRule)
+			found = found || strings.HasPrefix(l, prefix) && strings.Contains(l, tt.WantRule)
 		}
 		if !found {
-			t.Errorf("%s: no error line %q...%q in:\n%s", tt.name, prefix, tt.wantRule, stderr)
+			t.Errorf("%s: no error line %q...%q in:\n%s", tt.Name, prefix, tt.WantRule, stderr)
 		}
 	}
 }

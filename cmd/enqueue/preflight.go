@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"iter"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -15,6 +12,7 @@ import (
 	"github.com/wxqr/wxqr/internal/appclients"
 	"github.com/wxqr/wxqr/internal/config"
 	"github.com/wxqr/wxqr/internal/fleetclock"
+	"github.com/wxqr/wxqr/jobfile"
 	"github.com/wxqr/wxqr/preflight"
 	"github.com/wxqr/wxqr/ratelimit"
 )
@@ -23,13 +21,13 @@ import (
 // spend of each quota, then refuses a campaign that does not fit in a
 // lifetime quota (an inputError: nothing is queued) unless allowPartial,
 // which queues it anyway and says so. It must run before the second pass,
-// which empties p.seen.
-func (c *cli) weighQuotas(ctx context.Context, p *plan, allowPartial bool) error {
+// which empties p.
+func (c *cli) weighQuotas(ctx context.Context, p *jobfile.Plan, allowPartial bool) error {
 	checker, err := c.quotaChecker(ctx)
 	if err != nil {
 		return err
 	}
-	report, err := checker.Check(ctx, p.distinct())
+	report, err := checker.Check(ctx, p.Distinct())
 	if err != nil {
 		return fmt.Errorf("pre-flight: %w", err)
 	}
@@ -109,18 +107,6 @@ func (c *cli) lifetimeQuotas() (config.LifetimeQuotas, error) {
 	return caps, nil
 }
 
-// distinct yields the plan's distinct codes.
-func (p *plan) distinct() iter.Seq[preflight.Code] {
-	return func(yield func(preflight.Code) bool) {
-		for id, k := range p.seen {
-			key := p.keys[k]
-			if !yield(preflight.Code{AppID: key.app, Kind: key.kind, ID: hex.EncodeToString(id[:])}) {
-				return
-			}
-		}
-	}
-}
-
 // printPreflight writes the pre-flight's table: per app × class, the codes,
 // what they need (new lifetime slots for a class with a lifetime quota,
 // calls for the others), what remains of the lifetime quota and of today's
@@ -137,7 +123,7 @@ func printPreflight(w io.Writer, r *preflight.Report) error {
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\n", c.AppID, c.Class, c.Codes, needed, lifetime,
-			todayLeft(r, c), daysText(r.Days(c.AppID, c.Class)))
+			r.TodayLeft(c), preflight.DaysText(r.Days(c.AppID, c.Class)))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -148,33 +134,4 @@ func printPreflight(w io.Writer, r *preflight.Report) error {
 		}
 	}
 	return nil
-}
-
-// todayLeft is what remains today of each daily quota the class's calls
-// spend: "N of L (API, source)", or "-" when it makes no call.
-func todayLeft(r *preflight.Report, c preflight.Class) string {
-	var parts []string
-	for _, d := range r.DailyOf(c.AppID, c.Class) {
-		remaining, src := d.Remaining()
-		limit, _ := d.Limit()
-		if src == preflight.SourceNone {
-			parts = append(parts, "no limit ("+d.API+")")
-			continue
-		}
-		parts = append(parts, fmt.Sprintf("%d of %d (%s, %s)", remaining, limit, d.API, src))
-	}
-	if len(parts) == 0 {
-		return "-"
-	}
-	return strings.Join(parts, "; ")
-}
-
-func daysText(days int) string {
-	switch days {
-	case 0:
-		return "-"
-	case -1:
-		return "never (daily quota 0)"
-	}
-	return strconv.Itoa(days)
 }

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/wxqr/wxqr"
+	"github.com/wxqr/wxqr/internal/config"
+	"github.com/wxqr/wxqr/jobfile"
 )
 
 const queueUsage = `Usage: enqueue [flags] [FILE|-]
@@ -95,7 +99,7 @@ Exit status: 0 ok; 1 failure; 2 bad usage, configuration or input (nothing queue
 const defaultConcurrency = 32
 
 type queueFlags struct {
-	def         defaults
+	def         jobfile.Defaults
 	sceneIDs    string
 	sceneStrs   string
 	paths       string
@@ -171,7 +175,7 @@ func checkFlags(f *queueFlags) error {
 
 // source returns the input the flags and arguments name, and a function
 // that releases it.
-func (c *cli) source(f *queueFlags, args []string) (source, func(), error) {
+func (c *cli) source(f *queueFlags, args []string) (jobfile.Source, func(), error) {
 	nothing := func() {}
 	given := 0
 	for _, s := range []string{f.sceneIDs, f.sceneStrs, f.paths} {
@@ -200,15 +204,15 @@ func (c *cli) source(f *queueFlags, args []string) (source, func(), error) {
 
 	switch {
 	case f.sceneIDs != "":
-		src, err := parseSceneIDs(f.sceneIDs)
+		src, err := jobfile.ParseSceneIDs(f.sceneIDs)
 		if err != nil {
 			return nil, nothing, &inputError{err}
 		}
 		return src, nothing, nil
 	case f.sceneStrs != "":
-		return lineSource{path: f.sceneStrs, display: f.sceneStrs}, nothing, nil
+		return jobfile.Lines{Path: f.sceneStrs, Display: f.sceneStrs}, nothing, nil
 	case f.paths != "":
-		return lineSource{path: f.paths, display: f.paths, isPath: true}, nothing, nil
+		return jobfile.Lines{Path: f.paths, Display: f.paths, IsPath: true}, nothing, nil
 	}
 	if args[0] != "-" {
 		return jobsFile(args[0], args[0], f)
@@ -223,24 +227,15 @@ func (c *cli) source(f *queueFlags, args []string) (source, func(), error) {
 
 // jobsFile returns the jobs file at path, CSV or workbook by its content,
 // named display in errors, and a function that releases it.
-func jobsFile(path, display string, f *queueFlags) (source, func(), error) {
-	nothing := func() {}
-	format, err := sniffJobsFile(path, display)
-	if err != nil {
-		return nil, nothing, err
+func jobsFile(path, display string, f *queueFlags) (jobfile.Source, func(), error) {
+	src, release, err := jobfile.Open(path, display, jobfile.OpenOptions{
+		Sheet:       f.sheet,
+		HeaderRules: jobfile.HeaderRules{HaveKind: f.def.Kind != "", HaveApp: f.def.AppID != ""},
+	})
+	if errors.Is(err, jobfile.ErrSheetOfCSV) {
+		return nil, release, inputErrorf("--sheet is for Excel workbooks; %s is a CSV file", display)
 	}
-	rules := headerRules{haveKind: f.def.Kind != "", haveApp: f.def.AppID != ""}
-	if format == formatCSV {
-		if f.sheet != "" {
-			return nil, nothing, inputErrorf("--sheet is for Excel workbooks; %s is a CSV file", display)
-		}
-		return csvSource{path: path, display: display, headerRules: rules}, nothing, nil
-	}
-	src, err := openXLSX(path, display, f.sheet, rules)
-	if err != nil {
-		return nil, nothing, err
-	}
-	return src, src.close, nil
+	return src, release, err
 }
 
 // spoolStdin copies stdin to a temporary file, so that it can be read twice
@@ -259,4 +254,18 @@ func (c *cli) spoolStdin() (string, error) {
 		return "", fmt.Errorf("spool stdin: %w", err)
 	}
 	return f.Name(), nil
+}
+
+// parseExpire parses --expire: a Go duration ("36h", "90m") or a number of
+// days ("7d"), optionally followed by a duration ("1d12h"), in whole seconds
+// from 1 s to 30 days.
+func parseExpire(s string) (int, error) {
+	d, err := config.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("--expire %w", err)
+	}
+	if d < time.Second || d > wxqr.MaxTempExpire || d%time.Second != 0 {
+		return 0, fmt.Errorf("--expire %q: must be whole seconds from 1s to 30d", s)
+	}
+	return int(d / time.Second), nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"maps"
@@ -13,84 +12,24 @@ import (
 	"text/tabwriter"
 
 	"github.com/wxqr/wxqr"
+	"github.com/wxqr/wxqr/jobfile"
 	"github.com/wxqr/wxqr/tasks"
 )
 
 // maxListed is how many input errors are printed before "... and N more".
 const maxListed = 100
 
-// codeID is a code's id (wxqr.Spec.ID, 32 hex digits) as 16 bytes: the
-// in-file duplicate check holds one per distinct code.
-type codeID [16]byte
-
-func idOf(p tasks.GeneratePayload) codeID {
-	var id codeID
-	// A checked payload carries its id, always 32 hex digits: a decoding
-	// error cannot happen.
-	_, _ = hex.Decode(id[:], []byte(p.ID))
-	return id
-}
-
-// planKey is one line of the plan.
-type planKey struct {
-	app  string
-	kind wxqr.Kind
-}
-
-// plan is what the first pass over the input found.
-type plan struct {
-	rows, invalid, duplicates int
-	codes                     map[planKey]int
-	// seen holds every distinct valid code of the input, with the index in
-	// keys of its app and kind (for the pre-flight). The second pass deletes
-	// each code as it queues it, so a code seen again there is a duplicate.
-	seen map[codeID]uint32
-	keys []planKey
-}
-
-// keyIndex returns the index of k in p.keys, adding it if it is new. A
-// file holds a few keys: configured apps × kinds.
-func (p *plan) keyIndex(k planKey) uint32 {
-	i := slices.Index(p.keys, k)
-	if i < 0 {
-		i = len(p.keys)
-		p.keys = append(p.keys, k)
-	}
-	return uint32(i)
-}
-
-func (p *plan) unique() int { return len(p.seen) }
-
-// validate reads src once and checks every row, listing the first maxListed
-// errors on errOut as they are found. Memory holds the counts and one
-// codeID per distinct code, never the rows.
-func validate(ctx context.Context, src source, chk *checker, errOut io.Writer) (*plan, error) {
-	p := &plan{codes: map[planKey]int{}, seen: map[codeID]uint32{}}
+// validate is jobfile.Validate listing the first maxListed errors on
+// errOut as they are found.
+func validate(ctx context.Context, src jobfile.Source, chk *jobfile.Checker, errOut io.Writer) (*jobfile.Plan, error) {
 	listed, unlisted := 0, 0
-	err := src.each(ctx, func(line int, r *rawRow) error {
-		p.rows++
-		payload, errs := chk.check(r)
-		if len(errs) > 0 {
-			p.invalid++
-			for _, fe := range errs {
-				if listed == maxListed {
-					unlisted++
-					continue
-				}
-				listed++
-				fmt.Fprintf(errOut, "%s: %s\n", locate(src, line), describe(fe))
-			}
-			return nil
+	p, err := jobfile.Validate(ctx, src, chk, func(at string, fe *wxqr.FieldError) {
+		if listed == maxListed {
+			unlisted++
+			return
 		}
-		id := idOf(payload)
-		if _, dup := p.seen[id]; dup {
-			p.duplicates++
-			return nil
-		}
-		k := planKey{payload.Spec.AppID, payload.Spec.Kind}
-		p.seen[id] = p.keyIndex(k)
-		p.codes[k]++
-		return nil
+		listed++
+		fmt.Fprintf(errOut, "%s: %s\n", at, jobfile.Describe(fe))
 	})
 	if unlisted > 0 {
 		fmt.Fprintf(errOut, "... and %d more\n", unlisted)
@@ -101,32 +40,23 @@ func validate(ctx context.Context, src source, chk *checker, errOut io.Writer) (
 	return p, nil
 }
 
-// describe formats a field error as "field: rule", or just the rule for a
-// problem with the whole row.
-func describe(fe *wxqr.FieldError) string {
-	if fe.Field == "" {
-		return fe.Rule
-	}
-	return fe.Error()
-}
-
-// print writes the plan of a dry run.
-func (p *plan) print(w io.Writer) error {
+// printPlan writes the plan of a dry run.
+func printPlan(w io.Writer, p *jobfile.Plan) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "APP\tKIND\tQUEUE\tCODES")
-	keys := slices.SortedFunc(maps.Keys(p.codes), func(a, b planKey) int {
-		return cmp.Or(cmp.Compare(a.app, b.app), cmp.Compare(a.kind, b.kind))
+	keys := slices.SortedFunc(maps.Keys(p.Codes), func(a, b jobfile.PlanKey) int {
+		return cmp.Or(cmp.Compare(a.App, b.App), cmp.Compare(a.Kind, b.Kind))
 	})
 	for _, k := range keys {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", k.app, k.kind, tasks.QueueName(k.app, k.kind.Class()), p.codes[k])
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", k.App, k.Kind, tasks.QueueName(k.App, k.Kind.Class()), p.Codes[k])
 	}
-	fmt.Fprintf(tw, "total\t\t\t%d\n", p.unique())
+	fmt.Fprintf(tw, "total\t\t\t%d\n", p.Unique())
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	return printSummary(w, []summaryLine{
-		{"duplicate in file", int64(p.duplicates)},
-		{"invalid", int64(p.invalid)},
+		{"duplicate in file", int64(p.Duplicates)},
+		{"invalid", int64(p.Invalid)},
 		{"queued (dry run)", 0},
 	})
 }

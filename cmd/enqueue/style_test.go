@@ -10,81 +10,10 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/wxqr/wxqr"
+	"github.com/wxqr/wxqr/jobfile"
+	"github.com/wxqr/wxqr/jobfile/jobfiletest"
 	"github.com/wxqr/wxqr/tasks"
 )
-
-func TestCheckStyle(t *testing.T) {
-	tests := []struct {
-		name string
-		row  rawRow
-		want wxqr.Spec // the styling of the payload's spec
-	}{
-		{"unstyled", rawRow{Kind: "wxa_code", AppID: "wxmp", Path: "p"}, wxqr.Spec{}},
-		{"hex colour, transparent, trial", rawRow{Kind: "wxa_code", AppID: "wxmp", Path: "p",
-			rawStyle: rawStyle{LineColor: " #1A5FB4 ", IsHyaline: "yes", EnvVersion: "Trial"}},
-			wxqr.Spec{LineColor: "#1a5fb4", IsHyaline: true, EnvVersion: wxqr.EnvTrial}},
-		{"r,g,b colour, unchecked page", rawRow{Kind: "wxa_unlimited", AppID: "wxmp", SceneStr: "a=1",
-			rawStyle: rawStyle{LineColor: "26, 95, 180", IsHyaline: "0", CheckPath: "FALSE", EnvVersion: "develop"}},
-			wxqr.Spec{LineColor: "#1a5fb4", EnvVersion: wxqr.EnvDevelop, CheckPath: wxqr.BoolFalse}},
-		{"auto colour", rawRow{Kind: "wxa_unlimited", AppID: "wxmp", SceneStr: "a=1", rawStyle: rawStyle{AutoColor: "1"}},
-			wxqr.Spec{AutoColor: true}},
-		// WeChat's defaults, written out, are no styling: the same code.
-		{"defaults written out", rawRow{Kind: "wxa_unlimited", AppID: "wxmp", SceneStr: "a=1",
-			rawStyle: rawStyle{AutoColor: "no", LineColor: "0,0,0", IsHyaline: "false", EnvVersion: "release", CheckPath: "true"}},
-			wxqr.Spec{}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p, errs := testChecker(defaults{}).check(&tt.row)
-			if len(errs) > 0 {
-				t.Fatalf("check: %v", errs)
-			}
-			got := wxqr.Spec{AutoColor: p.Spec.AutoColor, LineColor: p.Spec.LineColor, IsHyaline: p.Spec.IsHyaline,
-				EnvVersion: p.Spec.EnvVersion, CheckPath: p.Spec.CheckPath}
-			if got != tt.want {
-				t.Errorf("styling %+v, want %+v", got, tt.want)
-			}
-			if p.ID != p.Spec.ID() {
-				t.Errorf("payload id %s, its spec's %s", p.ID, p.Spec.ID())
-			}
-		})
-	}
-}
-
-// invalidStyleRows are rows breaking each rule of styling once, with the
-// field and a piece of the rule the error must name.
-var invalidStyleRows = []struct {
-	name      string
-	row       rawRow
-	wantField string
-	wantRule  string
-}{
-	{"auto_color not yes/no", rawRow{Kind: "wxa_code", AppID: "wxmp", Path: "p", rawStyle: rawStyle{AutoColor: "maybe"}}, "auto_color", "true or false"},
-	{"is_hyaline not yes/no", rawRow{Kind: "wxa_code", AppID: "wxmp", Path: "p", rawStyle: rawStyle{IsHyaline: "transparent"}}, "is_hyaline", "true or false"},
-	{"check_path not yes/no", rawRow{Kind: "wxa_unlimited", AppID: "wxmp", SceneStr: "a", rawStyle: rawStyle{CheckPath: "2"}}, "check_path", "true or false"},
-	{"colour by name", rawRow{Kind: "wxa_code", AppID: "wxmp", Path: "p", rawStyle: rawStyle{LineColor: "blue"}}, "line_color", "#RRGGBB or r,g,b"},
-	{"colour out of range", rawRow{Kind: "wxa_code", AppID: "wxmp", Path: "p", rawStyle: rawStyle{LineColor: "0,0,300"}}, "line_color", "0..255"},
-	{"colour and auto colour", rawRow{Kind: "wxa_code", AppID: "wxmp", Path: "p", rawStyle: rawStyle{LineColor: "#ff0000", AutoColor: "true"}}, "line_color", "auto_color"},
-	{"unknown version", rawRow{Kind: "wxa_unlimited", AppID: "wxmp", SceneStr: "a", rawStyle: rawStyle{EnvVersion: "beta"}}, "env_version", "release, trial or develop"},
-	{"check_path on wxa_code", rawRow{Kind: "wxa_code", AppID: "wxmp", Path: "p", rawStyle: rawStyle{CheckPath: "false"}}, "check_path", "only used by wxa_unlimited"},
-	{"colour on wxa_qrcode", rawRow{Kind: "wxa_qrcode", AppID: "wxmp", Path: "p", rawStyle: rawStyle{LineColor: "#ff0000"}}, "line_color", "not used by wxa_qrcode"},
-	{"transparent oa_perm", rawRow{Kind: "oa_perm", AppID: "wxoa", SceneID: "1", rawStyle: rawStyle{IsHyaline: "yes"}}, "is_hyaline", "not used by oa_perm"},
-	{"version on oa_temp", rawRow{Kind: "oa_temp", AppID: "wxoa", SceneID: "1", rawStyle: rawStyle{EnvVersion: "trial"}}, "env_version", "not used by oa_temp"},
-}
-
-func TestCheckStyleInvalid(t *testing.T) {
-	for _, tt := range invalidStyleRows {
-		t.Run(tt.name, func(t *testing.T) {
-			p, errs := testChecker(defaults{}).check(&tt.row)
-			if len(errs) != 1 {
-				t.Fatalf("check = %+v, %v; want one error, on %s", p, errs, tt.wantField)
-			}
-			if fe := errs[0]; fe.Field != tt.wantField || !strings.Contains(fe.Rule, tt.wantRule) {
-				t.Errorf("error %v; want one on %s saying %q", fe, tt.wantField, tt.wantRule)
-			}
-		})
-	}
-}
 
 // TestQueueStyledJobsFile queues a jobs file with the styling columns (in
 // any case, in any order) and finds the styling in the queued payloads,
@@ -128,9 +57,9 @@ func TestQueueStyledJobsFileErrors(t *testing.T) {
 	h := newHarness(t)
 	var b strings.Builder
 	cw := csv.NewWriter(&b)
-	cw.Write(columns)
-	for _, tt := range invalidStyleRows {
-		cw.Write(cellsOf(t, tt.row))
+	cw.Write(jobfile.Columns)
+	for _, tt := range jobfiletest.InvalidStyleRows {
+		cw.Write(jobfiletest.Cells(tt.Row))
 	}
 	cw.Flush()
 	jobs := h.file(t, "styled.csv", b.String())
@@ -139,14 +68,14 @@ func TestQueueStyledJobsFileErrors(t *testing.T) {
 	if code := exitCode(r.err); code != exitInput {
 		t.Fatalf("exit code %d (%v), want %d", code, r.err, exitInput)
 	}
-	for i, tt := range invalidStyleRows {
-		prefix := fmt.Sprintf("%s:%d: %s: ", jobs, i+2, tt.wantField)
+	for i, tt := range jobfiletest.InvalidStyleRows {
+		prefix := fmt.Sprintf("%s:%d: %s: ", jobs, i+2, tt.WantField)
 		found := false
 		for _, l := range strings.Split(r.stderr, "\n") {
-			found = found || strings.HasPrefix(l, prefix) && strings.Contains(l, tt.wantRule)
+			found = found || strings.HasPrefix(l, prefix) && strings.Contains(l, tt.WantRule)
 		}
 		if !found {
-			t.Errorf("%s: no error line %q...%q in:\n%s", tt.name, prefix, tt.wantRule, r.stderr)
+			t.Errorf("%s: no error line %q...%q in:\n%s", tt.Name, prefix, tt.WantRule, r.stderr)
 		}
 	}
 	if qs := h.queues(t); len(qs) != 0 {

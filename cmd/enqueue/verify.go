@@ -18,6 +18,7 @@ import (
 
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/catalog"
+	"github.com/wxqr/wxqr/internal/fanout"
 	"github.com/wxqr/wxqr/storage"
 	"github.com/wxqr/wxqr/tasks"
 )
@@ -148,7 +149,7 @@ type verifier struct {
 // run checks every record of campaign ("" = all). It stops at the first
 // error: a store that cannot be read says nothing about the images in it.
 func (v *verifier) run(ctx context.Context, cat *catalog.Catalog, campaign string) error {
-	return fanOut(ctx, verifyConcurrency, func(ctx context.Context, send func(*wxqr.Record) error) error {
+	return fanout.Run(ctx, verifyConcurrency, func(ctx context.Context, send func(*wxqr.Record) error) error {
 		return cat.Each(ctx, campaign, func(rec *wxqr.Record) error {
 			if rec.Retired {
 				v.count(rec, "", true)

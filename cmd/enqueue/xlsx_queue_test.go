@@ -17,13 +17,15 @@ import (
 
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/catalog"
+	"github.com/wxqr/wxqr/jobfile"
+	"github.com/wxqr/wxqr/jobfile/jobfiletest"
 	"github.com/wxqr/wxqr/storage"
 	"github.com/wxqr/wxqr/tasks"
 )
 
 // campaignRows are the codes of one campaign, every kind and column, names
 // with what CSV must quote, and a duplicate.
-var campaignRows = []rawRow{
+var campaignRows = []jobfile.Row{
 	{Kind: "oa_perm", AppID: "wxoa", SceneID: "100000", Campaign: "spring", Name: "Store 12 - entrance"},
 	{Kind: "oa_perm", AppID: "wxoa", SceneStr: "store-13", Campaign: "spring", Name: `Store 13, "the big one"`},
 	{Kind: "oa_temp", AppID: "wxoa", SceneID: "4294967295", ExpireSeconds: "604800", Campaign: "spring", Name: "门店 14"},
@@ -36,20 +38,20 @@ var campaignRows = []rawRow{
 
 // writeCampaign writes rows as a CSV and as a workbook (numbers typed as
 // numbers, on a sheet named Codes) and returns their paths.
-func writeCampaign(t *testing.T, h *harness, rows []rawRow) (csvPath, xlsxPath string) {
+func writeCampaign(t *testing.T, h *harness, rows []jobfile.Row) (csvPath, xlsxPath string) {
 	t.Helper()
 	var b strings.Builder
 	cw := csv.NewWriter(&b)
-	cw.Write(columns)
-	cells := [][]any{header()}
+	cw.Write(jobfile.Columns)
+	cells := [][]any{jobfiletest.Header()}
 	for _, r := range rows {
-		cw.Write(cellsOf(t, r))
-		cells = append(cells, typedCells(t, r))
+		cw.Write(jobfiletest.Cells(r))
+		cells = append(cells, jobfiletest.TypedCells(r))
 	}
 	cw.Flush()
 	csvPath = h.file(t, "campaign.csv", b.String())
 	xlsxPath = filepath.Join(h.dir, "campaign.xlsx")
-	writeWorkbook(t, xlsxPath, sheet{name: "Codes", rows: rowsOf(cells...)})
+	jobfiletest.WriteWorkbook(t, xlsxPath, jobfiletest.Sheet{Name: "Codes", Rows: jobfiletest.RowsOf(cells...)})
 	return csvPath, xlsxPath
 }
 
@@ -121,14 +123,14 @@ func TestQueueXLSXGivesTheCodesOfCSV(t *testing.T) {
 
 func TestQueueXLSXInvalidRows(t *testing.T) {
 	h := newHarness(t)
-	rows := [][]any{header(), typedCells(t, rawRow{Kind: "oa_perm", AppID: "wxoa", SceneID: "1"})} // row 2: valid
-	for _, tt := range invalidRows {
-		rows = append(rows, typedCells(t, tt.row)) // rows 3...
+	rows := [][]any{jobfiletest.Header(), jobfiletest.TypedCells(jobfile.Row{Kind: "oa_perm", AppID: "wxoa", SceneID: "1"})} // row 2: valid
+	for _, tt := range jobfiletest.InvalidRows {
+		rows = append(rows, jobfiletest.TypedCells(tt.Row)) // rows 3...
 	}
-	stray := append(typedCells(t, rawRow{Kind: "oa_perm", AppID: "wxoa", SceneID: "2"}), "stray")
+	stray := append(jobfiletest.TypedCells(jobfile.Row{Kind: "oa_perm", AppID: "wxoa", SceneID: "2"}), "stray")
 	rows = append(rows, stray)
 	path := filepath.Join(h.dir, "campaign.xlsx")
-	writeWorkbook(t, path, sheet{name: "Codes", rows: rowsOf(rows...)})
+	jobfiletest.WriteWorkbook(t, path, jobfiletest.Sheet{Name: "Codes", Rows: jobfiletest.RowsOf(rows...)})
 
 	for _, args := range [][]string{{path}, {"--dry-run", path}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
@@ -137,11 +139,11 @@ func TestQueueXLSXInvalidRows(t *testing.T) {
 				t.Fatalf("exit code %d (%v), want %d", code, r.err, exitInput)
 			}
 			wantInvalidRowsListed(t, r.stderr, func(i int) string { return fmt.Sprintf("%s:Codes!%d", path, i+3) })
-			col := string(rune('A' + len(columns)))
+			col := string(rune('A' + len(jobfile.Columns)))
 			if want := fmt.Sprintf("%s:Codes!%d: cell %s%d has a value, but its column has no header", path, len(rows), col, len(rows)); !strings.Contains(r.stderr, want) {
 				t.Errorf("stderr does not report the stray cell (%q):\n%s", want, r.stderr)
 			}
-			if want := fmt.Sprintf("%d of %d rows of %s:Codes are invalid", len(invalidRows)+1, len(invalidRows)+2, path); !strings.Contains(r.err.Error(), want) {
+			if want := fmt.Sprintf("%d of %d rows of %s:Codes are invalid", len(jobfiletest.InvalidRows)+1, len(jobfiletest.InvalidRows)+2, path); !strings.Contains(r.err.Error(), want) {
 				t.Errorf("error %q does not say %q", r.err, want)
 			}
 			if qs := h.queues(t); len(qs) != 0 {
@@ -153,11 +155,11 @@ func TestQueueXLSXInvalidRows(t *testing.T) {
 
 func TestQueueXLSXSheetAndContent(t *testing.T) {
 	h := newHarness(t)
-	codes := rowsOf([]any{"kind", "app_id", "scene_id", "name"}, []any{"oa_perm", "wxoa", 1, "Front door"}, []any{"oa_perm", "wxoa", 2})
-	wrong := rowsOf([]any{"kind", "app_id", "scene_id"}, []any{"oa_perm", "wxoa", 100001})
+	codes := jobfiletest.RowsOf([]any{"kind", "app_id", "scene_id", "name"}, []any{"oa_perm", "wxoa", 1, "Front door"}, []any{"oa_perm", "wxoa", 2})
+	wrong := jobfiletest.RowsOf([]any{"kind", "app_id", "scene_id"}, []any{"oa_perm", "wxoa", 100001})
 	// A workbook saved under a CSV name.
 	misnamed := filepath.Join(h.dir, "campaign.csv")
-	writeWorkbook(t, filepath.Join(h.dir, "campaign.xlsx"), sheet{name: "Notes", rows: wrong}, sheet{name: "Codes", rows: codes})
+	jobfiletest.WriteWorkbook(t, filepath.Join(h.dir, "campaign.xlsx"), jobfiletest.Sheet{Name: "Notes", Rows: wrong}, jobfiletest.Sheet{Name: "Codes", Rows: codes})
 	if err := os.Rename(filepath.Join(h.dir, "campaign.xlsx"), misnamed); err != nil {
 		t.Fatal(err)
 	}

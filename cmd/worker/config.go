@@ -28,6 +28,9 @@ type workerConfig struct {
 	rates config.PerAppAPI[ratelimit.Limit]
 	// budgets are the daily budgets per app × API (WXQR_DAILY_BUDGETS).
 	budgets config.PerAppAPI[int64]
+	// lifetime are the lifetime caps (WXQR_LIFETIME_QUOTAS), which the
+	// monitor's upload weighs campaigns against.
+	lifetime config.LifetimeQuotas
 	// regen is how this worker takes part in regeneration (WXQR_REGEN_*).
 	regen regenSettings
 	// guards configure the circuit breaker and the storage watch
@@ -73,6 +76,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*w
 		return nil, exitcode.UsageError(err)
 	}
 	if wc.budgets, err = config.LoadDailyBudgets(getenv); err != nil {
+		return nil, exitcode.UsageError(err)
+	}
+	if wc.lifetime, err = config.LoadLifetimeQuotas(getenv); err != nil {
 		return nil, exitcode.UsageError(err)
 	}
 	if wc.regen, err = parseRegen(getenv); err != nil {

@@ -5,17 +5,21 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/internal/config"
 	"github.com/wxqr/wxqr/internal/exitcode"
+	"github.com/wxqr/wxqr/jobfile"
 	"github.com/wxqr/wxqr/metrics"
 	"github.com/wxqr/wxqr/monitor"
+	"github.com/wxqr/wxqr/preflight"
 	"github.com/wxqr/wxqr/ratelimit"
 	"github.com/wxqr/wxqr/regen"
 	"github.com/wxqr/wxqr/scans"
+	"github.com/wxqr/wxqr/storage"
 	"github.com/wxqr/wxqr/tasks"
 )
 
@@ -59,10 +63,16 @@ func newMetrics(cfg *config.Config, rdb redis.UniversalClient, pauses *tasks.Pau
 }
 
 // startMonitor serves the web UI, /metrics and the health checks, unless
-// the address is off (s.monitor stays nil then). loadConfig has checked ms.
-func (s *services) startMonitor(ctx context.Context, cfg *config.Config, ms monitorSettings) error {
+// the address is off (s.monitor stays nil then). loadConfig has checked
+// wc.monitor.
+func (s *services) startMonitor(ctx context.Context, wc *workerConfig) error {
+	cfg, ms := wc.shared, wc.monitor
 	if cfg.MonitorAddr == config.MonitorOff {
 		return nil
+	}
+	upload, err := s.uploadConfig(cfg, wc.lifetime)
+	if err != nil {
+		return err
 	}
 	srv, err := monitor.New(monitor.Config{
 		Addr:         cfg.MonitorAddr,
@@ -77,6 +87,7 @@ func (s *services) startMonitor(ctx context.Context, cfg *config.Config, ms moni
 		Pauses:       s.pauses,
 		Metrics:      s.metrics.Handler(),
 		PrintFont:    ms.printFont,
+		Upload:       upload,
 		Logger:       s.log.With().Str("component", "monitor").Logger(),
 	})
 	if err != nil {
@@ -88,4 +99,34 @@ func (s *services) startMonitor(ctx context.Context, cfg *config.Config, ms moni
 	s.monitor = srv
 	s.log.Info().Str("url", "http://"+srv.Addr()+"/monitoring/").Msg("web UI, /metrics, /healthz and /readyz served")
 	return nil
+}
+
+// uploadConfig is what the monitor's upload checks and queues campaigns
+// with: what enqueue uses (the checker of the configured apps, the
+// pre-flight over the catalog, the lifetime caps, the daily budgets and
+// WeChat's quotas, the queuer), on the worker's connections and clock.
+func (s *services) uploadConfig(cfg *config.Config, lifetime config.LifetimeQuotas) (*monitor.UploadConfig, error) {
+	pf, err := preflight.New(preflight.Config{
+		Catalog:      s.cat,
+		LifetimeCaps: lifetime.Cap,
+		Budgets:      s.budget,
+		Quotas:       s.quotas,
+		Now:          s.clock.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	client := asynq.NewClientFromRedisClient(s.rdb)
+	return &monitor.UploadConfig{
+		Apps:      jobfile.AppTypes(cfg.Apps),
+		Preflight: pf,
+		NewQueuer: func() *jobfile.Queuer {
+			return &jobfile.Queuer{
+				Client: client, Inspector: s.inspector, Catalog: s.cat,
+				OpenStore: func(context.Context) (storage.Store, error) { return s.store, nil },
+				Now:       s.clock.Now,
+			}
+		},
+		Now: s.clock.Now,
+	}, nil
 }

@@ -16,10 +16,12 @@ import (
 	"github.com/wxqr/wxqr/internal/config"
 	"github.com/wxqr/wxqr/internal/exitcode"
 	"github.com/wxqr/wxqr/metrics"
+	"github.com/wxqr/wxqr/preflight"
 	"github.com/wxqr/wxqr/ratelimit"
 	"github.com/wxqr/wxqr/regen"
 	"github.com/wxqr/wxqr/scans"
 	"github.com/wxqr/wxqr/tasks"
+	"github.com/wxqr/wxqr/wechat"
 )
 
 // Timings of the worker's own loops.
@@ -111,8 +113,16 @@ func (s *services) buildGenerator(ctx context.Context, wc *workerConfig) error {
 	if err != nil {
 		return exitcode.UsageError(err)
 	}
+	s.quotas = make(map[string]preflight.QuotaAsker, len(clients))
+	for id, c := range clients {
+		s.quotas[id] = c
+	}
+	wechats := make(map[string]tasks.WeChat, len(clients))
+	for id, c := range clients {
+		wechats[id] = c
+	}
 	genCfg := tasks.GeneratorConfig{
-		Clients: clients,
+		Clients: wechats,
 		Catalog: cat,
 		Store:   store,
 		Limiter: ratelimit.NewLimiter(rdb, ratelimit.Config{Limits: func(key string) []ratelimit.Limit {
@@ -181,14 +191,6 @@ func appQueues(cfg *config.Config) []string {
 
 // newClients makes one WeChat client per configured app, each with the token
 // source its configuration names (see appclients).
-func newClients(cfg *config.Config, rdb redis.UniversalClient, m *metrics.Metrics, log zerolog.Logger) (map[string]tasks.WeChat, error) {
-	made, err := appclients.New(cfg, rdb, appclients.Options{Logger: log, OnFetch: m.TokenRefreshed})
-	if err != nil {
-		return nil, err
-	}
-	clients := make(map[string]tasks.WeChat, len(made))
-	for id, c := range made {
-		clients[id] = c
-	}
-	return clients, nil
+func newClients(cfg *config.Config, rdb redis.UniversalClient, m *metrics.Metrics, log zerolog.Logger) (map[string]*wechat.Client, error) {
+	return appclients.New(cfg, rdb, appclients.Options{Logger: log, OnFetch: m.TokenRefreshed})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/wxqr/wxqr/metrics"
 	"github.com/wxqr/wxqr/monitor"
 	"github.com/wxqr/wxqr/notify"
+	"github.com/wxqr/wxqr/preflight"
 	"github.com/wxqr/wxqr/ratelimit"
 	"github.com/wxqr/wxqr/scans"
 	"github.com/wxqr/wxqr/storage"
@@ -32,10 +33,13 @@ type services struct {
 	pauses    *tasks.Pauses
 	// clock is the fleet's clock (Redis's): days, budgets, pause times and
 	// regeneration slots follow it.
-	clock   *fleetclock.Clock
-	cat     *catalog.Catalog
-	scans   *scans.Store // the scan counts, which the monitor and /metrics show
-	budget  *ratelimit.Budget
+	clock  *fleetclock.Clock
+	cat    *catalog.Catalog
+	scans  *scans.Store // the scan counts, which the monitor and /metrics show
+	budget *ratelimit.Budget
+	// quotas ask WeChat for each app's daily quotas: the pre-flight of the
+	// monitor's upload.
+	quotas  map[string]preflight.QuotaAsker
 	metrics *metrics.Metrics
 	gen     *tasks.Generator
 	probe   *tasks.StorageProbe // the storage watch over every queue served
@@ -72,7 +76,7 @@ func build(ctx context.Context, wc *workerConfig, log zerolog.Logger) (_ *servic
 		return nil, err
 	}
 	s.newServer(wc.shared)
-	if err = s.startMonitor(ctx, wc.shared, wc.monitor); err != nil {
+	if err = s.startMonitor(ctx, wc); err != nil {
 		return nil, err
 	}
 	if s.stopRegen, err = startRegen(ctx, wc.regen, s.mux, s.rdb, s.cat, s.budget, s.clock.Now, log); err != nil {

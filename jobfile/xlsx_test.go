@@ -1,162 +1,47 @@
-package main
+package jobfile_test
 
 import (
 	"archive/zip"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
-	"iter"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/wxqr/wxqr/jobfile"
+	"github.com/wxqr/wxqr/jobfile/jobfiletest"
 	"github.com/xuri/excelize/v2"
 )
 
-// sheet is one sheet of a workbook that writeWorkbook writes.
-type sheet struct {
-	name string
-	// rows yields each row's number and cells; rows it skips are left
-	// out of the sheet, as a spreadsheet stores blank rows.
-	rows   iter.Seq2[int, []any]
-	hidden bool
-}
-
-// numFmt is a number shown with one of Excel's built-in number formats,
-// e.g. 11 (0.00E+00) or 2 (0.00): what a person sees is not what the cell
-// holds.
-type numFmt struct {
-	id    int
-	value any
-}
-
-// rowsOf yields rows as rows 1, 2, ... of a sheet; a nil row is left out.
-func rowsOf(rows ...[]any) iter.Seq2[int, []any] {
-	return func(yield func(int, []any) bool) {
-		for i, cells := range rows {
-			if cells != nil && !yield(i+1, cells) {
-				return
-			}
-		}
-	}
-}
-
-// writeWorkbook writes sheets as an Excel workbook at path, streaming each
-// sheet with excelize's StreamWriter. Numbers go in as numbers, as Excel
-// stores what a person types.
-func writeWorkbook(tb testing.TB, path string, sheets ...sheet) {
-	tb.Helper()
-	f := excelize.NewFile()
-	defer f.Close()
-	styles := map[int]int{}
-	for i, sh := range sheets {
-		var err error
-		if i == 0 {
-			err = f.SetSheetName("Sheet1", sh.name)
-		} else {
-			_, err = f.NewSheet(sh.name)
-		}
-		if err != nil {
-			tb.Fatal(err)
-		}
-		sw, err := f.NewStreamWriter(sh.name)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		for n, cells := range sh.rows {
-			for j, c := range cells {
-				nf, ok := c.(numFmt)
-				if !ok {
-					continue
-				}
-				if _, ok := styles[nf.id]; !ok {
-					if styles[nf.id], err = f.NewStyle(&excelize.Style{NumFmt: nf.id}); err != nil {
-						tb.Fatal(err)
-					}
-				}
-				cells[j] = excelize.Cell{StyleID: styles[nf.id], Value: nf.value}
-			}
-			if err := sw.SetRow("A"+strconv.Itoa(n), cells); err != nil {
-				tb.Fatal(err)
-			}
-		}
-		if err := sw.Flush(); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	// The active sheet cannot be hidden: activate the first visible one.
-	for i, sh := range sheets {
-		if !sh.hidden {
-			f.SetActiveSheet(i)
-			break
-		}
-	}
-	for _, sh := range sheets {
-		if sh.hidden {
-			if err := f.SetSheetVisible(sh.name, false); err != nil {
-				tb.Fatal(err)
-			}
-		}
-	}
-	if err := f.SaveAs(path); err != nil {
-		tb.Fatal(err)
-	}
-}
-
-// typed is a cell as a person types it into a spreadsheet: an integer
-// becomes a number cell, anything else (" 60 ", "12a") stays text.
-func typed(v string) any {
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		return n
-	}
-	return v
-}
-
-// typedCells returns the cells of r in the order of columns, typed.
-func typedCells(tb testing.TB, r rawRow) []any {
-	tb.Helper()
-	var cells []any
-	for _, c := range cellsOf(tb, r) {
-		cells = append(cells, typed(c))
-	}
-	return cells
-}
-
-func header() []any {
-	cells := make([]any, len(columns))
-	for i, c := range columns {
-		cells[i] = c
-	}
-	return cells
-}
-
 // openTestXLSX opens the workbook at path as enqueue does.
-func openTestXLSX(t *testing.T, path, sheet string) *xlsxSource {
+func openTestXLSX(t *testing.T, path, sheet string) *jobfile.Workbook {
 	t.Helper()
-	src, err := openXLSX(path, "book.xlsx", sheet, headerRules{})
+	src, err := jobfile.OpenWorkbook(path, "book.xlsx", sheet, jobfile.HeaderRules{})
 	if err != nil {
-		t.Fatalf("openXLSX: %v", err)
+		t.Fatalf("OpenWorkbook: %v", err)
 	}
-	t.Cleanup(src.close)
+	t.Cleanup(src.Close)
 	return src
 }
 
 // rowsRead returns what each yields: "row: field=value ..." per row, with
 // the problem of an unreadable row.
-func rowsRead(t *testing.T, src source) []string {
+func rowsRead(t *testing.T, src jobfile.Source) []string {
 	t.Helper()
 	var got []string
-	err := src.each(t.Context(), func(line int, r *rawRow) error {
+	err := src.Each(t.Context(), func(line int, r *jobfile.Row) error {
 		s := fmt.Sprintf("%d:", line)
-		for i, c := range cellsOf(t, *r) {
+		for i, c := range jobfiletest.Cells(*r) {
 			if c != "" {
-				s += fmt.Sprintf(" %s=%s", columns[i], c)
+				s += fmt.Sprintf(" %s=%s", jobfile.Columns[i], c)
 			}
 		}
 		if r.Problem != nil {
-			s += " problem: " + describe(r.Problem)
+			s += " problem: " + jobfile.Describe(r.Problem)
 		}
 		got = append(got, s)
 		return nil
@@ -169,14 +54,14 @@ func rowsRead(t *testing.T, src source) []string {
 
 func TestXLSXSourceRows(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "book.xlsx")
-	writeWorkbook(t, path, sheet{name: "Codes", rows: rowsOf(
+	jobfiletest.WriteWorkbook(t, path, jobfiletest.Sheet{Name: "Codes", Rows: jobfiletest.RowsOf(
 		nil, // row 1 blank: the header is the first row with a value
 		[]any{"Kind", " App_ID ", "scene_id", "path", "width", "name"},
 		// Shown as 1.23E+05, 4294967295.00 and 1,280: read as stored.
-		[]any{"oa_temp", "wxoa", numFmt{11, 123457}, nil, nil, "Store 12 - entrance"},
+		[]any{"oa_temp", "wxoa", jobfiletest.NumFmt{ID: 11, Value: 123457}, nil, nil, "Store 12 - entrance"},
 		[]any{nil, "", " "}, // nothing but blanks: skipped
-		[]any{"oa_temp", "wxoa", numFmt{2, 4294967295}, nil, nil, 12345},
-		[]any{"wxa_qrcode", "wxmp", nil, "pages/a?id=1", numFmt{3, 1280}, nil, nil, ""}, // empty trailing cells
+		[]any{"oa_temp", "wxoa", jobfiletest.NumFmt{ID: 2, Value: 4294967295}, nil, nil, 12345},
+		[]any{"wxa_qrcode", "wxmp", nil, "pages/a?id=1", jobfiletest.NumFmt{ID: 3, Value: 1280}, nil, nil, ""}, // empty trailing cells
 		[]any{"wxa_qrcode", "wxmp", nil, "pages/b", 430.0},
 		nil,
 		[]any{"oa_perm", "wxoa", 7, nil, nil, "x", "stray"}, // a value past the header
@@ -201,7 +86,7 @@ func TestXLSXSourceRows(t *testing.T) {
 func TestXLSXSourceExponent(t *testing.T) {
 	dir := t.TempDir()
 	plain := filepath.Join(dir, "plain.xlsx")
-	writeWorkbook(t, plain, sheet{name: "Codes", rows: rowsOf(
+	jobfiletest.WriteWorkbook(t, plain, jobfiletest.Sheet{Name: "Codes", Rows: jobfiletest.RowsOf(
 		[]any{"kind", "app_id", "scene_id", "expire_seconds"},
 		[]any{"oa_temp", "wxoa", 100001, 604800},
 	)})
@@ -267,7 +152,7 @@ func rewriteZip(t *testing.T, from, to, part string, edit func([]byte) []byte) {
 
 // TestXLSXSourceSharedStrings: Excel keeps text in a shared table, which
 // excelize reads from memory when small and from a temporary file past
-// xlsxPartInMemory; both read the same.
+// jobfile.XLSXPartInMemory; both read the same.
 func TestXLSXSourceSharedStrings(t *testing.T) {
 	for _, n := range []int{3, 40_000} {
 		t.Run(strconv.Itoa(n)+" strings", func(t *testing.T) {
@@ -288,12 +173,12 @@ func TestXLSXSourceSharedStrings(t *testing.T) {
 			if err := f.SaveAs(path); err != nil {
 				t.Fatal(err)
 			}
-			if size := zipPartSize(t, path, "xl/sharedStrings.xml"); n > 3 && size <= xlsxPartInMemory {
-				t.Fatalf("shared strings of %d bytes: want more than %d, to be read from a temporary file", size, xlsxPartInMemory)
+			if size := zipPartSize(t, path, "xl/sharedStrings.xml"); n > 3 && size <= jobfile.XLSXPartInMemory {
+				t.Fatalf("shared strings of %d bytes: want more than %d, to be read from a temporary file", size, jobfile.XLSXPartInMemory)
 			}
 			src := openTestXLSX(t, path, "")
 			rows := 0
-			err := src.each(t.Context(), func(line int, r *rawRow) error {
+			err := src.Each(t.Context(), func(line int, r *jobfile.Row) error {
 				i := line - 2
 				if want := fmt.Sprintf("coupon-%06d", i); r.SceneStr != want || r.Name != fmt.Sprintf("Store %d – 门店", i) || r.Kind != "oa_temp" {
 					return fmt.Errorf("row %d: %+v, want scene %s", line, *r, want)
@@ -327,12 +212,12 @@ func zipPartSize(t *testing.T, path, part string) int {
 
 func TestXLSXSourceSheets(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "book.xlsx")
-	writeWorkbook(t, path,
-		sheet{name: "Lookup", hidden: true, rows: rowsOf([]any{"kind", "app_id", "scene_id"}, []any{"oa_perm", "wxoa", 1})},
-		sheet{name: "Codes", rows: rowsOf([]any{"kind", "app_id", "scene_id"}, []any{"oa_perm", "wxoa", 2})},
-		sheet{name: "Spring 2026", rows: rowsOf([]any{"kind", "app_id", "scene_id"}, nil, []any{"oa_perm", "wxoa", 3})},
-		sheet{name: "Empty", rows: rowsOf()},
-		sheet{name: "Colours", rows: rowsOf([]any{"kind", "app_id", "colour"})},
+	jobfiletest.WriteWorkbook(t, path,
+		jobfiletest.Sheet{Name: "Lookup", Hidden: true, Rows: jobfiletest.RowsOf([]any{"kind", "app_id", "scene_id"}, []any{"oa_perm", "wxoa", 1})},
+		jobfiletest.Sheet{Name: "Codes", Rows: jobfiletest.RowsOf([]any{"kind", "app_id", "scene_id"}, []any{"oa_perm", "wxoa", 2})},
+		jobfiletest.Sheet{Name: "Spring 2026", Rows: jobfiletest.RowsOf([]any{"kind", "app_id", "scene_id"}, nil, []any{"oa_perm", "wxoa", 3})},
+		jobfiletest.Sheet{Name: "Empty", Rows: jobfiletest.RowsOf()},
+		jobfiletest.Sheet{Name: "Colours", Rows: jobfiletest.RowsOf([]any{"kind", "app_id", "colour"})},
 	)
 	tests := []struct {
 		sheet string
@@ -347,11 +232,11 @@ func TestXLSXSourceSheets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.sheet, func(t *testing.T) {
-			src, err := openXLSX(path, "book.xlsx", tt.sheet, headerRules{})
+			src, err := jobfile.OpenWorkbook(path, "book.xlsx", tt.sheet, jobfile.HeaderRules{})
 			if err == nil {
-				defer src.close()
+				defer src.Close()
 				var got []string
-				err = src.each(t.Context(), func(line int, r *rawRow) error {
+				err = src.Each(t.Context(), func(line int, r *jobfile.Row) error {
 					got = append(got, fmt.Sprintf("%d: kind=%s app_id=%s scene_id=%s", line, r.Kind, r.AppID, r.SceneID))
 					return nil
 				})
@@ -362,8 +247,8 @@ func TestXLSXSourceSheets(t *testing.T) {
 					return
 				}
 			}
-			if !strings.Contains(err.Error(), tt.want) || exitCode(err) != exitInput {
-				t.Errorf("error %v (exit %d), want %q (exit %d)", err, exitCode(err), tt.want, exitInput)
+			if !strings.Contains(err.Error(), tt.want) || !errors.As(err, new(*jobfile.InputError)) {
+				t.Errorf("error %v (%T), want an InputError saying %q", err, err, tt.want)
 			}
 		})
 	}
@@ -379,7 +264,7 @@ func TestSniffJobsFile(t *testing.T) {
 		return path
 	}
 	workbook := filepath.Join(dir, "book.xlsx")
-	writeWorkbook(t, workbook, sheet{name: "Codes", rows: rowsOf([]any{"kind"})})
+	jobfiletest.WriteWorkbook(t, workbook, jobfiletest.Sheet{Name: "Codes", Rows: jobfiletest.RowsOf([]any{"kind"})})
 	data, err := os.ReadFile(workbook)
 	if err != nil {
 		t.Fatal(err)
@@ -394,29 +279,29 @@ func TestSniffJobsFile(t *testing.T) {
 	tests := []struct {
 		name string
 		path string
-		want jobsFormat
+		want jobfile.Format
 		err  string
 	}{
-		{"workbook", workbook, formatXLSX, ""},
-		{"workbook named .csv", write("jobs.csv", data), formatXLSX, ""},
-		{"CSV named .xlsx", write("csv.xlsx", []byte("kind,app_id\n")), formatCSV, ""},
-		{"empty", write("empty.csv", nil), formatCSV, ""},
-		{"short", write("short.csv", []byte("k\n")), formatCSV, ""},
+		{"workbook", workbook, jobfile.FormatXLSX, ""},
+		{"workbook named .csv", write("jobs.csv", data), jobfile.FormatXLSX, ""},
+		{"CSV named .xlsx", write("csv.xlsx", []byte("kind,app_id\n")), jobfile.FormatCSV, ""},
+		{"empty", write("empty.csv", nil), jobfile.FormatCSV, ""},
+		{"short", write("short.csv", []byte("k\n")), jobfile.FormatCSV, ""},
 		{"another zip", write("doc.xlsx", other.Bytes()), 0, "a zip archive but not an Excel workbook"},
 		{"broken zip", write("broken.xlsx", data[:100]), 0, "cannot be read as one"},
 		{"xls", write("old.xls", append([]byte("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1"), make([]byte, 512)...)), 0, "Excel 97-2003 (.xls) or password-protected"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := sniffJobsFile(tt.path, "jobs")
+			got, err := jobfile.Sniff(tt.path, "jobs")
 			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) || exitCode(err) != exitInput {
-					t.Errorf("sniffJobsFile = %v, %v; want an input error saying %q", got, err, tt.err)
+				if err == nil || !strings.Contains(err.Error(), tt.err) || !errors.As(err, new(*jobfile.InputError)) {
+					t.Errorf("Sniff = %v, %v; want an input error saying %q", got, err, tt.err)
 				}
 				return
 			}
 			if err != nil || got != tt.want {
-				t.Errorf("sniffJobsFile = %v, %v; want %v", got, err, tt.want)
+				t.Errorf("Sniff = %v, %v; want %v", got, err, tt.want)
 			}
 		})
 	}
@@ -445,8 +330,8 @@ func TestExactInteger(t *testing.T) {
 		{"pages/a.b", "pages/a.b"},
 	}
 	for _, tt := range tests {
-		if got := exactInteger(tt.in); got != tt.want {
-			t.Errorf("exactInteger(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := jobfile.ExactInteger(tt.in); got != tt.want {
+			t.Errorf("jobfile.ExactInteger(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

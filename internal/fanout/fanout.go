@@ -1,4 +1,6 @@
-package main
+// Package fanout runs work on the items one producer sends, from a fixed
+// number of goroutines, stopping at the first error.
+package fanout
 
 import (
 	"context"
@@ -6,11 +8,11 @@ import (
 	"sync"
 )
 
-// fanOut calls work with every item produce sends, from n goroutines, and
+// Run calls work with every item produce sends, from n goroutines, and
 // returns when all are done. It stops at the first error. A worker's error
 // is returned rather than produce's, which then only says that send was cut
 // short.
-func fanOut[T any](ctx context.Context, n int,
+func Run[T any](ctx context.Context, n int,
 	produce func(ctx context.Context, send func(T) error) error,
 	work func(ctx context.Context, item T) error,
 ) error {

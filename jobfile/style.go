@@ -1,4 +1,4 @@
-package main
+package jobfile
 
 import (
 	"strings"
@@ -6,19 +6,19 @@ import (
 	"github.com/wxqr/wxqr"
 )
 
-// rawStyle is the styling of a wxa_code or wxa_unlimited code as the jobs
+// Style is the styling of a wxa_code or wxa_unlimited code as the jobs
 // file states it: the cells of its styling columns, as text.
-type rawStyle struct {
+type Style struct {
 	AutoColor, LineColor, IsHyaline, EnvVersion, CheckPath string
 }
 
-// styleFields maps the styling columns to the rawRow fields they fill.
-var styleFields = map[string]func(*rawRow) *string{
-	"auto_color":  func(r *rawRow) *string { return &r.AutoColor },
-	"line_color":  func(r *rawRow) *string { return &r.LineColor },
-	"is_hyaline":  func(r *rawRow) *string { return &r.IsHyaline },
-	"env_version": func(r *rawRow) *string { return &r.EnvVersion },
-	"check_path":  func(r *rawRow) *string { return &r.CheckPath },
+// styleFields maps the styling columns to the Row fields they fill.
+var styleFields = map[string]func(*Row) *string{
+	"auto_color":  func(r *Row) *string { return &r.AutoColor },
+	"line_color":  func(r *Row) *string { return &r.LineColor },
+	"is_hyaline":  func(r *Row) *string { return &r.IsHyaline },
+	"env_version": func(r *Row) *string { return &r.EnvVersion },
+	"check_path":  func(r *Row) *string { return &r.CheckPath },
 }
 
 // apply sets the styling of spec from s, and returns the cells that are not
@@ -26,7 +26,7 @@ var styleFields = map[string]func(*rawRow) *string{
 // colour and the version are taken as written (the version in lower case,
 // as a spreadsheet may capitalise it) for spec.Validate to judge, with the
 // other rules of styling.
-func (s *rawStyle) apply(spec *wxqr.Spec) []*wxqr.FieldError {
+func (s *Style) apply(spec *wxqr.Spec) []*wxqr.FieldError {
 	var errs []*wxqr.FieldError
 	yesNo := func(field, text string) wxqr.OptionalBool {
 		b, err := wxqr.ParseOptionalBool(text)

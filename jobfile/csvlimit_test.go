@@ -1,12 +1,15 @@
-package main
+package jobfile_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wxqr/wxqr/jobfile"
 )
 
 // TestCSVRecordTooLong feeds jobs files whose quote never closes, or whose
@@ -22,8 +25,8 @@ func TestCSVRecordTooLong(t *testing.T) {
 	}{
 		{"quote never closes", header + "oa_perm,wx1,a\noa_perm,wx1,b\n\n" +
 			"oa_perm,wx1,\"never closes\n" + strings.Repeat("oa_perm,wx1,x\n", 300_000), 5, 2},
-		{"one long line", header + "oa_perm,wx1," + strings.Repeat("x", maxRecordBytes) + "\n", 2, 0},
-		{"multi-line header quote", "\"kind\n" + strings.Repeat("\n", maxRecordBytes), 1, 0},
+		{"one long line", header + "oa_perm,wx1," + strings.Repeat("x", jobfile.MaxRecordBytes) + "\n", 2, 0},
+		{"multi-line header quote", "\"kind\n" + strings.Repeat("\n", jobfile.MaxRecordBytes), 1, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -32,16 +35,16 @@ func TestCSVRecordTooLong(t *testing.T) {
 				t.Fatal(err)
 			}
 			rows := 0
-			err := csvSource{path: path, display: "jobs.csv"}.each(t.Context(), func(int, *rawRow) error {
+			err := jobfile.CSVFile{Path: path, Display: "jobs.csv"}.Each(t.Context(), func(int, *jobfile.Row) error {
 				rows++
 				return nil
 			})
-			want := fmt.Sprintf("jobs.csv:%d: record longer than %d bytes (unterminated quote?)", tt.wantLine, maxRecordBytes)
+			want := fmt.Sprintf("jobs.csv:%d: record longer than %d bytes (unterminated quote?)", tt.wantLine, jobfile.MaxRecordBytes)
 			if err == nil || err.Error() != want {
 				t.Fatalf("each = %v, want %q", err, want)
 			}
-			if exitCode(err) != exitInput {
-				t.Errorf("exit code %d, want %d", exitCode(err), exitInput)
+			if !errors.As(err, new(*jobfile.InputError)) {
+				t.Errorf("error %v (%T) is not an InputError", err, err)
 			}
 			if rows != tt.wantRows {
 				t.Errorf("%d rows before the error, want %d", rows, tt.wantRows)
@@ -57,13 +60,13 @@ func TestCSVRecordLimitStreams(t *testing.T) {
 	const rest = 16 << 20
 	prefix := "kind,app_id,scene_str\noa_perm,wx1,\"open\n"
 	in := &countingReader{r: io.MultiReader(strings.NewReader(prefix), io.LimitReader(repeatReader('x'), rest))}
-	err := csvSource{display: "stdin"}.read(t.Context(), in, func(int, *rawRow) error { return nil })
+	err := jobfile.ReadCSV(t.Context(), jobfile.CSVFile{Display: "stdin"}, in, func(int, *jobfile.Row) error { return nil })
 	if err == nil || !strings.HasPrefix(err.Error(), "stdin:2: record longer than") {
 		t.Fatalf("read = %v, want a record too long at line 2", err)
 	}
 	// What may be read past the bound: the reader's buffer (64 KiB) and
 	// encoding/csv's (4 KiB).
-	if limit := len(prefix) + maxRecordBytes + 64<<10 + 4<<10; in.n > limit {
+	if limit := len(prefix) + jobfile.MaxRecordBytes + 64<<10 + 4<<10; in.n > limit {
 		t.Errorf("read %d bytes of %d before failing, want at most %d", in.n, len(prefix)+rest, limit)
 	}
 }
@@ -72,14 +75,14 @@ func TestCSVRecordLimitStreams(t *testing.T) {
 // that together pass it, quoted fields with newlines and doubled quotes
 // among them, are read whole.
 func TestCSVRecordLimitPerRecord(t *testing.T) {
-	field := strings.Repeat("a\"\"b\n", (maxRecordBytes-100)/5) // just under the bound
+	field := strings.Repeat("a\"\"b\n", (jobfile.MaxRecordBytes-100)/5) // just under the bound
 	var b strings.Builder
 	b.WriteString("kind,app_id,scene_str\n")
 	for range 3 {
 		b.WriteString("oa_perm,wx1,\"" + field + "\"\n")
 	}
 	rows := 0
-	err := csvSource{display: "jobs.csv"}.read(t.Context(), strings.NewReader(b.String()), func(_ int, r *rawRow) error {
+	err := jobfile.ReadCSV(t.Context(), jobfile.CSVFile{Display: "jobs.csv"}, strings.NewReader(b.String()), func(_ int, r *jobfile.Row) error {
 		rows++
 		if want := strings.ReplaceAll(field, `""`, `"`); r.SceneStr != want {
 			t.Errorf("row %d: scene_str of %d bytes, want %d", rows, len(r.SceneStr), len(want))

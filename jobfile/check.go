@@ -1,19 +1,19 @@
-package main
+package jobfile
 
 import (
 	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/internal/config"
 	"github.com/wxqr/wxqr/tasks"
 )
 
-// defaults are what flags give every row that leaves the value empty.
-type defaults struct {
+// Defaults are what every row that leaves a cell empty gets: enqueue's
+// flags, the monitor's campaign field.
+type Defaults struct {
 	Kind, AppID, Campaign string
 	// Width applies to Mini Program rows only.
 	Width int
@@ -24,18 +24,35 @@ type defaults struct {
 	Page string
 }
 
-// checker turns raw rows into payloads, checking everything that can be
+// Checker turns rows into payloads, checking everything that can be
 // checked before WeChat sees the code: WeChat's rules and wxqr's
 // (wxqr.Request.Validate), that the app is configured and of the right
 // type, and that the cells hold numbers where numbers are due.
-type checker struct {
-	apps map[string]wxqr.AppType
-	def  defaults
+type Checker struct {
+	// Apps are the configured apps (WXQR_APPS) and their types, by app id.
+	Apps map[string]wxqr.AppType
+	// Defaults fill the cells rows leave empty.
+	Defaults Defaults
 }
 
-// check returns the payload r asks for, normalised (its id worked out), or
+// NewChecker returns the checker of rows for apps, with def filling the
+// empty cells.
+func NewChecker(apps []config.App, def Defaults) *Checker {
+	return &Checker{Apps: AppTypes(apps), Defaults: def}
+}
+
+// AppTypes are the types of apps, by app id: Checker.Apps.
+func AppTypes(apps []config.App) map[string]wxqr.AppType {
+	types := make(map[string]wxqr.AppType, len(apps))
+	for _, app := range apps {
+		types[app.AppID] = app.Type
+	}
+	return types
+}
+
+// Check returns the payload r asks for, normalised (its id worked out), or
 // every rule r breaks.
-func (c *checker) check(r *rawRow) (tasks.GeneratePayload, []*wxqr.FieldError) {
+func (c *Checker) Check(r *Row) (tasks.GeneratePayload, []*wxqr.FieldError) {
 	if r.Problem != nil {
 		return tasks.GeneratePayload{}, []*wxqr.FieldError{r.Problem}
 	}
@@ -58,7 +75,7 @@ func (c *checker) check(r *rawRow) (tasks.GeneratePayload, []*wxqr.FieldError) {
 
 // request reads the request of r, its empty cells filled from the flags,
 // and the cells that are not numbers or yes/no where those are due.
-func (c *checker) request(r *rawRow) (wxqr.Request, []*wxqr.FieldError) {
+func (c *Checker) request(r *Row) (wxqr.Request, []*wxqr.FieldError) {
 	var errs []*wxqr.FieldError
 	number := func(field, text string) int64 {
 		text = strings.TrimSpace(text)
@@ -74,13 +91,13 @@ func (c *checker) request(r *rawRow) (wxqr.Request, []*wxqr.FieldError) {
 	sceneID, width, expire := number("scene_id", r.SceneID), number("width", r.Width), number("expire_seconds", r.ExpireSeconds)
 	req := wxqr.Request{
 		Spec: wxqr.Spec{
-			Kind:     wxqr.Kind(strings.TrimSpace(or(r.Kind, c.def.Kind))),
-			AppID:    strings.TrimSpace(or(r.AppID, c.def.AppID)),
+			Kind:     wxqr.Kind(strings.TrimSpace(or(r.Kind, c.Defaults.Kind))),
+			AppID:    strings.TrimSpace(or(r.AppID, c.Defaults.AppID)),
 			SceneID:  sceneID,
 			SceneStr: r.SceneStr,
 			Path:     r.Path,
 		},
-		Campaign:      or(r.Campaign, c.def.Campaign),
+		Campaign:      or(r.Campaign, c.Defaults.Campaign),
 		Name:          strings.TrimSpace(r.Name),
 		ExpireSeconds: int(expire),
 	}
@@ -89,28 +106,28 @@ func (c *checker) request(r *rawRow) (wxqr.Request, []*wxqr.FieldError) {
 	// does not use is an error, left to Validate but for the width, which
 	// Spec.Normalize would drop.
 	if kind.AppType() == wxqr.AppMP {
-		req.Spec.Width = int(cmp.Or(width, int64(c.def.Width)))
+		req.Spec.Width = int(cmp.Or(width, int64(c.Defaults.Width)))
 	} else if width != 0 {
 		errs = append(errs, &wxqr.FieldError{Field: "width", Rule: "is not used by " + string(kind)})
 	}
 	if kind == wxqr.KindWxaUnlimited && req.Spec.Path == "" {
-		req.Spec.Path = c.def.Page
+		req.Spec.Path = c.Defaults.Page
 	}
 	if kind.Temporary() && req.ExpireSeconds == 0 {
-		req.ExpireSeconds = c.def.ExpireSeconds
+		req.ExpireSeconds = c.Defaults.ExpireSeconds
 	}
-	errs = append(errs, r.rawStyle.apply(&req.Spec)...)
+	errs = append(errs, r.Style.apply(&req.Spec)...)
 	return req, errs
 }
 
 // checkApp checks what only the producer knows: that the app of spec is
 // configured, and can make codes of its kind.
-func (c *checker) checkApp(spec wxqr.Spec) []*wxqr.FieldError {
+func (c *Checker) checkApp(spec wxqr.Spec) []*wxqr.FieldError {
 	if spec.AppID == "" {
 		return nil // Validate says so
 	}
 	var rule string
-	switch typ, ok := c.apps[spec.AppID]; {
+	switch typ, ok := c.Apps[spec.AppID]; {
 	case !ok:
 		rule = fmt.Sprintf("%s is not configured in WXQR_APPS", spec.AppID)
 	case typ != spec.Kind.AppType():
@@ -127,18 +144,4 @@ func or(s, def string) string {
 		return def
 	}
 	return s
-}
-
-// parseExpire parses --expire: a Go duration ("36h", "90m") or a number of
-// days ("7d"), optionally followed by a duration ("1d12h"), in whole seconds
-// from 1 s to 30 days.
-func parseExpire(s string) (int, error) {
-	d, err := config.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("--expire %w", err)
-	}
-	if d < time.Second || d > wxqr.MaxTempExpire || d%time.Second != 0 {
-		return 0, fmt.Errorf("--expire %q: must be whole seconds from 1s to 30d", s)
-	}
-	return int(d / time.Second), nil
 }

@@ -1,4 +1,4 @@
-package main
+package jobfile
 
 import (
 	"archive/zip"
@@ -31,12 +31,12 @@ const (
 	xlsxMaxUnzipped = 2 << 30
 )
 
-// jobsFormat is how a jobs file is written.
-type jobsFormat int
+// Format is how a jobs file is written.
+type Format int
 
 const (
-	formatCSV jobsFormat = iota
-	formatXLSX
+	FormatCSV Format = iota
+	FormatXLSX
 )
 
 // File signatures that tell a jobs file's format from its first bytes.
@@ -47,12 +47,12 @@ var (
 	oleSignature = []byte("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1")
 )
 
-// sniffJobsFile tells the format of the jobs file at path from its content,
+// Sniff tells the format of the jobs file at path from its content,
 // not its name: spreadsheets get saved under the wrong extension. A zip
 // holding a workbook's parts ([Content_Types].xml and xl/workbook.xml) is a
 // workbook; any other zip, and old or encrypted Excel files, are refused
 // with what to do; everything else is read as CSV.
-func sniffJobsFile(path, display string) (jobsFormat, error) {
+func Sniff(path, display string) (Format, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, fmt.Errorf("open jobs file: %w", err)
@@ -68,7 +68,7 @@ func sniffJobsFile(path, display string) (jobsFormat, error) {
 	case bytes.Equal(head, oleSignature):
 		return 0, inputErrorf("%s is an Excel 97-2003 (.xls) or password-protected workbook: save it as .xlsx without a password, or as CSV", display)
 	case !bytes.HasPrefix(head, zipSignature):
-		return formatCSV, nil
+		return FormatCSV, nil
 	}
 	info, err := f.Stat()
 	if err != nil {
@@ -86,27 +86,27 @@ func sniffJobsFile(path, display string) (jobsFormat, error) {
 	if !types || !workbook {
 		return 0, inputErrorf("%s is a zip archive but not an Excel workbook (.xlsx): give a .xlsx or CSV file", display)
 	}
-	return formatXLSX, nil
+	return FormatXLSX, nil
 }
 
-// xlsxSource is a jobs file saved as an Excel workbook: one sheet whose
+// Workbook is a jobs file saved as an Excel workbook: one sheet whose
 // first non-empty row is the header, with the columns and rules of a CSV
 // jobs file. It reads the sheet a row at a time.
 //
 // Cells are read as the workbook stores them, not as Excel displays them: a
 // scene id shown as 1.00E+05 or 100001.00 is read as 100001. Rows without
 // a value are skipped, as blank lines are in CSV.
-type xlsxSource struct {
+type Workbook struct {
 	file    *excelize.File
 	display string // how errors name the file: "campaign.xlsx", "stdin"
 	sheet   string // as the workbook spells it
-	headerRules
+	HeaderRules
 }
 
-// openXLSX opens the workbook at path and picks its sheet: the one named
+// OpenWorkbook opens the workbook at path and picks its sheet: the one named
 // sheet (matched without regard to case, as Excel does), or without a name
 // the first visible one. Close it with close.
-func openXLSX(path, display, sheet string, rules headerRules) (*xlsxSource, error) {
+func OpenWorkbook(path, display, sheet string, rules HeaderRules) (*Workbook, error) {
 	f, err := excelize.OpenFile(path, excelize.Options{
 		RawCellValue:      true,
 		UnzipXMLSizeLimit: xlsxPartInMemory,
@@ -118,7 +118,7 @@ func openXLSX(path, display, sheet string, rules headerRules) (*xlsxSource, erro
 		}
 		return nil, inputErrorf("%s: cannot read the workbook: %v", display, err)
 	}
-	s := &xlsxSource{file: f, display: display, headerRules: rules}
+	s := &Workbook{file: f, display: display, HeaderRules: rules}
 	if s.sheet, err = pickSheet(f, sheet); err != nil {
 		f.Close()
 		return nil, inputErrorf("%s: %v", display, err)
@@ -154,26 +154,26 @@ func pickSheet(f *excelize.File, want string) (string, error) {
 }
 
 // close removes the temporary files the workbook was unzipped to.
-func (s *xlsxSource) close() {
+func (s *Workbook) Close() {
 	s.file.Close()
 }
 
-func (s *xlsxSource) name() string { return s.display + ":" + s.sheet }
+func (s *Workbook) Name() string { return s.display + ":" + s.sheet }
 
 // locate points at a row as spreadsheets do: "campaign.xlsx:Codes!12".
-func (s *xlsxSource) locate(row int) string {
-	return s.name() + "!" + strconv.Itoa(row)
+func (s *Workbook) locate(row int) string {
+	return s.Name() + "!" + strconv.Itoa(row)
 }
 
-func (s *xlsxSource) each(ctx context.Context, fn func(line int, r *rawRow) error) error {
+func (s *Workbook) Each(ctx context.Context, fn func(line int, r *Row) error) error {
 	rows, err := s.file.Rows(s.sheet)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", s.name(), err)
+		return fmt.Errorf("read %s: %w", s.Name(), err)
 	}
 	defer rows.Close()
 	var (
-		set []func(*rawRow) *string
-		row rawRow
+		set []func(*Row) *string
+		row Row
 	)
 	// Next visits every row number, those the sheet leaves out included,
 	// so n is the row number Excel shows.
@@ -195,7 +195,7 @@ func (s *xlsxSource) each(ctx context.Context, fn func(line int, r *rawRow) erro
 			}
 			continue
 		}
-		row = rawRow{}
+		row = Row{}
 		if len(cells) > len(set) {
 			col, _ := excelize.ColumnNumberToName(len(cells))
 			row.Problem = &wxqr.FieldError{Rule: fmt.Sprintf("cell %s%d has a value, but its column has no header", col, n)}
@@ -210,10 +210,10 @@ func (s *xlsxSource) each(ctx context.Context, fn func(line int, r *rawRow) erro
 		}
 	}
 	if err := rows.Error(); err != nil {
-		return fmt.Errorf("read %s: %w", s.name(), err)
+		return fmt.Errorf("read %s: %w", s.Name(), err)
 	}
 	if set == nil {
-		return inputErrorf("%s: empty sheet: want a header row naming the columns (%s)", s.name(), strings.Join(columns, ","))
+		return inputErrorf("%s: empty sheet: want a header row naming the columns (%s)", s.Name(), strings.Join(Columns, ","))
 	}
 	return nil
 }
