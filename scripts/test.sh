@@ -344,6 +344,12 @@ stop_cluster() {
 	cluster_dir=
 }
 
+# cluster_node_up PID PORT: the node answers, or its process PID has exited
+# (then waiting longer is pointless).
+cluster_node_up() {
+	redis_answers 127.0.0.1 "$2" || ! kill -0 "$1" 2>/dev/null
+}
+
 # cluster_ready PORT: the cluster node at PORT sees every slot served.
 cluster_ready() {
 	redis-cli -p "$1" CLUSTER INFO 2>/dev/null | grep -q '^cluster_state:ok'
@@ -362,22 +368,32 @@ start_cluster() {
 		apt_install redis-server redis-tools ||
 		die "the cluster tests need redis-server and redis-cli: install them (as root, this script does it)"
 	cluster_dir=$(mktemp -d "${TMPDIR:-/tmp}/wxqr-cluster.XXXXXX")
-	local port addrs=() i
+	local port addrs=() i attempt pid
 	for i in 1 2 3; do
-		port=$(free_port) || die "no free loopback port for a cluster node"
-		mkdir "$cluster_dir/$port"
-		redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
-			--dir "$cluster_dir/$port" --cluster-enabled yes \
-			--cluster-config-file "$cluster_dir/$port/nodes.conf" \
-			>"$cluster_dir/$port.log" 2>&1 &
-		cluster_pids+=($!)
-		addrs+=("127.0.0.1:$port")
-	done
-	for port in "${addrs[@]#127.0.0.1:}"; do
-		wait_for 10 redis_answers 127.0.0.1 "$port" || {
-			tail -n 20 "$cluster_dir"/*.log >&2 || true
-			die "the cluster node on 127.0.0.1:$port did not start"
-		}
+		# Another process may take the port between free_port and the
+		# node's listen: then try another one.
+		for attempt in 1 2 3; do
+			port=$(free_port) || die "no free loopback port for a cluster node"
+			mkdir -p "$cluster_dir/$port"
+			redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
+				--dir "$cluster_dir/$port" --cluster-enabled yes \
+				--cluster-config-file "$cluster_dir/$port/nodes.conf" \
+				>"$cluster_dir/$port.log" 2>&1 &
+			pid=$!
+			# Only this node writes its nodes.conf: a Redis that answers
+			# on the port without one is someone else's.
+			if wait_for 10 cluster_node_up "$pid" "$port" && kill -0 "$pid" 2>/dev/null &&
+				[ -s "$cluster_dir/$port/nodes.conf" ] && redis_answers 127.0.0.1 "$port"; then
+				cluster_pids+=("$pid")
+				addrs+=("127.0.0.1:$port")
+				break
+			fi
+			log "Cluster: the node on 127.0.0.1:$port did not start (attempt $attempt); its log:"
+			tail -n 5 "$cluster_dir/$port.log" >&2 || true
+			kill "$pid" 2>/dev/null || true
+			wait "$pid" 2>/dev/null || true
+			[ "$attempt" -lt 3 ] || die "a cluster node did not start"
+		done
 	done
 	log "Cluster: three masters on ${addrs[*]} (in $cluster_dir, removed on exit)"
 	redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes >"$cluster_dir/create.log" 2>&1 || {
