@@ -67,8 +67,8 @@ const (
 type harness struct {
 	t     *testing.T
 	sim   *wechatsim.Server
-	rdb   *redis.Client
-	opt   asynq.RedisClientOpt
+	rdb   redis.UniversalClient
+	opt   asynq.RedisConnOpt
 	store storage.Store
 	cat   *catalog.Catalog
 	env   []string

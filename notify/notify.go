@@ -59,8 +59,12 @@ type Campaigns interface {
 // required; every other field says its default.
 type Config struct {
 	// Redis holds the claims, the outbox and the pending batches, for the
-	// whole fleet, under "wxqr:notify:".
+	// whole fleet, under Prefix + "notify:".
 	Redis redis.UniversalClient
+	// Prefix starts every key of the notifier. Default "wxqr:". On a Redis
+	// Cluster give it a hash tag ("{wxqr}:"): the notifier's scripts and
+	// transactions touch several of its keys at once.
+	Prefix string
 	// Campaigns reads the counts of a campaign.
 	Campaigns Campaigns
 	// Webhook is where the events go.
@@ -120,6 +124,9 @@ func (c Config) WithDefaults() Config {
 	if c.MaxOutbox == 0 {
 		c.MaxOutbox = 10000
 	}
+	if c.Prefix == "" {
+		c.Prefix = "wxqr:"
+	}
 	if c.Consumer == "" {
 		host, _ := os.Hostname()
 		c.Consumer = host + ":" + strconv.Itoa(os.Getpid()) + ":" + rand.Text()[:8]
@@ -174,7 +181,7 @@ func New(cfg Config) (*Notifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Notifier{cfg: cfg, webhook: webhook, keys: keys{prefix: "wxqr:notify:"}, log: cfg.Logger}, nil
+	return &Notifier{cfg: cfg, webhook: webhook, keys: keys{prefix: cfg.Prefix + "notify:"}, log: cfg.Logger}, nil
 }
 
 // Webhook returns the webhook events go to.

@@ -12,6 +12,9 @@
 #     loopback ports, in a temporary directory, all gone when the script
 #     exits; its addresses go to WXQR_TEST_SENTINEL_ADDRS and
 #     WXQR_TEST_SENTINEL_MASTER (set both to use another set instead).
+#   - A Redis Cluster of three masters (no replicas) on free loopback ports, in
+#     a temporary directory, gone when the script exits; its nodes go to
+#     WXQR_TEST_CLUSTER_ADDRS (set it to use another cluster instead).
 #   - Chromium, for the browser tests (skip with WXQR_TEST_BROWSER=0).
 #   - openssl, the reference for the tests of WeChat's push encryption.
 #   - For the print sheets' tests: poppler-utils (pdftoppm, pdftotext, pdfinfo),
@@ -211,6 +214,7 @@ stop_minio() {
 cleanup() {
 	stop_minio
 	stop_sentinel_set
+	stop_cluster
 	if [ -n "$run_dir" ]; then rm -rf "$run_dir"; fi
 }
 
@@ -327,6 +331,85 @@ start_sentinel_set() {
 	log "Sentinel: $WXQR_TEST_SENTINEL_ADDRS watch $master"
 }
 
+cluster_pids=()
+cluster_dir=
+stop_cluster() {
+	local pid
+	for pid in "${cluster_pids[@]}"; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	cluster_pids=()
+	if [ -n "$cluster_dir" ]; then rm -rf "$cluster_dir"; fi
+	cluster_dir=
+}
+
+# cluster_node_up PID PORT: the node answers, or its process PID has exited
+# (then waiting longer is pointless).
+cluster_node_up() {
+	redis_answers 127.0.0.1 "$2" || ! kill -0 "$1" 2>/dev/null
+}
+
+# cluster_ready PORT: the cluster node at PORT sees every slot served.
+cluster_ready() {
+	redis-cli -p "$1" CLUSTER INFO 2>/dev/null | grep -q '^cluster_state:ok'
+}
+
+# start_cluster: a Redis Cluster of three masters without replicas on free
+# loopback ports, for the tests that run wxqr on a cluster. Each node keeps
+# its cluster configuration file in its own directory. Everything stops
+# with the script.
+start_cluster() {
+	if [ -n "${WXQR_TEST_CLUSTER_ADDRS:-}" ]; then
+		log "Cluster: using $WXQR_TEST_CLUSTER_ADDRS (WXQR_TEST_CLUSTER_ADDRS is set)"
+		return
+	fi
+	command -v redis-server >/dev/null && command -v redis-cli >/dev/null ||
+		apt_install redis-server redis-tools ||
+		die "the cluster tests need redis-server and redis-cli: install them (as root, this script does it)"
+	cluster_dir=$(mktemp -d "${TMPDIR:-/tmp}/wxqr-cluster.XXXXXX")
+	local port addrs=() i attempt pid
+	for i in 1 2 3; do
+		# Another process may take the port between free_port and the
+		# node's listen: then try another one.
+		for attempt in 1 2 3; do
+			port=$(free_port) || die "no free loopback port for a cluster node"
+			mkdir -p "$cluster_dir/$port"
+			redis-server --bind 127.0.0.1 --port "$port" --save "" --appendonly no \
+				--dir "$cluster_dir/$port" --cluster-enabled yes \
+				--cluster-config-file "$cluster_dir/$port/nodes.conf" \
+				>"$cluster_dir/$port.log" 2>&1 &
+			pid=$!
+			# Only this node writes its nodes.conf: a Redis that answers
+			# on the port without one is someone else's.
+			if wait_for 10 cluster_node_up "$pid" "$port" && kill -0 "$pid" 2>/dev/null &&
+				[ -s "$cluster_dir/$port/nodes.conf" ] && redis_answers 127.0.0.1 "$port"; then
+				cluster_pids+=("$pid")
+				addrs+=("127.0.0.1:$port")
+				break
+			fi
+			log "Cluster: the node on 127.0.0.1:$port did not start (attempt $attempt); its log:"
+			tail -n 5 "$cluster_dir/$port.log" >&2 || true
+			kill "$pid" 2>/dev/null || true
+			wait "$pid" 2>/dev/null || true
+			[ "$attempt" -lt 3 ] || die "a cluster node did not start"
+		done
+	done
+	log "Cluster: three masters on ${addrs[*]} (in $cluster_dir, removed on exit)"
+	redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes >"$cluster_dir/create.log" 2>&1 || {
+		cat "$cluster_dir/create.log" >&2
+		die "redis-cli --cluster create failed"
+	}
+	for port in "${addrs[@]#127.0.0.1:}"; do
+		wait_for 30 cluster_ready "$port" || {
+			tail -n 20 "$cluster_dir"/*.log >&2 || true
+			die "the cluster node on 127.0.0.1:$port does not see every slot served"
+		}
+	done
+	WXQR_TEST_CLUSTER_ADDRS=$(IFS=,; echo "${addrs[*]}")
+	export WXQR_TEST_CLUSTER_ADDRS
+}
+
 command -v go >/dev/null || die "Go is not installed (https://go.dev/doc/install)"
 
 # Package arguments are the ones written as ./dir, ../dir or module paths;
@@ -354,6 +437,7 @@ ensure_openssl
 ensure_print_tools
 start_minio
 start_sentinel_set
+start_cluster
 
 log "go vet ${packages[*]}"
 go vet "${packages[@]}"

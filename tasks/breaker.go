@@ -90,7 +90,7 @@ type Breaker struct {
 }
 
 // NewBreaker returns a breaker keeping its counts in rdb under
-// "wxqr:breaker:", configured by cfg after its defaults. It fails on an
+// "wxqr:breaker:{<key>}:", configured by cfg after its defaults. It fails on an
 // invalid configuration.
 func NewBreaker(rdb redis.UniversalClient, cfg BreakerConfig) (*Breaker, error) {
 	cfg = cfg.WithDefaults()
@@ -111,8 +111,13 @@ type Verdict struct {
 	Wait time.Duration
 }
 
+// keys returns the state, calls and fails keys of the breaker key: the key
+// in braces is their hash tag, so that on a Redis Cluster the scripts find
+// the three in one slot, and the breakers of many apps spread over the
+// masters.
 func (b *Breaker) keys(key string) []string {
-	return []string{b.prefix + key + ":state", b.prefix + key + ":calls", b.prefix + key + ":fails"}
+	tagged := b.prefix + "{" + key + "}:"
+	return []string{tagged + "state", tagged + "calls", tagged + "fails"}
 }
 
 // breakerNow is the fleet's clock in milliseconds, at the start of each

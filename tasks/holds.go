@@ -30,9 +30,8 @@ func (s PauseState) SelfHealing() bool {
 }
 
 // holdScript pauses a queue for a self-healing reason, or extends such a
-// pause. KEYS: the state, asynq's pause flag, the index of paused queues.
-// ARGV: the state, its flag value, the queue, the reason, the new resume_at
-// as JSON. It returns 1 when it paused a running queue, 0 when it extended
+// pause. KEYS: the state, asynq's pause flag. ARGV: the state, its flag
+// value, the reason, the new resume_at as JSON. It returns 1 when it paused a running queue, 0 when it extended
 // a pause of its own for the same reason or left alone a pause made by hand
 // (a flag that is not the one its state recorded) or for another reason.
 var holdScript = redis.NewScript(`
@@ -40,14 +39,13 @@ local flag = redis.call("GET", KEYS[2])
 if not flag then
 	redis.call("SET", KEYS[2], ARGV[2])
 	redis.call("SET", KEYS[1], ARGV[1])
-	redis.call("SADD", KEYS[3], ARGV[3])
 	return 1
 end
 local old = redis.call("GET", KEYS[1])
 if old then
 	local s = cjson.decode(old)
-	if s.flag == flag and s.reason == ARGV[4] then
-		s.resume_at = cjson.decode(ARGV[5])
+	if s.flag == flag and s.reason == ARGV[3] then
+		s.resume_at = cjson.decode(ARGV[4])
 		redis.call("SET", KEYS[1], cjson.encode(s))
 	end
 end
@@ -72,20 +70,27 @@ func (p *Pauses) Hold(ctx context.Context, s PauseState) (first bool, err error)
 	if err != nil {
 		return false, fmt.Errorf("hold %s: %w", s.Queue, err)
 	}
+	if err := p.index(ctx, s.Queue); err != nil {
+		return false, err
+	}
 	n, err := holdScript.Run(ctx, p.rdb,
-		[]string{p.stateKey(s.Queue), asynqx.PausedKey(s.Queue), p.indexKey()},
-		data, s.Flag, s.Queue, s.Reason, resumeAt).Int()
+		[]string{p.stateKey(s.Queue), asynqx.PausedKey(s.Queue)},
+		data, s.Flag, s.Reason, resumeAt).Int()
 	if err != nil {
 		return false, fmt.Errorf("hold %s: %w", s.Queue, err)
 	}
-	return n == 1, nil
+	if n != 1 {
+		return false, nil
+	}
+	return true, p.index(ctx, s.Queue)
 }
 
 // releaseScript resumes a queue whose recorded pause has the given reason
 // and still holds (asynq's flag is the one it wrote); a state that no longer
 // holds (the queue was resumed by other means, maybe paused by hand since)
 // is forgotten, and the queue left as it is. KEYS: the state, asynq's pause
-// flag, the index. ARGV: the reason, the queue.
+// flag. ARGV: the reason. It returns 1 when it resumed the queue, 2 when it
+// forgot a state that no longer held, 0 otherwise.
 var releaseScript = redis.NewScript(`
 local old = redis.call("GET", KEYS[1])
 if not old then
@@ -97,20 +102,23 @@ if s.reason ~= ARGV[1] then
 end
 if s.flag ~= redis.call("GET", KEYS[2]) then
 	redis.call("DEL", KEYS[1])
-	redis.call("SREM", KEYS[3], ARGV[2])
-	return 0
+	return 2
 end
 redis.call("DEL", KEYS[1], KEYS[2])
-redis.call("SREM", KEYS[3], ARGV[2])
 return 1`)
 
 // Release resumes queue if wxqr paused it for reason, and reports whether
 // it did; a pause made by hand or for another reason stays.
 func (p *Pauses) Release(ctx context.Context, queue, reason string) (bool, error) {
 	n, err := releaseScript.Run(ctx, p.rdb,
-		[]string{p.stateKey(queue), asynqx.PausedKey(queue), p.indexKey()}, reason, queue).Int()
+		[]string{p.stateKey(queue), asynqx.PausedKey(queue)}, reason).Int()
 	if err != nil {
 		return false, fmt.Errorf("release %s: %w", queue, err)
+	}
+	if n != 0 {
+		if err := p.unindex(ctx, queue); err != nil {
+			return false, err
+		}
 	}
 	return n == 1, nil
 }

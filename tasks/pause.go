@@ -45,25 +45,72 @@ type PauseState struct {
 // writes asynq's pause flag itself (asynqx.PausedKey), with a value of its
 // own (see PauseState.Flag), and changes flag and state together in one
 // script.
+//
+// The index of paused queues is one set for the whole fleet, so on a Redis
+// Cluster it lies in another slot than the queues' flags and states: it is
+// kept outside the scripts, as a superset of the queues with a state (see
+// index and unindex), and readers skip a queue without one.
 type Pauses struct {
 	rdb       redis.UniversalClient
 	inspector *asynq.Inspector
 	prefix    string
+	// tagged: the state of a queue is named with the queue's hash tag,
+	// "{<queue>}", as asynq names its keys, so that on a cluster a script
+	// finds the state and asynq's flag in one slot.
+	tagged bool
 }
 
 // NewPauses returns Pauses keeping its states in rdb under "wxqr:pause:" and
-// counting the tasks a pause holds back through inspector.
+// counting the tasks a pause holds back through inspector. On a Redis
+// Cluster (rdb a *redis.ClusterClient) the state of queue q is
+// "wxqr:pause:queue:{q}", in the slot of asynq's "asynq:{q}:paused";
+// elsewhere it keeps its name of old, "wxqr:pause:queue:q".
 func NewPauses(rdb redis.UniversalClient, inspector *asynq.Inspector) *Pauses {
-	return &Pauses{rdb: rdb, inspector: inspector, prefix: "wxqr:pause:"}
+	_, cluster := rdb.(*redis.ClusterClient)
+	return &Pauses{rdb: rdb, inspector: inspector, prefix: "wxqr:pause:", tagged: cluster}
 }
 
-func (p *Pauses) stateKey(queue string) string { return p.prefix + "queue:" + queue }
-func (p *Pauses) indexKey() string             { return p.prefix + "queues" }
+func (p *Pauses) stateKey(queue string) string {
+	if p.tagged {
+		return p.prefix + "queue:{" + queue + "}"
+	}
+	return p.prefix + "queue:" + queue
+}
+
+func (p *Pauses) indexKey() string { return p.prefix + "queues" }
+
+// index adds queue to the index of paused queues. Pause and Hold call it
+// before their script, so that a state is never without its entry should
+// the worker die, and again after it when the script wrote a state, in case
+// an unindex ran in between.
+func (p *Pauses) index(ctx context.Context, queue string) error {
+	if err := p.rdb.SAdd(ctx, p.indexKey(), queue).Err(); err != nil {
+		return fmt.Errorf("index pause of %s: %w", queue, err)
+	}
+	return nil
+}
+
+// unindex takes queue out of the index once a script deleted its state,
+// and puts it back if a state is there again: a pause written between the
+// script and the removal keeps its entry.
+func (p *Pauses) unindex(ctx context.Context, queue string) error {
+	if err := p.rdb.SRem(ctx, p.indexKey(), queue).Err(); err != nil {
+		return fmt.Errorf("forget pause of %s: %w", queue, err)
+	}
+	n, err := p.rdb.Exists(ctx, p.stateKey(queue)).Result()
+	if err != nil {
+		return fmt.Errorf("forget pause of %s: %w", queue, err)
+	}
+	if n > 0 {
+		return p.index(ctx, queue)
+	}
+	return nil
+}
 
 // pauseScript pauses a queue for the fleet and records why, in one step, so
 // that concurrent pauses cannot overwrite each other out of order. KEYS:
-// the state, asynq's pause flag, the index of paused queues. ARGV: the
-// state, its flag value, "1" when the pause is for good, the queue. It
+// the state, asynq's pause flag. ARGV: the state, its flag value, "1" when
+// the pause is for good. It
 // returns 1 when it recorded the state:
 //   - the queue was running: whatever is recorded is stale, so the state is
 //     written;
@@ -94,7 +141,6 @@ end
 if write then
 	redis.call("SET", KEYS[2], ARGV[2])
 	redis.call("SET", KEYS[1], ARGV[1])
-	redis.call("SADD", KEYS[3], ARGV[4])
 	return 1
 end
 return 0`)
@@ -109,13 +155,19 @@ func (p *Pauses) Pause(ctx context.Context, s PauseState) (first bool, err error
 	if err != nil {
 		return false, fmt.Errorf("pause %s: %w", s.Queue, err)
 	}
+	if err := p.index(ctx, s.Queue); err != nil {
+		return false, err
+	}
 	written, err := pauseScript.Run(ctx, p.rdb,
-		[]string{p.stateKey(s.Queue), asynqx.PausedKey(s.Queue), p.indexKey()},
-		data, s.Flag, flag(s.ResumeAt.IsZero()), s.Queue).Int()
+		[]string{p.stateKey(s.Queue), asynqx.PausedKey(s.Queue)},
+		data, s.Flag, flag(s.ResumeAt.IsZero())).Int()
 	if err != nil {
 		return false, fmt.Errorf("pause %s: %w", s.Queue, err)
 	}
-	return written == 1, nil
+	if written != 1 {
+		return false, nil
+	}
+	return true, p.index(ctx, s.Queue)
 }
 
 // newFlag returns a value for asynq's pause flag that no one else writes:
@@ -190,10 +242,9 @@ func (p *Pauses) List(ctx context.Context) ([]PauseState, error) {
 }
 
 // resumeScript resumes a queue and forgets why it was paused, in one step.
-// KEYS: asynq's pause flag, the state, the index. ARGV: the queue.
+// KEYS: asynq's pause flag, the state.
 var resumeScript = redis.NewScript(`
 redis.call("DEL", KEYS[1], KEYS[2])
-redis.call("SREM", KEYS[3], ARGV[1])
 return 0`)
 
 // Resume unpauses queue, however it was paused, and forgets why, in one
@@ -201,17 +252,17 @@ return 0`)
 // the state gone with the queue still paused. Resuming a running queue is
 // a no-op. `enqueue resume` and the web UI's resume button both call it.
 func (p *Pauses) Resume(ctx context.Context, queue string) error {
-	if err := resumeScript.Run(ctx, p.rdb, []string{asynqx.PausedKey(queue), p.stateKey(queue), p.indexKey()}, queue).Err(); err != nil {
+	if err := resumeScript.Run(ctx, p.rdb, []string{asynqx.PausedKey(queue), p.stateKey(queue)}).Err(); err != nil {
 		return fmt.Errorf("resume %s: %w", queue, err)
 	}
-	return nil
+	return p.unindex(ctx, queue)
 }
 
 // settleScript ends one timed pause that is due, or drops a state that no
 // longer holds, provided the state is still the one the caller read. KEYS:
-// asynq's pause flag, the state, the index. ARGV: the state as read, its
-// flag value, "1" when the pause is due, the queue. It returns 1 when it
-// resumed the queue, 2 when it dropped a stale state, 0 otherwise.
+// asynq's pause flag, the state. ARGV: the state as read, its flag value,
+// "1" when the pause is due. It returns 1 when it resumed the queue, 2 when
+// it dropped a stale state, 0 otherwise.
 var settleScript = redis.NewScript(`
 if redis.call("GET", KEYS[2]) ~= ARGV[1] then
 	return 0
@@ -221,11 +272,9 @@ if redis.call("GET", KEYS[1]) == ARGV[2] then
 		return 0
 	end
 	redis.call("DEL", KEYS[1], KEYS[2])
-	redis.call("SREM", KEYS[3], ARGV[4])
 	return 1
 end
 redis.call("DEL", KEYS[2])
-redis.call("SREM", KEYS[3], ARGV[4])
 return 2`)
 
 // ResumeDue resumes every queue whose timed pause ends at or before now,
@@ -246,8 +295,8 @@ func (p *Pauses) ResumeDue(ctx context.Context, now time.Time) ([]PauseState, er
 			return resumed, err
 		}
 		if s == nil {
-			if err := p.rdb.SRem(ctx, p.indexKey(), q).Err(); err != nil {
-				return resumed, fmt.Errorf("forget pause of %s: %w", q, err)
+			if err := p.unindex(ctx, q); err != nil {
+				return resumed, err
 			}
 			continue
 		}
@@ -255,10 +304,15 @@ func (p *Pauses) ResumeDue(ctx context.Context, now time.Time) ([]PauseState, er
 		if held && !due {
 			continue
 		}
-		n, err := settleScript.Run(ctx, p.rdb, []string{asynqx.PausedKey(q), p.stateKey(q), p.indexKey()},
-			raw, s.Flag, flag(due), q).Int()
+		n, err := settleScript.Run(ctx, p.rdb, []string{asynqx.PausedKey(q), p.stateKey(q)},
+			raw, s.Flag, flag(due)).Int()
 		if err != nil {
 			return resumed, fmt.Errorf("resume %s: %w", q, err)
+		}
+		if n != 0 {
+			if err := p.unindex(ctx, q); err != nil {
+				return resumed, err
+			}
 		}
 		if n == 1 {
 			resumed = append(resumed, *s)

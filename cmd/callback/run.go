@@ -61,11 +61,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 // newHandler builds the recorder over the catalog, and the handler.
 func newHandler(ctx context.Context, cc *callbackConfig, rdb redis.UniversalClient, log zerolog.Logger) (*callback.Handler, error) {
-	cat, err := catalog.NewWithConfig(rdb, catalog.Config{})
+	cat, err := catalog.NewWithConfig(rdb, catalog.Config{Prefix: cc.redis.KeyPrefix()})
 	if err != nil {
 		return nil, err
 	}
-	store, err := scans.New(ctx, rdb, cat, scans.Config{OpenIDKey: cc.openIDKey, Retention: cc.retention})
+	store, err := scans.New(ctx, rdb, cat, scans.Config{Prefix: cc.redis.KeyPrefix(), OpenIDKey: cc.openIDKey, Retention: cc.retention})
 	if err != nil {
 		return nil, fmt.Errorf("scans: %w", err)
 	}

@@ -177,7 +177,7 @@ func (c *cli) services(ctx context.Context) (*catalog.Catalog, *asynq.Inspector,
 		return nil, nil, nil, err
 	}
 	inspector := asynq.NewInspectorFromRedisClient(rdb)
-	return catalog.New(rdb, ""), inspector, tasks.NewPauses(rdb, inspector), nil
+	return catalog.New(rdb, c.cfg.Redis.KeyPrefix()), inspector, tasks.NewPauses(rdb, inspector), nil
 }
 
 // scans returns the scan counts, on the connection pool of services and
@@ -188,7 +188,7 @@ func (c *cli) scans(ctx context.Context, cat *catalog.Catalog) (*scans.Store, er
 	if err != nil {
 		return nil, err
 	}
-	return scans.New(ctx, rdb, cat, scans.Config{})
+	return scans.New(ctx, rdb, cat, scans.Config{Prefix: c.cfg.Redis.KeyPrefix()})
 }
 
 func (c *cli) close() {

@@ -90,7 +90,7 @@ func (c *cli) quotaChecker(ctx context.Context) (*preflight.Checker, error) {
 		quotas[id] = client
 	}
 	return preflight.New(preflight.Config{
-		Catalog:      catalog.New(rdb, ""),
+		Catalog:      catalog.New(rdb, c.cfg.Redis.KeyPrefix()),
 		LifetimeCaps: caps.Cap,
 		Budgets:      ratelimit.NewBudget(rdb, ratelimit.BudgetConfig{Limits: budgets.Lookup, Now: clock.Now}),
 		Quotas:       quotas,

@@ -59,7 +59,7 @@ func runQueue(ctx context.Context, c *cli, args []string) error {
 	q := &jobfile.Queuer{
 		Client:    asynq.NewClientFromRedisClient(rdb),
 		Inspector: asynq.NewInspectorFromRedisClient(rdb),
-		Catalog:   catalog.New(rdb, ""),
+		Catalog:   catalog.New(rdb, c.cfg.Redis.KeyPrefix()),
 		OpenStore: c.cfg.Storage.Open,
 		Now:       c.now,
 	}

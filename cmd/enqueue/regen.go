@@ -127,7 +127,7 @@ func regenerate(ctx context.Context, c *cli, rdb redis.UniversalClient, budgets 
 		return err
 	}
 	planner, err := regen.NewPlanner(regen.PlannerConfig{
-		Catalog:   catalog.New(rdb, ""),
+		Catalog:   catalog.New(rdb, c.cfg.Redis.KeyPrefix()),
 		Client:    asynq.NewClientFromRedisClient(rdb),
 		Inspector: asynq.NewInspectorFromRedisClient(rdb),
 		Budget:    ratelimit.NewBudget(rdb, ratelimit.BudgetConfig{Limits: budgets.Lookup, Now: clock.Now}),

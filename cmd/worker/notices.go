@@ -51,13 +51,13 @@ func parseNotify(getenv func(string) string) (*notify.WebhookConfig, error) {
 
 // newNotifier makes the worker's notifier, or nil when notices are off
 // (webhook nil). loadConfig has checked webhook.
-func newNotifier(webhook *notify.WebhookConfig, rdb redis.UniversalClient, cat *catalog.Catalog,
+func newNotifier(webhook *notify.WebhookConfig, rdb redis.UniversalClient, keyPrefix string, cat *catalog.Catalog,
 	now func() time.Time, log zerolog.Logger) (*notify.Notifier, error) {
 	if webhook == nil {
 		return nil, nil
 	}
 	log = log.With().Str("component", "notify").Logger()
-	n, err := notify.New(notify.Config{Redis: rdb, Campaigns: cat, Webhook: *webhook, Now: now, Logger: log})
+	n, err := notify.New(notify.Config{Redis: rdb, Prefix: keyPrefix, Campaigns: cat, Webhook: *webhook, Now: now, Logger: log})
 	if err != nil {
 		return nil, err
 	}

@@ -94,13 +94,13 @@ func serve(ctx context.Context, wc *workerConfig, s *services, stdout io.Writer)
 func (s *services) buildGenerator(ctx context.Context, wc *workerConfig) error {
 	cfg, rates, budgets, log := wc.shared, wc.rates, wc.budgets, s.log
 	rdb, store, pauses, clock := s.rdb, s.store, s.pauses, s.clock
-	cat, err := catalog.NewWithConfig(rdb, catalog.Config{MinReplicas: cfg.RedisMinReplicas})
+	cat, err := catalog.NewWithConfig(rdb, catalog.Config{Prefix: cfg.Redis.KeyPrefix(), MinReplicas: cfg.RedisMinReplicas})
 	if err != nil {
 		return exitcode.UsageError(err)
 	}
 	// The worker only reads the scan counts: it hashes no openid, so it
 	// needs no key.
-	counts, err := scans.New(ctx, rdb, cat, scans.Config{})
+	counts, err := scans.New(ctx, rdb, cat, scans.Config{Prefix: cfg.Redis.KeyPrefix()})
 	if err != nil {
 		return fmt.Errorf("scan counts: %w", err)
 	}
@@ -141,7 +141,7 @@ func (s *services) buildGenerator(ctx context.Context, wc *workerConfig) error {
 	if err != nil {
 		return exitcode.UsageError(err)
 	}
-	if s.notifier, err = newNotifier(wc.notify, rdb, cat, clock.Now, log); err != nil {
+	if s.notifier, err = newNotifier(wc.notify, rdb, cfg.Redis.KeyPrefix(), cat, clock.Now, log); err != nil {
 		return exitcode.UsageError(err)
 	}
 	genCfg.Notices, probe.Notices = s.notices(), s.notices()

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"fmt"
 	"slices"
 	"strings"
@@ -86,8 +87,92 @@ func sameAsynqOpt(a, b asynq.RedisConnOpt) bool {
 		return ok && slices.Equal(a.SentinelAddrs, b.SentinelAddrs) && a.MasterName == b.MasterName &&
 			a.SentinelUsername == b.SentinelUsername && a.SentinelPassword == b.SentinelPassword &&
 			a.Username == b.Username && a.Password == b.Password && a.DB == b.DB && a.TLSConfig == b.TLSConfig
+	case asynq.RedisClusterClientOpt:
+		b, ok := b.(asynq.RedisClusterClientOpt)
+		return ok && slices.Equal(a.Addrs, b.Addrs) && a.Username == b.Username && a.Password == b.Password &&
+			a.DialTimeout == b.DialTimeout && a.ReadTimeout == b.ReadTimeout && a.WriteTimeout == b.WriteTimeout &&
+			(a.TLSConfig == nil) == (b.TLSConfig == nil)
 	}
 	return false
+}
+
+func TestParseRedisURLCluster(t *testing.T) {
+	tests := []struct {
+		name        string
+		in          string
+		wantDisplay string
+		wantPrefix  string
+		wantAsynq   asynq.RedisClusterClientOpt
+	}{
+		{
+			name:        "nodes, password and options",
+			in:          "redis-cluster://wxqr:s3cr3t@n1:7000,n2:7001,n3:7002/?dial_timeout=2s&read_timeout=4s",
+			wantDisplay: "redis-cluster://wxqr:xxxxx@n1:7000,n2:7001,n3:7002/",
+			wantPrefix:  DefaultClusterKeyPrefix,
+			wantAsynq: asynq.RedisClusterClientOpt{Addrs: []string{"n1:7000", "n2:7001", "n3:7002"}, Username: "wxqr",
+				Password: "s3cr3t", DialTimeout: 2 * time.Second, ReadTimeout: 4 * time.Second},
+		},
+		{
+			name:        "one node, own prefix",
+			in:          "redis-cluster://n1:7000?key_prefix=%7Bbrand%7D:",
+			wantDisplay: "redis-cluster://n1:7000",
+			wantPrefix:  "{brand}:",
+			wantAsynq:   asynq.RedisClusterClientOpt{Addrs: []string{"n1:7000"}},
+		},
+		{
+			name:        "tls",
+			in:          "rediss-cluster://:s3cr3t@cache.example.com:6380",
+			wantDisplay: "rediss-cluster://:xxxxx@cache.example.com:6380",
+			wantPrefix:  DefaultClusterKeyPrefix,
+			wantAsynq:   asynq.RedisClusterClientOpt{Addrs: []string{"cache.example.com:6380"}, Password: "s3cr3t", TLSConfig: &tls.Config{}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := ParseRedisURL(tt.in)
+			if err != nil {
+				t.Fatalf("ParseRedisURL: %v", err)
+			}
+			if got := r.String(); got != tt.wantDisplay {
+				t.Errorf("String() = %q, want %q", got, tt.wantDisplay)
+			}
+			if got := fmt.Sprintf("%#v|%+v|%d", r, r, r); strings.Contains(got, "s3cr3t") {
+				t.Errorf("formatted Redis shows the password: %s", got)
+			}
+			if !r.Cluster() || r.Sentinel() {
+				t.Errorf("Cluster() = %t, Sentinel() = %t, want a cluster", r.Cluster(), r.Sentinel())
+			}
+			if got := r.KeyPrefix(); got != tt.wantPrefix {
+				t.Errorf("KeyPrefix() = %q, want %q", got, tt.wantPrefix)
+			}
+			if got := r.AsynqConnOpt(); !sameAsynqOpt(got, tt.wantAsynq) {
+				t.Errorf("AsynqConnOpt() = %#v, want %#v", got, tt.wantAsynq)
+			}
+			rdb := r.NewClient()
+			t.Cleanup(func() { rdb.Close() })
+			cc, ok := rdb.(*redis.ClusterClient)
+			if !ok {
+				t.Fatalf("NewClient() is a %T, want a *redis.ClusterClient", rdb)
+			}
+			if got := cc.Options().Addrs; !slices.Equal(got, tt.wantAsynq.Addrs) {
+				t.Errorf("client's nodes = %v, want %v", got, tt.wantAsynq.Addrs)
+			}
+			if (cc.Options().TLSConfig == nil) != (tt.wantAsynq.TLSConfig == nil) {
+				t.Errorf("client's TLS config = %v, want TLS %t", cc.Options().TLSConfig, tt.wantAsynq.TLSConfig != nil)
+			}
+		})
+	}
+	t.Run("single servers keep the plain prefix", func(t *testing.T) {
+		for _, in := range []string{DefaultRedisURL, "redis-sentinel://s1:26379/m"} {
+			r, err := ParseRedisURL(in)
+			if err != nil {
+				t.Fatalf("ParseRedisURL(%q): %v", in, err)
+			}
+			if r.Cluster() || r.KeyPrefix() != DefaultKeyPrefix {
+				t.Errorf("%s: Cluster() = %t, KeyPrefix() = %q, want false and %q", in, r.Cluster(), r.KeyPrefix(), DefaultKeyPrefix)
+			}
+		}
+	})
 }
 
 func TestParseRedisURLTLS(t *testing.T) {
@@ -124,6 +209,12 @@ func TestParseRedisURLErrors(t *testing.T) {
 		{"sentinel without port", "redis-sentinel://:s3cr3t@s1/m", "host:port"},
 		{"sentinel bad db", "redis-sentinel://:s3cr3t@s1:26379/m/x", "database"},
 		{"sentinel option", "redis-sentinel://:s3cr3t@s1:26379/m?master=m", "master"},
+		{"cluster without port", "redis-cluster://:s3cr3t@n1,n2:7001", "host:port"},
+		{"cluster db", "redis-cluster://:s3cr3t@n1:7000/2", "database"},
+		{"cluster prefix without tag", "redis-cluster://:s3cr3t@n1:7000?key_prefix=wxqr:", "hash tag"},
+		{"cluster prefix empty tag", "redis-cluster://:s3cr3t@n1:7000?key_prefix=%7B%7D:", "hash tag"},
+		{"cluster addr option", "redis-cluster://:s3cr3t@n1:7000?addr=n2:7001", "addr"},
+		{"cluster unknown option", "redis-cluster://:s3cr3t@n1:7000?colour=blue", "colour"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,6 +11,7 @@
 //	WXQR_TEST_S3_SECRET_KEY   its secret key
 //	WXQR_TEST_SENTINEL_ADDRS  Redis Sentinels, host:port,host:port,... (see Sentinel)
 //	WXQR_TEST_SENTINEL_MASTER the name of the master they watch
+//	WXQR_TEST_CLUSTER_ADDRS   Redis Cluster nodes, host:port,... (see Cluster)
 //	CI                        when true, a missing service fails the test
 //
 // When a service is missing, a test is skipped locally (with a hint to run
