@@ -55,16 +55,9 @@ type Lease struct {
 // when someone else holds it. While held, the lock is renewed every ttl/3;
 // if its holder dies, it lapses within ttl.
 func (c *Catalog) Lock(ctx context.Context, id string, ttl time.Duration) (*Lease, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return nil, fmt.Errorf("catalog: lock %s: %w", id, err)
-	}
-	l := &Lease{
-		c: c, key: c.keys.lock(id), token: hex.EncodeToString(b[:]),
-		stop: make(chan struct{}), renewed: make(chan struct{}),
-		// The renewal and the release must happen even when the caller's
-		// context is over.
-		bg: context.WithoutCancel(ctx),
+	l, err := c.newLease(ctx, id)
+	if err != nil {
+		return nil, err
 	}
 	ok, err := c.rdb.SetNX(ctx, l.key, l.token, ttl).Result()
 	if err != nil {
@@ -78,6 +71,21 @@ func (c *Catalog) Lock(ctx context.Context, id string, ttl time.Duration) (*Leas
 	}
 	go l.renew(ttl)
 	return l, nil
+}
+
+// newLease returns the lease of code id with a fresh token, not yet taken.
+func (c *Catalog) newLease(ctx context.Context, id string) (*Lease, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, fmt.Errorf("catalog: lock %s: %w", id, err)
+	}
+	return &Lease{
+		c: c, key: c.keys.lock(id), token: hex.EncodeToString(b[:]),
+		stop: make(chan struct{}), renewed: make(chan struct{}),
+		// The renewal and the release must happen even when the caller's
+		// context is over.
+		bg: context.WithoutCancel(ctx),
+	}, nil
 }
 
 func (l *Lease) renew(ttl time.Duration) {
@@ -119,10 +127,27 @@ func (l *Lease) check(got string, err error) error {
 // safe to call after the lock lapsed, and more than once.
 func (l *Lease) Release() {
 	l.release.Do(func() {
-		close(l.stop)
-		<-l.renewed
-		ctx, cancel := context.WithTimeout(l.bg, 5*time.Second)
-		defer cancel()
-		unlockScript.Run(ctx, l.c.rdb, []string{l.key}, l.token) //nolint:errcheck // an unreleased lock lapses
+		l.stopRenewal()
+		l.unlock()
 	})
+}
+
+// released ends the lease whose lock a transaction deleted (Finish): the
+// renewal stops, and Release does nothing more.
+func (l *Lease) released() {
+	l.release.Do(l.stopRenewal)
+}
+
+// stopRenewal stops the renewal and waits until it has stopped. Only a
+// lease whose lock was taken has one running.
+func (l *Lease) stopRenewal() {
+	close(l.stop)
+	<-l.renewed
+}
+
+// unlock deletes the lock if it still holds the lease's token.
+func (l *Lease) unlock() {
+	ctx, cancel := context.WithTimeout(l.bg, 5*time.Second)
+	defer cancel()
+	unlockScript.Run(ctx, l.c.rdb, []string{l.key}, l.token) //nolint:errcheck // an unreleased lock lapses
 }

@@ -78,7 +78,7 @@ func (c *Catalog) GetMany(ctx context.Context, ids []string) ([]*wxqr.Record, er
 // With Config.MinReplicas, it fails with ErrNotReplicated when the record was
 // written but not acknowledged by that many replicas in time.
 func (c *Catalog) Put(ctx context.Context, rec *wxqr.Record) error {
-	_, err := c.put(ctx, rec, false, nil)
+	_, err := c.put(ctx, rec, false, nil, nil)
 	return err
 }
 
@@ -91,14 +91,83 @@ func (c *Catalog) PutHeld(ctx context.Context, rec *wxqr.Record, lease *Lease) e
 	if lease == nil {
 		return errors.New("catalog: put: a lease is required")
 	}
-	_, err := c.put(ctx, rec, false, lease)
+	_, err := c.put(ctx, rec, false, lease, nil)
 	return err
+}
+
+// Finish is PutHeld for the run that made the code, and its last word: the
+// same transaction also drops the code's staged result and call mark (as
+// DropStaged does) and deletes the lease's lock, which it has just checked,
+// so recording a code is one transaction and not three calls. After it
+// succeeds the lease is released (Release does nothing more); after it
+// fails, nothing was written and the lease is still held.
+func (c *Catalog) Finish(ctx context.Context, rec *wxqr.Record, lease *Lease) error {
+	if lease == nil {
+		return errors.New("catalog: finish: a lease is required")
+	}
+	if rec == nil {
+		return errors.New("catalog: finish: nil record")
+	}
+	drop := append(c.stagedKeys(rec.ID), c.keys.called(rec.ID))
+	_, err := c.put(ctx, rec, false, lease, func(p redis.Pipeliner) {
+		// EVAL and not EVALSHA: inside MULTI a script that Redis forgot
+		// (a restart, a failover) would fail after the record was written.
+		p.Eval(ctx, dropHeldScript, drop, rec.ID)
+		p.Del(ctx, lease.key)
+	})
+	if err != nil {
+		return err
+	}
+	lease.released()
+	return nil
+}
+
+// putReads reads, on tx's connection in one round trip, what put decides
+// on: whether lease (if any) still holds its lock, the stored record of id,
+// and whether campaign is retired.
+func (c *Catalog) putReads(ctx context.Context, tx *redis.Tx, id, campaign string, lease *Lease) (old *wxqr.Record, campaignRetired bool, err error) {
+	var lock, record *redis.StringCmd
+	var retired *redis.BoolCmd
+	_, err = tx.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if lease != nil {
+			lock = p.Get(ctx, lease.key)
+		}
+		record = p.Get(ctx, c.keys.code(id))
+		if campaign != "" {
+			retired = p.SIsMember(ctx, c.keys.retiredCampaigns(), campaign)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, false, err
+	}
+	if lease != nil {
+		if err := lease.check(lock.Result()); err != nil {
+			return nil, false, err
+		}
+	}
+	switch data, err := record.Bytes(); {
+	case errors.Is(err, redis.Nil):
+	case err != nil:
+		return nil, false, err
+	default:
+		if old, err = decodeRecord(id, data); err != nil {
+			return nil, false, err
+		}
+	}
+	if retired != nil {
+		if campaignRetired, err = retired.Result(); err != nil {
+			return nil, false, err
+		}
+	}
+	return old, campaignRetired, nil
 }
 
 // put is Put; with keepNewer it leaves a stored record of a higher
 // generation alone and reports written == false; with a lease it writes only
-// while the lease holds its lock.
-func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool, lease *Lease) (written bool, err error) {
+// while the lease holds its lock; also, if not nil, queues more writes in
+// the same transaction.
+func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool, lease *Lease, also func(redis.Pipeliner)) (written bool, err error) {
 	if err := checkRecord(rec); err != nil {
 		return false, fmt.Errorf("catalog: put: %w", err)
 	}
@@ -110,21 +179,12 @@ func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool, lea
 	}
 	err = c.transact(ctx, func(tx *redis.Tx) error {
 		written = false
-		if lease != nil {
-			if err := lease.check(tx.Get(ctx, lease.key).Result()); err != nil {
-				return err
-			}
-		}
-		old, err := c.readRecord(ctx, tx, next.ID)
+		old, campaignRetired, err := c.putReads(ctx, tx, next.ID, next.Campaign, lease)
 		if err != nil {
 			return err
 		}
 		if keepNewer && old != nil && old.Generation > next.Generation {
 			return nil
-		}
-		campaignRetired, err := c.campaignRetired(ctx, tx, next.Campaign)
-		if err != nil {
-			return err
 		}
 		next.Retired = rec.Retired || old != nil && old.Retired || campaignRetired
 		data, err := json.Marshal(next)
@@ -147,6 +207,9 @@ func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool, lea
 				if emptied {
 					p.SRem(ctx, c.keys.campaigns(), leaving)
 				}
+			}
+			if also != nil {
+				also(p)
 			}
 			return nil
 		})
@@ -228,18 +291,6 @@ func (c *Catalog) onlyMember(ctx context.Context, tx *redis.Tx, key, id string) 
 		return false, nil
 	}
 	return err == nil, err
-}
-
-// readRecord returns the stored record id, or nil if there is none.
-func (c *Catalog) readRecord(ctx context.Context, tx *redis.Tx, id string) (*wxqr.Record, error) {
-	data, err := tx.Get(ctx, c.keys.code(id)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return decodeRecord(id, data)
 }
 
 // checkRecord refuses records that would be indexed under one identity and

@@ -71,15 +71,6 @@ func (c *Catalog) CampaignRetired(ctx context.Context, campaign string) (bool, e
 	return retired, nil
 }
 
-// campaignRetired is CampaignRetired inside a transaction that watches the
-// set of retired campaigns.
-func (c *Catalog) campaignRetired(ctx context.Context, tx *redis.Tx, campaign string) (bool, error) {
-	if campaign == "" {
-		return false, nil
-	}
-	return tx.SIsMember(ctx, c.keys.retiredCampaigns(), campaign).Result()
-}
-
 // retire retires one batch of distinct ids in one transaction.
 func (c *Catalog) retire(ctx context.Context, ids []string) (int, error) {
 	codeKeys := make([]string, len(ids))

@@ -88,7 +88,7 @@ func (c *Catalog) Rebuild(ctx context.Context, store storage.Store) (int, error)
 			return err
 		}
 		rec.Bucket, rec.ObjectKey = store.Location(strings.TrimSuffix(key, storage.SidecarSuffix))
-		written, err := c.put(ctx, rec, true, nil)
+		written, err := c.put(ctx, rec, true, nil, nil)
 		if err != nil {
 			return err
 		}

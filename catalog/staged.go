@@ -114,6 +114,17 @@ redis.call("HDEL", KEYS[3], ARGV[1])
 redis.call("ZREM", KEYS[4], ARGV[1])
 return 1`)
 
+// dropHeldScript is dropScript without the sweep, for Finish's
+// transaction, where it is sent whole (EVAL): the next Stage sweeps. KEYS
+// and ARGV as dropScript's.
+const dropHeldScript = `
+local old = tonumber(redis.call("HGET", KEYS[3], ARGV[1]) or "0")
+redis.call("DEL", KEYS[1], KEYS[5])
+redis.call("DECRBY", KEYS[2], old)
+redis.call("HDEL", KEYS[3], ARGV[1])
+redis.call("ZREM", KEYS[4], ARGV[1])
+return 1`
+
 // StagedBytes returns the bytes of image that staged results hold: what
 // waits in Redis for storage.
 func (c *Catalog) StagedBytes(ctx context.Context) (int64, error) {

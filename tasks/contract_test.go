@@ -40,13 +40,24 @@ func TestCatalogContract(t *testing.T) {
 	}
 	const id = "code"
 	rec := &wxqr.Record{ID: permSpec.ID(), Spec: permSpec, Generation: 1, CreatedAt: genNow}
+	// claim takes id's lock and returns what Claim read under it, the lock
+	// released again at the end of the test.
+	claim := func(t *testing.T, c tasks.Catalog, id string) *catalog.Claim {
+		t.Helper()
+		cl, err := c.Claim(t.Context(), id, time.Minute, "")
+		if err != nil {
+			t.Fatalf("Claim: %v", err)
+		}
+		t.Cleanup(cl.Lease.Release)
+		return cl
+	}
 	cases := []struct {
 		name string
 		run  func(t *testing.T, c tasks.Catalog, rdb *redis.Client)
 	}{
 		{"nothing staged", func(t *testing.T, c tasks.Catalog, _ *redis.Client) {
-			if s, err := c.Staged(t.Context(), id); s != nil || err != nil {
-				t.Errorf("Staged = %+v, %v; want nil, nil", s, err)
+			if cl := claim(t, c, id); cl.Staged != nil || cl.Record != nil || cl.Called != 0 || cl.CampaignRetired {
+				t.Errorf("Claim = %+v; want nothing read", cl)
 			}
 		}},
 		{"ticket staged without image", func(t *testing.T, c tasks.Catalog, _ *redis.Client) {
@@ -54,9 +65,11 @@ func TestCatalogContract(t *testing.T) {
 				if err := c.Stage(t.Context(), id, &catalog.Staged{Generation: 1, Ticket: "t", Image: img, CreatedAt: genNow}); err != nil {
 					t.Fatal(err)
 				}
-				s, err := c.Staged(t.Context(), id)
-				if err != nil || s == nil {
-					t.Fatalf("Staged = %+v, %v", s, err)
+				cl := claim(t, c, id)
+				cl.Lease.Release()
+				s := cl.Staged
+				if s == nil {
+					t.Fatal("Claim read no staged result")
 				}
 				if len(s.Image) != 0 || s.Ticket != "t" || s.Generation != 1 || !s.CreatedAt.Equal(genNow) {
 					t.Errorf("Staged = %+v, want ticket t of generation 1 without image", s)
@@ -68,75 +81,66 @@ func TestCatalogContract(t *testing.T) {
 			if err := c.Stage(t.Context(), id, &catalog.Staged{Generation: 2, Image: img, ContentType: wxqr.ContentTypeJPEG}); err != nil {
 				t.Fatal(err)
 			}
-			s, err := c.Staged(t.Context(), id)
-			if err != nil || s == nil || !slices.Equal(s.Image, img) || s.ContentType != wxqr.ContentTypeJPEG {
-				t.Errorf("Staged = %+v, %v; want the staged image", s, err)
+			if s := claim(t, c, id).Staged; s == nil || !slices.Equal(s.Image, img) || s.ContentType != wxqr.ContentTypeJPEG {
+				t.Errorf("Staged = %+v; want the staged image", s)
 			}
 		}},
 		{"call mark goes with the staged result", func(t *testing.T, c tasks.Catalog, _ *redis.Client) {
 			ctx := t.Context()
-			if gen, err := c.Called(ctx, id); gen != 0 || err != nil {
-				t.Fatalf("Called = %d, %v; want 0", gen, err)
-			}
 			if err := c.MarkCalled(ctx, id, 2); err != nil {
 				t.Fatal(err)
 			}
 			if err := c.Stage(ctx, id, &catalog.Staged{Generation: 2, Ticket: "t"}); err != nil {
 				t.Fatal(err)
 			}
-			if gen, err := c.Called(ctx, id); gen != 2 || err != nil {
-				t.Fatalf("Called = %d, %v; want 2", gen, err)
+			cl := claim(t, c, id)
+			cl.Lease.Release()
+			if cl.Called != 2 {
+				t.Fatalf("Called = %d, want 2", cl.Called)
 			}
 			if err := c.DropStaged(ctx, id); err != nil {
 				t.Fatal(err)
 			}
-			gen, err := c.Called(ctx, id)
-			s, serr := c.Staged(ctx, id)
-			if gen != 0 || err != nil || s != nil || serr != nil {
-				t.Errorf("after DropStaged: Called = %d (%v), Staged = %+v (%v); want 0 and nil", gen, err, s, serr)
+			if cl := claim(t, c, id); cl.Called != 0 || cl.Staged != nil {
+				t.Errorf("after DropStaged: Called = %d, Staged = %+v; want 0 and nil", cl.Called, cl.Staged)
 			}
 		}},
 		{"lock", func(t *testing.T, c tasks.Catalog, _ *redis.Client) {
-			lease, err := c.Lock(t.Context(), id, time.Minute)
-			if err != nil {
-				t.Fatal(err)
+			cl := claim(t, c, id)
+			if _, err := c.Claim(t.Context(), id, time.Minute, ""); !errors.Is(err, catalog.ErrLocked) {
+				t.Errorf("second Claim = %v, want ErrLocked", err)
 			}
-			if _, err := c.Lock(t.Context(), id, time.Minute); !errors.Is(err, catalog.ErrLocked) {
-				t.Errorf("second Lock = %v, want ErrLocked", err)
-			}
-			lease.Release()
-			again, err := c.Lock(t.Context(), id, time.Minute)
-			if err != nil {
-				t.Fatalf("Lock after Release: %v", err)
-			}
-			again.Release()
+			cl.Lease.Release()
+			claim(t, c, id)
 		}},
-		{"put held", func(t *testing.T, c tasks.Catalog, rdb *redis.Client) {
+		{"finish", func(t *testing.T, c tasks.Catalog, rdb *redis.Client) {
 			ctx := t.Context()
-			if _, err := c.Get(ctx, rec.ID); !errors.Is(err, catalog.ErrNotFound) {
-				t.Fatalf("Get before PutHeld = %v, want ErrNotFound", err)
-			}
-			lease, err := c.Lock(ctx, rec.ID, time.Minute)
-			if err != nil {
+			if err := c.MarkCalled(ctx, rec.ID, 1); err != nil {
 				t.Fatal(err)
 			}
-			defer lease.Release()
-			if err := c.PutHeld(ctx, rec, lease); err != nil {
-				t.Fatalf("PutHeld: %v", err)
+			if err := c.Stage(ctx, rec.ID, &catalog.Staged{Generation: 1, Ticket: "t"}); err != nil {
+				t.Fatal(err)
 			}
-			if got, err := c.Get(ctx, rec.ID); err != nil || got.Generation != 1 {
-				t.Fatalf("Get = %+v, %v; want the record put", got, err)
-			}
+			lost := claim(t, c, rec.ID).Lease
 			if err := rdb.Set(ctx, lockKey(rec.ID), otherWorker, time.Minute).Err(); err != nil {
 				t.Fatal(err)
 			}
-			next := *rec
-			next.Generation = 2
-			if err := c.PutHeld(ctx, &next, lease); !errors.Is(err, catalog.ErrLockLost) {
-				t.Errorf("PutHeld with a lost lock = %v, want ErrLockLost", err)
+			if err := c.Finish(ctx, rec, lost); !errors.Is(err, catalog.ErrLockLost) {
+				t.Errorf("Finish with a lost lock = %v, want ErrLockLost", err)
 			}
-			if got, err := c.Get(ctx, rec.ID); err != nil || got.Generation != 1 {
-				t.Errorf("Get = %+v, %v; want generation 1 untouched", got, err)
+			if err := rdb.Del(ctx, lockKey(rec.ID)).Err(); err != nil {
+				t.Fatal(err)
+			}
+			cl := claim(t, c, rec.ID)
+			if cl.Record != nil || cl.Staged == nil || cl.Called != 1 {
+				t.Fatalf("after a Finish that lost its lock: Claim = %+v; want no record, the staged result and the call mark kept", cl)
+			}
+			if err := c.Finish(ctx, rec, cl.Lease); err != nil {
+				t.Fatalf("Finish: %v", err)
+			}
+			// Finish released the lock: the code can be claimed at once.
+			if cl := claim(t, c, rec.ID); cl.Record == nil || cl.Record.Generation != 1 || cl.Staged != nil || cl.Called != 0 {
+				t.Errorf("after Finish: Claim = %+v; want generation 1 recorded, nothing staged, no call mark", cl)
 			}
 		}},
 	}

@@ -307,7 +307,7 @@ func TestGenerateFencing(t *testing.T) {
 		h.store.onPut = func() { h.takeLock(t, id) }
 		wantRetryLater(t, h.run(t, generateTask(t, tasks.GeneratePayload{Spec: permSpec})))
 		if _, _, _, puts := h.catalog.counts(); puts != 1 {
-			t.Errorf("PutHeld called %d times, want 1", puts)
+			t.Errorf("Finish called %d times, want 1", puts)
 		}
 		if _, ok := h.record(t, id); ok {
 			t.Error("the code was recorded by a run that had lost its lock")

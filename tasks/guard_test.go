@@ -80,18 +80,19 @@ func (w *outageWeChat) calls() (creates, shows int) {
 // guardHarness is a Generator on the real Redis (catalog, pauses, breaker,
 // storage watch) with a fake WeChat and a fake store.
 type guardHarness struct {
-	wechat *outageWeChat
-	store  *testStore
-	pauses *tasks.Pauses
-	health *tasks.StorageHealth
-	gen    *tasks.Generator
+	wechat  *outageWeChat
+	catalog *catalog.Catalog
+	store   *testStore
+	pauses  *tasks.Pauses
+	health  *tasks.StorageHealth
+	gen     *tasks.Generator
 }
 
 func newGuardHarness(t *testing.T, breaker tasks.BreakerConfig, health tasks.StorageHealthConfig) *guardHarness {
 	t.Helper()
 	pauses, _, rdb := newPauses(t)
 	cat := catalog.New(rdb, "")
-	h := &guardHarness{wechat: &outageWeChat{}, store: newTestStore(t), pauses: pauses}
+	h := &guardHarness{wechat: &outageWeChat{}, catalog: cat, store: newTestStore(t), pauses: pauses}
 	b, err := tasks.NewBreaker(rdb, breaker)
 	if err != nil {
 		t.Fatal(err)
@@ -176,25 +177,41 @@ func TestGenerateStopsWhileStorageFails(t *testing.T) {
 }
 
 // TestGenerateStopsAtTheStagedBytesCap checks that no code is made while
-// the images staged in Redis reach the cap: a wait, not a failure.
+// the images staged in Redis reach the cap: a wait, not a failure. Only a
+// Mini Program code's image is staged (an Official Account code stages its
+// ticket, and fetches the image again for free), so here one staged as a
+// Mini Program code's would be fills the cap.
 func TestGenerateStopsAtTheStagedBytesCap(t *testing.T) {
+	ctx := t.Context()
 	h := newGuardHarness(t, tasks.BreakerConfig{}, tasks.StorageHealthConfig{Failures: 100, MaxStagedBytes: 1})
 	h.store.setPutErr(errors.New("slow down"))
-	// The first code is made, its image staged: the cap is reached.
-	wantRetryLater(t, h.gen.ProcessTask(t.Context(), permTask(t, 1)))
-	later := wantRetryLater(t, h.gen.ProcessTask(t.Context(), permTask(t, 2)))
+	wantRetryLater(t, h.gen.ProcessTask(ctx, permTask(t, 1)))
+	if n, err := h.catalog.StagedBytes(ctx); err != nil || n != 0 {
+		t.Errorf("staged bytes after an Official Account code failed storage = %d, %v; want 0: only its ticket is staged", n, err)
+	}
+	wxa := &catalog.Staged{Generation: 1, Image: jpegOf(t, "wxa"), ContentType: wxqr.ContentTypeJPEG, CreatedAt: time.Now()}
+	if err := h.catalog.Stage(ctx, wxaSpec.ID(), wxa); err != nil {
+		t.Fatal(err)
+	}
+	later := wantRetryLater(t, h.gen.ProcessTask(ctx, permTask(t, 2)))
 	if creates, _ := h.wechat.calls(); creates != 1 {
 		t.Errorf("create calls = %d, want 1: none past the cap (%v)", creates, later)
 	}
-	if s, _ := h.pauses.Paused(t.Context(), tasks.QueueName(oaApp, wxqr.ClassOAPerm)); s != nil {
+	if s, _ := h.pauses.Paused(ctx, tasks.QueueName(oaApp, wxqr.ClassOAPerm)); s != nil {
 		t.Errorf("queue paused (%+v) at the cap of staged bytes, want only a wait", s)
 	}
 	// Stored, the staged image no longer counts.
 	h.store.setPutErr(nil)
+	if err := h.catalog.DropStaged(ctx, wxaSpec.ID()); err != nil {
+		t.Fatal(err)
+	}
 	for scene := int64(1); scene <= 2; scene++ {
-		if err := h.gen.ProcessTask(t.Context(), permTask(t, scene)); err != nil {
+		if err := h.gen.ProcessTask(ctx, permTask(t, scene)); err != nil {
 			t.Errorf("scene %d: %v", scene, err)
 		}
+	}
+	if creates, _ := h.wechat.calls(); creates != 2 {
+		t.Errorf("create calls = %d, want 2: one per code", creates)
 	}
 }
 

@@ -212,32 +212,35 @@ func (f *fakeWeChat) Tickets() []string {
 }
 
 // testCatalog is the real catalog with its calls counted and, on demand, a
-// failure of PutHeld or Staged: a Redis that fails one command and not the
+// failure of Claim or Finish: a Redis that fails one command and not the
 // next cannot be had otherwise.
 type testCatalog struct {
 	*catalog.Catalog
 
 	mu        sync.Mutex
-	putErr    error // returned by PutHeld instead of writing
-	lockErr   error // returned by Lock instead of locking
-	stagedErr error // returned by Staged instead of reading
-	locks     int   // Lock calls
+	putErr    error // returned by Finish instead of writing
+	lockErr   error // returned by Claim instead of locking
+	stagedErr error // returned by Claim as if the staged result could not be read
+	locks     int   // Claim calls
 	stages    int   // Stage calls
 	drops     int   // DropStaged calls
-	puts      int   // PutHeld calls, failed ones included
+	puts      int   // Finish calls, failed ones included
 }
 
 var _ tasks.Catalog = (*testCatalog)(nil)
 
-func (c *testCatalog) Lock(ctx context.Context, id string, ttl time.Duration) (*catalog.Lease, error) {
+func (c *testCatalog) Claim(ctx context.Context, id string, ttl time.Duration, campaign string) (*catalog.Claim, error) {
 	c.count(&c.locks)
 	c.mu.Lock()
-	err := c.lockErr
+	lockErr, stagedErr := c.lockErr, c.stagedErr
 	c.mu.Unlock()
-	if err != nil {
-		return nil, err
+	switch {
+	case lockErr != nil:
+		return nil, lockErr
+	case stagedErr != nil:
+		return nil, fmt.Errorf("test catalog: claim %s: %w", id, stagedErr)
 	}
-	return c.Catalog.Lock(ctx, id, ttl)
+	return c.Catalog.Claim(ctx, id, ttl, campaign)
 }
 
 func (c *testCatalog) Stage(ctx context.Context, id string, s *catalog.Staged) error {
@@ -245,30 +248,20 @@ func (c *testCatalog) Stage(ctx context.Context, id string, s *catalog.Staged) e
 	return c.Catalog.Stage(ctx, id, s)
 }
 
-func (c *testCatalog) Staged(ctx context.Context, id string) (*catalog.Staged, error) {
-	c.mu.Lock()
-	err := c.stagedErr
-	c.mu.Unlock()
-	if err != nil {
-		return nil, fmt.Errorf("test catalog: staged %s: %w", id, err)
-	}
-	return c.Catalog.Staged(ctx, id)
-}
-
 func (c *testCatalog) DropStaged(ctx context.Context, id string) error {
 	c.count(&c.drops)
 	return c.Catalog.DropStaged(ctx, id)
 }
 
-func (c *testCatalog) PutHeld(ctx context.Context, rec *wxqr.Record, lease *catalog.Lease) error {
+func (c *testCatalog) Finish(ctx context.Context, rec *wxqr.Record, lease *catalog.Lease) error {
 	c.count(&c.puts)
 	c.mu.Lock()
 	err := c.putErr
 	c.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("test catalog: put %s: %w", rec.ID, err)
+		return fmt.Errorf("test catalog: finish %s: %w", rec.ID, err)
 	}
-	return c.Catalog.PutHeld(ctx, rec, lease)
+	return c.Catalog.Finish(ctx, rec, lease)
 }
 
 func (c *testCatalog) count(n *int) {
@@ -277,7 +270,7 @@ func (c *testCatalog) count(n *int) {
 	*n++
 }
 
-// counts returns Lock, Stage, DropStaged and PutHeld calls so far.
+// counts returns Claim, Stage, DropStaged and Finish calls so far.
 func (c *testCatalog) counts() (locks, stages, drops, puts int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -50,9 +50,10 @@ func (j *generation) dropStaged(ctx context.Context) {
 	}
 }
 
-// store puts the image and its metadata in the bucket, records the code in
-// the catalog and drops the staged result, in that order: until the catalog
-// has it, a retry finds the staged result and spends nothing.
+// store puts the image and its metadata in the bucket, then records the code
+// in the catalog, dropping the staged result and releasing the lock in the
+// same transaction (Finish): until the catalog has it, a retry finds the
+// staged result and spends nothing.
 func (j *generation) store(ctx context.Context, prev *wxqr.Record, s *catalog.Staged) (*wxqr.Record, error) {
 	spec := j.p.Spec
 	info, err := wxqr.CheckImage(s.Image, spec.ImageWidth())
@@ -104,9 +105,8 @@ func (j *generation) store(ctx context.Context, prev *wxqr.Record, s *catalog.St
 	if err := catalog.WriteSidecar(ctx, j.g.Store, rec); err != nil {
 		return nil, fmt.Errorf("store metadata: %w", err)
 	}
-	if err := j.g.Catalog.PutHeld(ctx, rec, j.lease); err != nil {
+	if err := j.g.Catalog.Finish(ctx, rec, j.lease); err != nil {
 		return nil, fmt.Errorf("record code: %w", err)
 	}
-	j.dropStaged(ctx)
 	return rec, nil
 }

@@ -18,11 +18,7 @@ import (
 // so a first attempt makes no storage request. It returns nil when there is
 // nothing to adopt.
 func (j *generation) adopt(ctx context.Context, target int) (*wxqr.Record, error) {
-	called, err := j.g.Catalog.Called(ctx, j.p.ID)
-	if err != nil {
-		return nil, err
-	}
-	if called != target {
+	if j.claim.Called != target {
 		return nil, nil
 	}
 	rec, err := catalog.StoredRecord(ctx, j.g.Store, j.p.ID, j.p.Spec)
@@ -35,10 +31,9 @@ func (j *generation) adopt(ctx context.Context, target int) (*wxqr.Record, error
 	if rec.Campaign == "" {
 		rec.Campaign = j.p.Campaign
 	}
-	if err := j.g.Catalog.PutHeld(ctx, rec, j.lease); err != nil {
+	if err := j.g.Catalog.Finish(ctx, rec, j.lease); err != nil {
 		return nil, fmt.Errorf("record the stored code: %w", err)
 	}
-	j.dropStaged(ctx)
 	j.log.Info().Int("generation", rec.Generation).Msg("found the code stored by an earlier attempt; recorded it without calling WeChat")
 	return rec, nil
 }
@@ -68,9 +63,9 @@ func (j *generation) planRepair(ctx context.Context, prev *wxqr.Record, now time
 	if spec.Kind.Temporary() && !prev.Valid(now) {
 		target++
 	}
-	staged, err := j.staged(ctx, target, now)
-	if err != nil || staged != nil || target != prev.Generation || spec.Kind.AppType() != wxqr.AppOA {
-		return target, staged, err
+	staged := j.staged(target, now)
+	if staged != nil || target != prev.Generation || spec.Kind.AppType() != wxqr.AppOA {
+		return target, staged, nil
 	}
 	recorded := &catalog.Staged{
 		Generation: prev.Generation, Ticket: prev.Ticket, URL: prev.URL,

@@ -81,7 +81,7 @@ func (j *generation) run(ctx context.Context) (*wxqr.Record, error) {
 	// lock: a task whose lease expired, one that asynq requeued at shutdown,
 	// or another task of the same code (a regeneration and a new queueing)
 	// may be running somewhere.
-	lease, err := j.g.Catalog.Lock(ctx, j.p.ID, lockTTL)
+	claim, err := j.g.Catalog.Claim(ctx, j.p.ID, lockTTL, j.p.Campaign)
 	if errors.Is(err, catalog.ErrLocked) {
 		return nil, wait(j.g.PausedRetry, WaitLocked, "code %s is being made by another worker", j.p.ID)
 	}
@@ -90,15 +90,12 @@ func (j *generation) run(ctx context.Context) (*wxqr.Record, error) {
 		return nil, wait(j.g.PausedRetry, WaitLocked, "lock of code %s: %v", j.p.ID, err)
 	}
 	if err != nil {
-		return nil, err
-	}
-	defer lease.Release()
-	j.lease = lease
-
-	prev, err := j.g.Catalog.Get(ctx, j.p.ID)
-	if err != nil && !errors.Is(err, catalog.ErrNotFound) {
 		return nil, fmt.Errorf("read catalog: %w", err)
 	}
+	defer claim.Lease.Release()
+	j.lease, j.claim = claim.Lease, claim
+
+	prev := claim.Record
 	target, staged, err := j.plan(ctx, prev, now)
 	if err != nil || target == 0 {
 		return nil, err
@@ -109,8 +106,8 @@ func (j *generation) run(ctx context.Context) (*wxqr.Record, error) {
 		}
 		// A retired campaign gets no new code. (One WeChat made already is
 		// stored: the catalog records it retired.)
-		if retired, err := j.g.Catalog.CampaignRetired(ctx, j.p.Campaign); err != nil || retired {
-			return nil, err
+		if claim.CampaignRetired {
+			return nil, nil
 		}
 		if staged, err = j.create(ctx, target); err != nil {
 			return nil, err
@@ -143,21 +140,17 @@ func (j *generation) plan(ctx context.Context, prev *wxqr.Record, now time.Time)
 	if !ok {
 		return 0, nil, nil
 	}
-	staged, err := j.staged(ctx, target, now)
-	return target, staged, err
+	return target, j.staged(target, now), nil
 }
 
-// staged returns the staged result for generation target if there is one
-// this run can use.
-func (j *generation) staged(ctx context.Context, target int, now time.Time) (*catalog.Staged, error) {
-	s, err := j.g.Catalog.Staged(ctx, j.p.ID)
-	if err != nil {
-		return nil, fmt.Errorf("read staged result: %w", err)
-	}
+// staged returns the staged result (read with the lock) for generation
+// target if there is one this run can use.
+func (j *generation) staged(target int, now time.Time) *catalog.Staged {
+	s := j.claim.Staged
 	if s == nil || !j.reusable(s, target, now) {
-		return nil, nil
+		return nil
 	}
-	return s, nil
+	return s
 }
 
 // target decides which generation to make: 0 and false when the code exists
@@ -261,7 +254,7 @@ func (j *generation) observe(api string, fn func() error) error {
 
 // finish takes a code WeChat has made to the bucket and the catalog: it
 // fetches an Official Account code's image first (showqrcode spends no
-// quota). What fails from here on costs nothing to retry, so it never counts
+// quota, so only the ticket is staged, never this image). What fails from here on costs nothing to retry, so it never counts
 // against the task's retries; only a dead temporary ticket (errTicketDied)
 // sends the run back to WeChat.
 func (j *generation) finish(ctx context.Context, prev *wxqr.Record, staged *catalog.Staged, now time.Time) (*wxqr.Record, error) {
@@ -281,8 +274,14 @@ func (j *generation) finish(ctx context.Context, prev *wxqr.Record, staged *cata
 		case err != nil:
 			return nil, j.retryStored(staged, now, err)
 		}
+		if j.unstaged {
+			// The ticket never reached Redis: one more try, as the image
+			// goes to storage. Only the ticket: showqrcode spends no
+			// quota, so a later attempt fetches the image again with it,
+			// and ~30 KB of image would cross Redis twice for nothing.
+			j.stage(ctx, staged)
+		}
 		staged.Image, staged.ContentType = img.Data, img.ContentType
-		j.stage(ctx, staged)
 	}
 	rec, err := j.store(ctx, prev, staged)
 	if err != nil {
