@@ -163,8 +163,8 @@ type Stats struct {
 	Failed       int // codes that will not be made (see Fail)
 	Generated    int // codes in the catalog, retired ones included
 	Retired      int // codes that will never be regenerated
-	ExpiringSoon int // not retired, still valid, and expire within the window
-	Expired      int // not retired and already expired
+	ExpiringSoon int // not retired, expire on a day from today (UTC) to the day the window ends
+	Expired      int // not retired, expired on a day before today (UTC)
 }
 
 // Queued is how many planned codes are neither made nor failed: still in the
@@ -172,29 +172,32 @@ type Stats struct {
 func (s Stats) Queued() int { return max(s.Planned-s.Generated-s.Failed, 0) }
 
 // CampaignStats counts the codes of campaign ("" = every code) as seen at
-// now; ExpiringSoon counts codes that expire after now and at most soon after
-// it. It reads every record of the campaign, BatchSize at a time.
+// now, from the counters that every write keeps (see stats.go): one round
+// trip for a campaign, one per call for "" (the counters of every campaign
+// and of the codes without one, summed; Planned and Failed are 0). Expired
+// and ExpiringSoon are counted by UTC day: see statsFrom.
 func (c *Catalog) CampaignStats(ctx context.Context, campaign string, now time.Time, soon time.Duration) (Stats, error) {
-	var s Stats
-	if campaign != "" {
-		p, err := c.Progress(ctx, campaign)
+	names := []string{campaign}
+	if campaign == "" {
+		all, err := c.Campaigns(ctx)
 		if err != nil {
-			return s, err
+			return Stats{}, err
 		}
-		s.Planned, s.Failed = p.Planned, p.Failed
+		names = append(all, "")
 	}
-	horizon := now.Add(soon)
-	err := c.Each(ctx, campaign, func(rec *wxqr.Record) error {
-		s.Generated++
-		switch {
-		case rec.Retired:
-			s.Retired++
-		case !rec.Valid(now):
-			s.Expired++
-		case !rec.ExpiresAt.IsZero() && !rec.ExpiresAt.After(horizon):
-			s.ExpiringSoon++
-		}
-		return nil
-	})
-	return s, err
+	each, err := c.CampaignStatsOf(ctx, names, now, soon)
+	if err != nil {
+		return Stats{}, err
+	}
+	if campaign != "" {
+		return each[0], nil
+	}
+	var total Stats
+	for _, s := range each {
+		total.Generated += s.Generated
+		total.Retired += s.Retired
+		total.Expired += s.Expired
+		total.ExpiringSoon += s.ExpiringSoon
+	}
+	return total, nil
 }
