@@ -194,10 +194,78 @@ func (c *Catalog) CampaignStats(ctx context.Context, campaign string, now time.T
 	}
 	var total Stats
 	for _, s := range each {
-		total.Generated += s.Generated
-		total.Retired += s.Retired
-		total.Expired += s.Expired
-		total.ExpiringSoon += s.ExpiringSoon
+		total.AddCodes(s)
 	}
 	return total, nil
+}
+
+// AddCodes adds the code counts of o to s: Generated, Retired, Expired and
+// ExpiringSoon (a plan's counts do not add up across campaigns).
+func (s *Stats) AddCodes(o Stats) {
+	s.Generated += o.Generated
+	s.Retired += o.Retired
+	s.Expired += o.Expired
+	s.ExpiringSoon += o.ExpiringSoon
+}
+
+// Page is one page of a campaign's records, in id order, and where it is.
+type Page struct {
+	Records []*wxqr.Record
+	// Before counts the ids of the campaign that come before the page's.
+	Before int64
+	// Next is the cursor of the next page (the last id shown) when HasNext.
+	Next    string
+	HasNext bool
+	// Prev is the cursor of the previous page when HasPrev; "" for the
+	// first page.
+	Prev    string
+	HasPrev bool
+}
+
+// PageAfter returns the records of campaign ("" = every record) whose ids
+// follow after ("" = from the first id), up to size of them, with the
+// cursors of the next and previous pages. Its cost does not depend on where
+// the page is: two round trips, each reading at most size+1 ids (ZRANGE
+// BYLEX from the cursor, no offset) and the page's records.
+func (c *Catalog) PageAfter(ctx context.Context, campaign, after string, size int) (Page, error) {
+	key := c.idIndex(campaign)
+	start := "-"
+	if after != "" {
+		start = "(" + after
+	}
+	var page Page
+	var ids, prev *redis.StringSliceCmd
+	var before *redis.IntCmd
+	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		ids = p.ZRangeArgs(ctx, redis.ZRangeArgs{Key: key, Start: start, Stop: "+", ByLex: true, Count: int64(size) + 1})
+		if after != "" {
+			// The previous page is the size ids up to after; its cursor
+			// the id before them.
+			prev = p.ZRangeArgs(ctx, redis.ZRangeArgs{Key: key, Start: "[" + after, Stop: "-", ByLex: true, Rev: true, Count: int64(size) + 1})
+			before = p.ZLexCount(ctx, key, "-", "["+after)
+		}
+		return nil
+	})
+	if err != nil {
+		return page, fmt.Errorf("catalog: page of %s after %q: %w", key, after, err)
+	}
+	shown := ids.Val()
+	if len(shown) > size {
+		shown = shown[:size]
+		page.HasNext, page.Next = true, shown[size-1]
+	}
+	if prev != nil {
+		earlier := prev.Val()
+		page.HasPrev = len(earlier) > 0
+		if len(earlier) > size {
+			page.Prev = earlier[size]
+		}
+		page.Before = before.Val()
+	}
+	recs, err := c.GetMany(ctx, shown)
+	if err != nil {
+		return page, err
+	}
+	page.Records = slices.DeleteFunc(recs, func(rec *wxqr.Record) bool { return rec == nil })
+	return page, nil
 }
