@@ -269,3 +269,42 @@ func (c *Catalog) PageAfter(ctx context.Context, campaign, after string, size in
 	page.Records = slices.DeleteFunc(recs, func(rec *wxqr.Record) bool { return rec == nil })
 	return page, nil
 }
+
+// ExpiryCursor is where a walk of the expiry index stands: past every code
+// that expires before Score (Unix seconds) and the first Skip that expire
+// at Score. The zero value starts at the beginning.
+type ExpiryCursor struct {
+	Score int64
+	Skip  int
+}
+
+// ExpiringPage is Expiring a page at a time: up to limit (> 0) codes that
+// expire before before, from cursor on, soonest first, the cursor of the
+// next page, and whether there may be more. Each page costs one range read
+// of the index (ZRANGE BYSCORE from the cursor's score, skipping only the
+// codes that share that second) and one read of its records. A code
+// removed from the index before the cursor while the walk goes on may make
+// it skip one code; the next walk finds it.
+func (c *Catalog) ExpiringPage(ctx context.Context, before time.Time, cursor ExpiryCursor, limit int) ([]*wxqr.Record, ExpiryCursor, bool, error) {
+	entries, err := c.rdb.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{
+		Key: c.keys.expiry(), Start: strconv.FormatInt(cursor.Score, 10), Stop: "(" + strconv.FormatInt(before.Unix(), 10),
+		ByScore: true, Offset: int64(cursor.Skip), Count: int64(limit),
+	}).Result()
+	if err != nil {
+		return nil, cursor, false, fmt.Errorf("catalog: expiring before %s: %w", before.UTC().Format(time.RFC3339), err)
+	}
+	ids := make([]string, len(entries))
+	next := cursor
+	for i, z := range entries {
+		ids[i] = z.Member.(string)
+		if score := int64(z.Score); score != next.Score {
+			next = ExpiryCursor{Score: score}
+		}
+		next.Skip++
+	}
+	recs, err := c.GetMany(ctx, ids)
+	if err != nil {
+		return nil, cursor, false, err
+	}
+	return slices.DeleteFunc(recs, func(rec *wxqr.Record) bool { return rec == nil }), next, len(entries) == limit, nil
+}

@@ -3,6 +3,7 @@ package catalog_test
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -139,5 +140,42 @@ func TestRecountCountsOldRecords(t *testing.T) {
 	}
 	if f := counters(t, rdb, "spring"); f["expires:2025-03-01"] != "" {
 		t.Errorf("an emptied day bucket stays: %v", f)
+	}
+}
+
+// TestExpiringPage walks the expiry index in pages smaller than the groups
+// of codes that expire in the same second: each due code once, in order.
+func TestExpiringPage(t *testing.T) {
+	c, _ := newCatalog(t, catalog.Config{})
+	var want []string
+	for i := range 23 {
+		rec := tempRecord(fmt.Sprintf("s%02d", i), "", base.Add(time.Duration(i/5)*time.Second))
+		mustPut(t, c, rec)
+		if i < 20 {
+			want = append(want, rec.ID)
+		}
+	}
+	for _, size := range []int{1, 3, 5, 7, 100} {
+		t.Run(fmt.Sprint("size=", size), func(t *testing.T) {
+			var got []string
+			var cursor catalog.ExpiryCursor
+			for more := true; more; {
+				var recs []*wxqr.Record
+				var err error
+				recs, cursor, more, err = c.ExpiringPage(t.Context(), base.Add(4*time.Second), cursor, size)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(recs) > size {
+					t.Fatalf("a page of %d codes, limit %d", len(recs), size)
+				}
+				for _, rec := range recs {
+					got = append(got, rec.ID)
+				}
+			}
+			if slices.Sort(got); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
+				t.Errorf("walked %d codes, want %d each once", len(got), len(want))
+			}
+		})
 	}
 }
