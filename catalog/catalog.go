@@ -24,6 +24,7 @@
 //	wxqr:quota:{app_id}:{class}  set: ids that spent a lifetime quota (classes with Lifetime())
 //	wxqr:planned:{campaign}      set: the ids a campaign asked for (Plan)
 //	wxqr:failed:{campaign}       hash: id → why it failed for good (Fail); Put removes the id
+//	wxqr:stats{:campaign}        hash: the counters of a campaign's codes; wxqr:stats for codes without one (stats.go)
 //	wxqr:lock:{id}               string: the token of the one worker making the code, with a TTL (Lock)
 //	wxqr:called:{id}             string: the generation an attempt asked WeChat for, with a TTL (MarkCalled)
 //	wxqr:staged:{id}             hash: a staged result, with a TTL (Stage)

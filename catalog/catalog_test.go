@@ -871,19 +871,21 @@ func TestCampaignStats(t *testing.T) {
 		tempRecord("soon", "spring", now.Add(time.Hour)),
 		tempRecord("at-horizon", "spring", now.Add(24*time.Hour)),
 		tempRecord("later", "spring", now.Add(48*time.Hour)),
-		tempRecord("expired", "spring", now.Add(-time.Hour)),
-		tempRecord("expires-now", "spring", now),
+		tempRecord("yesterday", "spring", now.Add(-24*time.Hour)),
+		// Counted by day: an hour ago is today, still "expiring soon".
+		tempRecord("an-hour-ago", "spring", now.Add(-time.Hour)),
 		retired,
 		permRecord("wxoa", wxqr.KindOAPerm, 1, "spring"),
 		tempRecord("elsewhere", "summer", now.Add(time.Hour)),
+		tempRecord("loose", "", now.Add(-48*time.Hour)),
 	)
 	tests := []struct {
 		campaign string
 		want     catalog.Stats
 	}{
-		{"spring", catalog.Stats{Generated: 7, Retired: 1, ExpiringSoon: 2, Expired: 2}},
+		{"spring", catalog.Stats{Generated: 7, Retired: 1, ExpiringSoon: 3, Expired: 1}},
 		{"summer", catalog.Stats{Generated: 1, ExpiringSoon: 1}},
-		{"", catalog.Stats{Generated: 8, Retired: 1, ExpiringSoon: 3, Expired: 2}},
+		{"", catalog.Stats{Generated: 9, Retired: 1, ExpiringSoon: 4, Expired: 2}},
 		{"unknown", catalog.Stats{}},
 	}
 	for _, tt := range tests {

@@ -32,6 +32,9 @@ func (k keys) ticket(ticket string) string {
 }
 func (k keys) entries(app string) string { return k.prefix + "entries:" + app }
 
+// The counters of one campaign's codes; "" = the codes without a campaign (see stats.go).
+func (k keys) stats(campaign string) string { return k.prefix + "stats" + campaignSuffix(campaign) }
+
 // Campaigns retired as a whole (see RetireCampaign).
 func (k keys) retiredCampaigns() string { return k.prefix + "retired-campaigns" }
 

@@ -163,8 +163,8 @@ type Stats struct {
 	Failed       int // codes that will not be made (see Fail)
 	Generated    int // codes in the catalog, retired ones included
 	Retired      int // codes that will never be regenerated
-	ExpiringSoon int // not retired, still valid, and expire within the window
-	Expired      int // not retired and already expired
+	ExpiringSoon int // not retired, expire on a day from today (UTC) to the day the window ends
+	Expired      int // not retired, expired on a day before today (UTC)
 }
 
 // Queued is how many planned codes are neither made nor failed: still in the
@@ -172,29 +172,139 @@ type Stats struct {
 func (s Stats) Queued() int { return max(s.Planned-s.Generated-s.Failed, 0) }
 
 // CampaignStats counts the codes of campaign ("" = every code) as seen at
-// now; ExpiringSoon counts codes that expire after now and at most soon after
-// it. It reads every record of the campaign, BatchSize at a time.
+// now, from the counters that every write keeps (see stats.go): one round
+// trip for a campaign, one per call for "" (the counters of every campaign
+// and of the codes without one, summed; Planned and Failed are 0). Expired
+// and ExpiringSoon are counted by UTC day: see statsFrom.
 func (c *Catalog) CampaignStats(ctx context.Context, campaign string, now time.Time, soon time.Duration) (Stats, error) {
-	var s Stats
-	if campaign != "" {
-		p, err := c.Progress(ctx, campaign)
+	names := []string{campaign}
+	if campaign == "" {
+		all, err := c.Campaigns(ctx)
 		if err != nil {
-			return s, err
+			return Stats{}, err
 		}
-		s.Planned, s.Failed = p.Planned, p.Failed
+		names = append(all, "")
 	}
-	horizon := now.Add(soon)
-	err := c.Each(ctx, campaign, func(rec *wxqr.Record) error {
-		s.Generated++
-		switch {
-		case rec.Retired:
-			s.Retired++
-		case !rec.Valid(now):
-			s.Expired++
-		case !rec.ExpiresAt.IsZero() && !rec.ExpiresAt.After(horizon):
-			s.ExpiringSoon++
+	each, err := c.CampaignStatsOf(ctx, names, now, soon)
+	if err != nil {
+		return Stats{}, err
+	}
+	if campaign != "" {
+		return each[0], nil
+	}
+	var total Stats
+	for _, s := range each {
+		total.AddCodes(s)
+	}
+	return total, nil
+}
+
+// AddCodes adds the code counts of o to s: Generated, Retired, Expired and
+// ExpiringSoon (a plan's counts do not add up across campaigns).
+func (s *Stats) AddCodes(o Stats) {
+	s.Generated += o.Generated
+	s.Retired += o.Retired
+	s.Expired += o.Expired
+	s.ExpiringSoon += o.ExpiringSoon
+}
+
+// Page is one page of a campaign's records, in id order, and where it is.
+type Page struct {
+	Records []*wxqr.Record
+	// Before counts the ids of the campaign that come before the page's.
+	Before int64
+	// Next is the cursor of the next page (the last id shown) when HasNext.
+	Next    string
+	HasNext bool
+	// Prev is the cursor of the previous page when HasPrev; "" for the
+	// first page.
+	Prev    string
+	HasPrev bool
+}
+
+// PageAfter returns the records of campaign ("" = every record) whose ids
+// follow after ("" = from the first id), up to size of them, with the
+// cursors of the next and previous pages. Its cost does not depend on where
+// the page is: two round trips, each reading at most size+1 ids (ZRANGE
+// BYLEX from the cursor, no offset) and the page's records.
+func (c *Catalog) PageAfter(ctx context.Context, campaign, after string, size int) (Page, error) {
+	key := c.idIndex(campaign)
+	start := "-"
+	if after != "" {
+		start = "(" + after
+	}
+	var page Page
+	var ids, prev *redis.StringSliceCmd
+	var before *redis.IntCmd
+	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		ids = p.ZRangeArgs(ctx, redis.ZRangeArgs{Key: key, Start: start, Stop: "+", ByLex: true, Count: int64(size) + 1})
+		if after != "" {
+			// The previous page is the size ids up to after; its cursor
+			// the id before them.
+			prev = p.ZRangeArgs(ctx, redis.ZRangeArgs{Key: key, Start: "[" + after, Stop: "-", ByLex: true, Rev: true, Count: int64(size) + 1})
+			before = p.ZLexCount(ctx, key, "-", "["+after)
 		}
 		return nil
 	})
-	return s, err
+	if err != nil {
+		return page, fmt.Errorf("catalog: page of %s after %q: %w", key, after, err)
+	}
+	shown := ids.Val()
+	if len(shown) > size {
+		shown = shown[:size]
+		page.HasNext, page.Next = true, shown[size-1]
+	}
+	if prev != nil {
+		earlier := prev.Val()
+		page.HasPrev = len(earlier) > 0
+		if len(earlier) > size {
+			page.Prev = earlier[size]
+		}
+		page.Before = before.Val()
+	}
+	recs, err := c.GetMany(ctx, shown)
+	if err != nil {
+		return page, err
+	}
+	page.Records = slices.DeleteFunc(recs, func(rec *wxqr.Record) bool { return rec == nil })
+	return page, nil
+}
+
+// ExpiryCursor is where a walk of the expiry index stands: past every code
+// that expires before Score (Unix seconds) and the first Skip that expire
+// at Score. The zero value starts at the beginning.
+type ExpiryCursor struct {
+	Score int64
+	Skip  int
+}
+
+// ExpiringPage is Expiring a page at a time: up to limit (> 0) codes that
+// expire before before, from cursor on, soonest first, the cursor of the
+// next page, and whether there may be more. Each page costs one range read
+// of the index (ZRANGE BYSCORE from the cursor's score, skipping only the
+// codes that share that second) and one read of its records. A code
+// removed from the index before the cursor while the walk goes on may make
+// it skip one code; the next walk finds it.
+func (c *Catalog) ExpiringPage(ctx context.Context, before time.Time, cursor ExpiryCursor, limit int) ([]*wxqr.Record, ExpiryCursor, bool, error) {
+	entries, err := c.rdb.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{
+		Key: c.keys.expiry(), Start: strconv.FormatInt(cursor.Score, 10), Stop: "(" + strconv.FormatInt(before.Unix(), 10),
+		ByScore: true, Offset: int64(cursor.Skip), Count: int64(limit),
+	}).Result()
+	if err != nil {
+		return nil, cursor, false, fmt.Errorf("catalog: expiring before %s: %w", before.UTC().Format(time.RFC3339), err)
+	}
+	ids := make([]string, len(entries))
+	next := cursor
+	for i, z := range entries {
+		ids[i] = z.Member.(string)
+		if score := int64(z.Score); score != next.Score {
+			next = ExpiryCursor{Score: score}
+		}
+		next.Skip++
+	}
+	recs, err := c.GetMany(ctx, ids)
+	if err != nil {
+		return nil, cursor, false, err
+	}
+	return slices.DeleteFunc(recs, func(rec *wxqr.Record) bool { return rec == nil }), next, len(entries) == limit, nil
 }

@@ -63,7 +63,8 @@ func (c *Catalog) GetMany(ctx context.Context, ids []string) ([]*wxqr.Record, er
 }
 
 // Put inserts or replaces rec and updates every index in one transaction:
-// the campaign (moving the code if its campaign changed), the expiry index
+// the campaign (moving the code if its campaign changed), the campaigns'
+// counters (see stats.go), the expiry index
 // (temporary codes that are not retired), the lifetime quota of its app and
 // class, the app set, the ticket index (OA codes; see ByTicket) and the
 // entry index (Mini Program codes; see ByEntry).
@@ -199,9 +200,15 @@ func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool, lea
 				return err
 			}
 		}
+		deltas := counterDeltas{}
+		if old != nil {
+			deltas.add(c.keys, old, -1)
+		}
+		deltas.add(c.keys, &next, 1)
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.Set(ctx, codeKey, data, 0)
 			c.index(ctx, p, &next)
+			deltas.queue(ctx, p)
 			if leaving != "" {
 				p.ZRem(ctx, c.keys.campaign(leaving), next.ID)
 				if emptied {

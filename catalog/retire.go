@@ -12,7 +12,7 @@ import (
 
 // Retire marks the codes with ids as retired: they stay in the catalog (and
 // in their campaign, and in the quota they spent) but leave the expiry index,
-// so they are never regenerated. It returns how many codes it retired; ids
+// so they are never regenerated, and their campaigns' counters say so. It returns how many codes it retired; ids
 // that are unknown or already retired are not counted.
 func (c *Catalog) Retire(ctx context.Context, ids ...string) (int, error) {
 	seen := make(map[string]bool, len(ids))
@@ -89,6 +89,7 @@ func (c *Catalog) retire(ctx context.Context, ids []string) (int, error) {
 			data []byte
 		}
 		var updates []update
+		deltas := counterDeltas{}
 		for i, v := range vals {
 			s, ok := v.(string)
 			if !ok {
@@ -101,7 +102,9 @@ func (c *Catalog) retire(ctx context.Context, ids []string) (int, error) {
 			if rec.Retired {
 				continue
 			}
+			deltas.add(c.keys, rec, -1)
 			rec.Retired = true
+			deltas.add(c.keys, rec, 1)
 			data, err := json.Marshal(rec)
 			if err != nil {
 				return fmt.Errorf("encode record %s: %w", rec.ID, err)
@@ -116,6 +119,7 @@ func (c *Catalog) retire(ctx context.Context, ids []string) (int, error) {
 				p.Set(ctx, c.keys.code(u.id), u.data, 0)
 				p.ZRem(ctx, c.keys.expiry(), u.id)
 			}
+			deltas.queue(ctx, p)
 			return nil
 		})
 		if err == nil {

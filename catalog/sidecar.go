@@ -58,7 +58,8 @@ func (e *SidecarError) Unwrap() error { return e.Err }
 // really is (store.Location), so a catalog rebuilt from a copy of the bucket
 // points at the copy. A record the catalog already holds at a higher
 // generation is left alone, so Rebuild is idempotent and safe on a live
-// catalog. It returns how many records it put.
+// catalog. Then it recounts (Recount) every campaign it put a record of.
+// It returns how many records it put.
 //
 // A corrupt sidecar does not stop the rebuild: the error is nil if every
 // sidecar was used, and otherwise joins one *SidecarError per corrupt
@@ -68,6 +69,7 @@ func (e *SidecarError) Unwrap() error { return e.Err }
 func (c *Catalog) Rebuild(ctx context.Context, store storage.Store) (int, error) {
 	n := 0
 	var errs []error
+	touched := map[string]bool{} // campaigns to recount
 	err := store.Walk(ctx, "", func(key string) error {
 		if !strings.HasSuffix(key, storage.SidecarSuffix) {
 			return nil
@@ -94,9 +96,15 @@ func (c *Catalog) Rebuild(ctx context.Context, store storage.Store) (int, error)
 		}
 		if written {
 			n++
+			touched[rec.Campaign] = true
 		}
 		return nil
 	})
+	if err == nil {
+		// Put kept the counters right for the records it replaced, as
+		// they counted them; records from before the counters were not.
+		err = c.recountCampaigns(ctx, touched)
+	}
 	if err != nil {
 		errs = append(errs, fmt.Errorf("catalog: rebuild: %w", err))
 	}

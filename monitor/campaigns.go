@@ -66,7 +66,8 @@ type campaignRow struct {
 	Scans scans.Counts
 }
 
-// campaigns lists every campaign with its counts.
+// campaigns lists every campaign with its counts: a few reads per campaign
+// (the catalog's counters, the scan counts), none per code.
 func (s *Server) campaigns(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	names, err := s.cfg.Catalog.Campaigns(ctx)
@@ -74,15 +75,14 @@ func (s *Server) campaigns(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, "list campaigns", err)
 		return
 	}
-	now := time.Now()
-	rows := make([]campaignRow, 0, len(names))
-	for _, name := range names {
-		stats, err := s.cfg.Catalog.CampaignStats(ctx, name, now, s.cfg.ExpiringSoon)
-		if err != nil {
-			s.fail(w, r, "count campaign "+name, err)
-			return
-		}
-		rows = append(rows, campaignRow{Name: name, Stats: stats})
+	stats, err := s.cfg.Catalog.CampaignStatsOf(ctx, names, time.Now(), s.cfg.ExpiringSoon)
+	if err != nil {
+		s.fail(w, r, "count campaigns", err)
+		return
+	}
+	rows := make([]campaignRow, len(names))
+	for i, name := range names {
+		rows[i] = campaignRow{Name: name, Stats: stats[i]}
 	}
 	if err := s.addScanCounts(ctx, rows); err != nil {
 		s.fail(w, r, "count scans", err)
@@ -104,19 +104,13 @@ type codeView struct {
 	Status                 string // "retired", "expired", "expiring soon" or ""
 }
 
-// campaign shows one campaign: its counts and a page of its codes.
+// campaign shows one campaign: its counts and a page of its codes, the
+// page after the code ?after=id (from the first code without it): a cursor,
+// so that a page deep in a large campaign costs what the first one does.
 func (s *Server) campaign(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	name := r.PathValue("name")
-	page := 1
-	if p := r.URL.Query().Get("page"); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 {
-			http.Error(w, "page must be a number from 1", http.StatusBadRequest)
-			return
-		}
-		page = n
-	}
+	after := r.URL.Query().Get("after")
 	now := time.Now()
 	stats, err := s.cfg.Catalog.CampaignStats(ctx, name, now, s.cfg.ExpiringSoon)
 	if err != nil {
@@ -127,22 +121,28 @@ func (s *Server) campaign(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such campaign", http.StatusNotFound)
 		return
 	}
-	codes, err := s.pageOfCodes(r, name, page, now)
+	page, err := s.cfg.Catalog.PageAfter(ctx, name, after, codesPerPage)
 	if err != nil {
 		s.fail(w, r, "list codes of campaign "+name, err)
 		return
+	}
+	codes := make([]codeView, len(page.Records))
+	for i, rec := range page.Records {
+		codes[i] = s.codeView(rec, now)
 	}
 	scanned, err := s.campaignScans(ctx, name, now)
 	if err != nil {
 		s.fail(w, r, "count scans of campaign "+name, err)
 		return
 	}
-	pageCount := max(1, (stats.Generated+codesPerPage-1)/codesPerPage)
-	pageURL := func(n int) string {
-		if n < 1 || n > pageCount {
+	pageURL := func(ok bool, after string) string {
+		switch {
+		case !ok:
 			return ""
+		case after == "":
+			return campaignPath(name)
 		}
-		return campaignPath(name) + "?page=" + strconv.Itoa(n)
+		return campaignPath(name) + "?after=" + url.QueryEscape(after)
 	}
 	s.render(w, r, pages.campaign, struct {
 		layout
@@ -151,42 +151,16 @@ func (s *Server) campaign(w http.ResponseWriter, r *http.Request) {
 		Stats            catalog.Stats
 		Scans            scanView
 		Codes            []codeView
-		Page, Pages      int
-		First, Last      int // 1-based positions of the codes shown
+		First, Last      int64 // 1-based positions of the codes shown
 		PrevURL, NextURL string
 		Flash            string
 	}{
 		Flash:  queuedFlash(r),
 		layout: s.layout(name), Name: name, Window: formatWindow(s.cfg.ExpiringSoon), Stats: stats,
-		Scans: scanned, Codes: codes, Page: page, Pages: pageCount,
-		First: (page-1)*codesPerPage + 1, Last: (page-1)*codesPerPage + len(codes),
-		PrevURL: pageURL(min(page-1, pageCount)), NextURL: pageURL(page + 1),
+		Scans: scanned, Codes: codes,
+		First: page.Before + 1, Last: page.Before + int64(len(codes)),
+		PrevURL: pageURL(page.HasPrev, page.Prev), NextURL: pageURL(page.HasNext, page.Next),
 	})
-}
-
-// errPageFull stops the walk of a campaign once a page is filled.
-var errPageFull = errors.New("page full")
-
-// pageOfCodes returns the codes of one page of a campaign, in catalog (id)
-// order.
-func (s *Server) pageOfCodes(r *http.Request, name string, page int, now time.Time) ([]codeView, error) {
-	skip := (page - 1) * codesPerPage
-	codes := make([]codeView, 0, codesPerPage)
-	err := s.cfg.Catalog.Each(r.Context(), name, func(rec *wxqr.Record) error {
-		if skip > 0 {
-			skip--
-			return nil
-		}
-		codes = append(codes, s.codeView(rec, now))
-		if len(codes) == codesPerPage {
-			return errPageFull
-		}
-		return nil
-	})
-	if errors.Is(err, errPageFull) {
-		err = nil
-	}
-	return codes, err
 }
 
 func (s *Server) codeView(rec *wxqr.Record, now time.Time) codeView {

@@ -64,6 +64,8 @@ type Catalog interface {
 	Campaigns(ctx context.Context) ([]string, error)
 	Each(ctx context.Context, campaign string, fn func(*wxqr.Record) error) error
 	CampaignStats(ctx context.Context, campaign string, now time.Time, soon time.Duration) (catalog.Stats, error)
+	CampaignStatsOf(ctx context.Context, campaigns []string, now time.Time, soon time.Duration) ([]catalog.Stats, error)
+	PageAfter(ctx context.Context, campaign, after string, size int) (catalog.Page, error)
 	Get(ctx context.Context, id string) (*wxqr.Record, error)
 	GetMany(ctx context.Context, ids []string) ([]*wxqr.Record, error)
 	Export(ctx context.Context, campaign string, w catalog.RecordWriter, extra catalog.Extra) (int, error)

@@ -37,15 +37,19 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/wxqr/wxqr"
+	"github.com/wxqr/wxqr/catalog"
 	"github.com/wxqr/wxqr/ratelimit"
 	"github.com/wxqr/wxqr/tasks"
 )
 
 // Catalog is the part of the code catalog the planner reads.
 type Catalog interface {
-	// Expiring returns up to limit (<= 0: all) temporary codes that are not
-	// retired and expire before before, soonest first.
-	Expiring(ctx context.Context, before time.Time, limit int) ([]*wxqr.Record, error)
+	// ExpiringPage returns a page of up to limit temporary codes that are
+	// not retired and expire before before, soonest first, from cursor on,
+	// with the next page's cursor and whether there may be more.
+	ExpiringPage(ctx context.Context, before time.Time, cursor catalog.ExpiryCursor, limit int) ([]*wxqr.Record, catalog.ExpiryCursor, bool, error)
+	// Apps returns the ids of the apps that have codes.
+	Apps(ctx context.Context) ([]string, error)
 	// CampaignRetired reports whether a campaign was retired as a whole.
 	CampaignRetired(ctx context.Context, campaign string) (bool, error)
 }
@@ -167,9 +171,15 @@ type Plan struct {
 	Campaign string
 	// Items are the due codes, soonest expiry first.
 	Items []Item
-	// BudgetLeft is, for the apps with a daily budget, how many calls they
-	// could still make when the plan was made. Apps without one are absent.
+	// BudgetLeft is, for the apps with due codes and a daily budget, how
+	// many calls they could still make when the plan was made. Apps without
+	// one are absent.
 	BudgetLeft map[string]int64
+	// BudgetsSpent says the plan stopped reading due codes once every app
+	// had spent its budget: the codes after are deferred too, but neither
+	// read nor in Items, so that a scan never reads more than the budgets
+	// allow (plus a page). Never set while some app has no budget.
+	BudgetsSpent bool
 
 	queued bool // Queue ran over the plan
 }
@@ -190,61 +200,106 @@ func (p *Planner) Plan(ctx context.Context, opts Options) (*Plan, error) {
 	}
 	now := p.now()
 	plan := &Plan{At: now, Before: now.Add(opts.Within), Campaign: opts.Campaign, BudgetLeft: map[string]int64{}}
-	recs, err := p.catalog.Expiring(ctx, plan.Before, 0)
-	if err != nil {
-		return nil, fmt.Errorf("regen: plan: %w", err)
-	}
 	// What each app's budget has left after the codes planned so far; apps
-	// without a budget are absent. Looked up once per app.
-	left := map[string]int64{}
-	looked := map[string]bool{}
+	// without a budget are absent.
+	left, unlimited, err := p.budgetsLeft(ctx)
+	if err != nil {
+		return nil, err
+	}
 	retired := map[string]bool{} // by campaign, looked up once each
-	for _, rec := range recs {
-		// The catalog leaves retired codes out of its expiry index, but a
-		// code retired between its index read and its record read comes
-		// back retired.
-		if rec.Retired || opts.Campaign != "" && rec.Campaign != opts.Campaign {
-			continue
+	for cursor, more := (catalog.ExpiryCursor{}), true; more; {
+		var recs []*wxqr.Record
+		recs, cursor, more, err = p.catalog.ExpiringPage(ctx, plan.Before, cursor, scanPage)
+		if err != nil {
+			return nil, fmt.Errorf("regen: plan: %w", err)
 		}
-		gone, ok := retired[rec.Campaign]
-		if !ok {
-			if gone, err = p.catalog.CampaignRetired(ctx, rec.Campaign); err != nil {
-				return nil, fmt.Errorf("regen: plan: %w", err)
+		for _, rec := range recs {
+			// The catalog leaves retired codes out of its expiry index,
+			// but a code retired between its index read and its record
+			// read comes back retired.
+			if rec.Retired || opts.Campaign != "" && rec.Campaign != opts.Campaign {
+				continue
 			}
-			retired[rec.Campaign] = gone
-		}
-		if gone {
-			continue
-		}
-		if !looked[rec.AppID] {
-			looked[rec.AppID] = true
-			n, ok, err := p.budgetLeft(ctx, rec)
-			if err != nil {
-				return nil, err
+			gone, ok := retired[rec.Campaign]
+			if !ok {
+				if gone, err = p.catalog.CampaignRetired(ctx, rec.Campaign); err != nil {
+					return nil, fmt.Errorf("regen: plan: %w", err)
+				}
+				retired[rec.Campaign] = gone
 			}
-			if ok {
-				plan.BudgetLeft[rec.AppID], left[rec.AppID] = n, n
+			if gone {
+				continue
 			}
-		}
-		outcome := ToQueue
-		if n, ok := left[rec.AppID]; ok {
-			if n > 0 {
-				left[rec.AppID] = n - 1
-			} else {
-				outcome = Deferred
+			outcome := ToQueue
+			if n, ok := left[rec.AppID]; ok {
+				if _, reported := plan.BudgetLeft[rec.AppID]; !reported {
+					plan.BudgetLeft[rec.AppID] = n
+				}
+				if n > 0 {
+					left[rec.AppID] = n - 1
+				} else {
+					outcome = Deferred
+				}
 			}
+			plan.Items = append(plan.Items, Item{
+				ID:            rec.ID,
+				Spec:          rec.Spec,
+				Campaign:      rec.Campaign,
+				ExpiresAt:     rec.ExpiresAt,
+				ExpireSeconds: validity(rec),
+				Generation:    rec.Generation + 1,
+				Outcome:       outcome,
+			})
 		}
-		plan.Items = append(plan.Items, Item{
-			ID:            rec.ID,
-			Spec:          rec.Spec,
-			Campaign:      rec.Campaign,
-			ExpiresAt:     rec.ExpiresAt,
-			ExpireSeconds: validity(rec),
-			Generation:    rec.Generation + 1,
-			Outcome:       outcome,
-		})
+		// Once every app has spent its budget, the codes still unread can
+		// only be deferred: they are not read at all.
+		if more && !unlimited && spent(left) {
+			plan.BudgetsSpent = true
+			break
+		}
 	}
 	return plan, nil
+}
+
+// scanPage is how many due codes a plan reads at a time.
+const scanPage = 500
+
+// spent reports whether every budget in left is spent.
+func spent(left map[string]int64) bool {
+	for _, n := range left {
+		if n > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// budgetsLeft returns what is left today of each app's budget for
+// regenerating temporary codes (qrcode/create), for the apps of the
+// catalog that have one, and whether some app has none (and so no limit).
+func (p *Planner) budgetsLeft(ctx context.Context) (map[string]int64, bool, error) {
+	left := map[string]int64{}
+	if p.budget == nil {
+		return left, true, nil
+	}
+	apps, err := p.catalog.Apps(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("regen: plan: %w", err)
+	}
+	unlimited := false
+	for _, app := range apps {
+		key := tasks.LimitKey(app, wxqr.KindOATemp.API())
+		n, err := p.budget.Remaining(ctx, key)
+		switch {
+		case errors.Is(err, ratelimit.ErrNoBudget):
+			unlimited = true
+		case err != nil:
+			return nil, false, fmt.Errorf("regen: plan: budget of %s: %w", key, err)
+		default:
+			left[app] = n
+		}
+	}
+	return left, unlimited, nil
 }
 
 // validity returns the validity in seconds to make rec's next generation
@@ -258,23 +313,6 @@ func validity(rec *wxqr.Record) int {
 		return min(life, int(wxqr.MaxTempExpire/time.Second))
 	}
 	return int(wxqr.DefaultTempExpire / time.Second)
-}
-
-// budgetLeft returns what is left today of the budget that regenerating
-// rec spends, and false when there is no such budget.
-func (p *Planner) budgetLeft(ctx context.Context, rec *wxqr.Record) (int64, bool, error) {
-	if p.budget == nil {
-		return 0, false, nil
-	}
-	key := tasks.LimitKey(rec.AppID, rec.Kind.API())
-	n, err := p.budget.Remaining(ctx, key)
-	if errors.Is(err, ratelimit.ErrNoBudget) {
-		return 0, false, nil
-	}
-	if err != nil {
-		return 0, false, fmt.Errorf("regen: plan: budget of %s: %w", key, err)
-	}
-	return n, true, nil
 }
 
 // Queue queues the generate task of every item that is to be queued, in
@@ -306,7 +344,7 @@ func (p *Planner) Queue(ctx context.Context, plan *Plan) (*Report, error) {
 // Report summarises the plan per app: what a dry run would do, or, after
 // Queue, what was done.
 func (plan *Plan) Report() *Report {
-	r := &Report{At: plan.At, Before: plan.Before, Campaign: plan.Campaign, DryRun: !plan.queued}
+	r := &Report{At: plan.At, Before: plan.Before, Campaign: plan.Campaign, DryRun: !plan.queued, BudgetsSpent: plan.BudgetsSpent}
 	byApp := map[string]*AppReport{}
 	for _, it := range plan.Items {
 		a := byApp[it.Spec.AppID]

@@ -21,6 +21,10 @@ type Report struct {
 	Before   time.Time `json:"before"`
 	Campaign string    `json:"campaign,omitempty"`
 	DryRun   bool      `json:"dry_run,omitempty"`
+	// BudgetsSpent: every app's budget was spent before the scan read all
+	// the due codes; those it did not read are deferred but not counted
+	// (see Plan.BudgetsSpent).
+	BudgetsSpent bool `json:"budgets_spent,omitempty"`
 	// Apps are the apps with due codes, by app id.
 	Apps []AppReport `json:"apps"`
 }

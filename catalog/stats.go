@@ -1,0 +1,230 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wxqr/wxqr"
+)
+
+// Every campaign keeps counters of its codes in a hash (keys.stats), so
+// that its Stats are read in one round trip whatever its size. The fields:
+//
+//	generated          codes in the catalog, retired ones included
+//	retired            codes that will never be regenerated
+//	expires:2006-01-02 temporary codes, not retired, that expire on that day (UTC)
+//
+// Each writer that changes a record changes the counters in the same
+// transaction, by the difference between what the old and the new record
+// count for (see counts): Put, Retire and RetireCampaign. A field that
+// reaches zero is deleted, so the hash holds only the days that still have
+// codes. Records written before the counters existed are counted by
+// Recount, which Rebuild runs too.
+//
+// Planned and failed codes need no counter: the plan is a set and the
+// failures a hash, whose sizes Redis knows (SCARD, HLEN).
+
+// Counter fields.
+const (
+	fieldGenerated = "generated"
+	fieldRetired   = "retired"
+	fieldExpires   = "expires:" // + the UTC day
+)
+
+// dayLayout names the day of an expiry bucket; its strings sort as the days.
+const dayLayout = "2006-01-02"
+
+func campaignSuffix(campaign string) string {
+	if campaign == "" {
+		return ""
+	}
+	return ":" + campaign
+}
+
+// counts is what one stored record adds to its campaign's counters.
+func counts(rec *wxqr.Record) map[string]int64 {
+	m := map[string]int64{fieldGenerated: 1}
+	if rec.Retired {
+		m[fieldRetired] = 1
+	}
+	if expires(rec) {
+		m[fieldExpires+rec.ExpiresAt.UTC().Format(dayLayout)] = 1
+	}
+	return m
+}
+
+// counterDeltas collects changes to counters, by hash key and field.
+type counterDeltas map[string]map[string]int64
+
+// add adds sign × what rec counts for to its campaign's counters.
+func (d counterDeltas) add(k keys, rec *wxqr.Record, sign int64) {
+	key := k.stats(rec.Campaign)
+	if d[key] == nil {
+		d[key] = map[string]int64{}
+	}
+	for f, n := range counts(rec) {
+		d[key][f] += sign * n
+	}
+}
+
+// incrCounters adds to hash fields and deletes those that reach zero (or
+// below, which only a record the counters never counted can cause, until
+// Recount). ARGV: for each key, the number of fields, then field and delta
+// pairs.
+const incrCounters = `
+local a = 1
+for _, key in ipairs(KEYS) do
+	local n = tonumber(ARGV[a])
+	a = a + 1
+	for _ = 1, n do
+		if redis.call("HINCRBY", key, ARGV[a], ARGV[a + 1]) <= 0 then
+			redis.call("HDEL", key, ARGV[a])
+		end
+		a = a + 2
+	end
+end
+return 0`
+
+// queue queues the changes on p, in one script call; nothing if every
+// change is zero. The script's source goes with the call (EVAL, not
+// EVALSHA): inside MULTI a missing script could not be loaded and retried.
+func (d counterDeltas) queue(ctx context.Context, p redis.Pipeliner) {
+	var keys []string
+	var args []any
+	for key, fields := range d {
+		var pairs []any
+		for f, n := range fields {
+			if n != 0 {
+				pairs = append(pairs, f, n)
+			}
+		}
+		if len(pairs) == 0 {
+			continue
+		}
+		keys = append(keys, key)
+		args = append(append(args, len(pairs)/2), pairs...)
+	}
+	if len(keys) > 0 {
+		p.Eval(ctx, incrCounters, keys, args...)
+	}
+}
+
+// Recount rebuilds the counters of campaign ("" = the codes without a
+// campaign) from its records: for records written before the counters
+// existed, or to repair them. It reads every record of the campaign
+// (of the whole catalog for ""), BatchSize at a time, and writes the
+// counters only if no writer changed them meanwhile, retrying otherwise
+// (see transact); a campaign written to without pause may make it fail
+// with an error wrapping redis.TxFailedErr.
+func (c *Catalog) Recount(ctx context.Context, campaign string) error {
+	key := c.keys.stats(campaign)
+	err := c.transact(ctx, func(tx *redis.Tx) error {
+		d := counterDeltas{}
+		err := c.Each(ctx, campaign, func(rec *wxqr.Record) error {
+			if rec.Campaign == campaign {
+				d.add(c.keys, rec, 1)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		var pairs []any
+		for f, n := range d[key] {
+			pairs = append(pairs, f, n)
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Del(ctx, key)
+			if len(pairs) > 0 {
+				p.HSet(ctx, key, pairs...)
+			}
+			return nil
+		})
+		return err
+	}, key)
+	if err != nil {
+		return fmt.Errorf("catalog: recount %q: %w", campaign, err)
+	}
+	return nil
+}
+
+// CampaignStatsOf returns the Stats of each of campaigns, in the same
+// order, in one round trip: three O(1) reads per campaign (the counters,
+// the plan's and the failures' sizes), no record. See CampaignStats.
+func (c *Catalog) CampaignStatsOf(ctx context.Context, campaigns []string, now time.Time, soon time.Duration) ([]Stats, error) {
+	type reads struct {
+		counters       *redis.MapStringStringCmd
+		planned, faild *redis.IntCmd
+	}
+	rs := make([]reads, len(campaigns))
+	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, name := range campaigns {
+			rs[i].counters = p.HGetAll(ctx, c.keys.stats(name))
+			if name != "" {
+				rs[i].planned = p.SCard(ctx, c.keys.planned(name))
+				rs[i].faild = p.HLen(ctx, c.keys.failed(name))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("catalog: stats of %d campaigns: %w", len(campaigns), err)
+	}
+	out := make([]Stats, len(campaigns))
+	for i, r := range rs {
+		s, err := statsFrom(r.counters.Val(), now, soon)
+		if err != nil {
+			return nil, fmt.Errorf("catalog: stats of %q: %w", campaigns[i], err)
+		}
+		if r.planned != nil {
+			s.Planned, s.Failed = int(r.planned.Val()), int(r.faild.Val())
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+// statsFrom reads the counters of one campaign at now. The expiry counters
+// are by UTC day, and so are ExpiringSoon and Expired: a code counts as
+// expired from the day after it expires, and as expiring soon from its day
+// on, if that day is no later than the day of now + soon.
+func statsFrom(fields map[string]string, now time.Time, soon time.Duration) (Stats, error) {
+	today := now.UTC().Format(dayLayout)
+	horizon := now.Add(soon).UTC().Format(dayLayout)
+	var s Stats
+	for f, v := range fields {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return s, fmt.Errorf("counter %s: %w", f, err)
+		}
+		switch day, ok := strings.CutPrefix(f, fieldExpires); {
+		case f == fieldGenerated:
+			s.Generated = n
+		case f == fieldRetired:
+			s.Retired = n
+		case !ok: // a field of a later version: not ours to count
+		case day < today:
+			s.Expired += n
+		case day <= horizon:
+			s.ExpiringSoon += n
+		}
+	}
+	return s, nil
+}
+
+// recountCampaigns is Recount for each campaign in names.
+func (c *Catalog) recountCampaigns(ctx context.Context, names map[string]bool) error {
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		if err := c.Recount(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
