@@ -156,12 +156,17 @@ func (c *Catalog) Recount(ctx context.Context, campaign string) error {
 }
 
 // CampaignStatsOf returns the Stats of each of campaigns, in the same
-// order, in one round trip: three O(1) reads per campaign (the counters,
-// the plan's and the failures' sizes), no record. See CampaignStats.
+// order, in one round trip: four O(1) reads per campaign (the counters,
+// the plan's, the failures' and the campaign's sizes), no record. See
+// CampaignStats.
+//
+// A campaign whose codes were all recorded before the catalog kept
+// counters has codes but no counters: it is counted from its records
+// (Recount) the first time it is read, once.
 func (c *Catalog) CampaignStatsOf(ctx context.Context, campaigns []string, now time.Time, soon time.Duration) ([]Stats, error) {
 	type reads struct {
-		counters       *redis.MapStringStringCmd
-		planned, faild *redis.IntCmd
+		counters              *redis.MapStringStringCmd
+		planned, faild, codes *redis.IntCmd
 	}
 	rs := make([]reads, len(campaigns))
 	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -170,6 +175,7 @@ func (c *Catalog) CampaignStatsOf(ctx context.Context, campaigns []string, now t
 			if name != "" {
 				rs[i].planned = p.SCard(ctx, c.keys.planned(name))
 				rs[i].faild = p.HLen(ctx, c.keys.failed(name))
+				rs[i].codes = p.ZCard(ctx, c.keys.campaign(name))
 			}
 		}
 		return nil
@@ -179,7 +185,13 @@ func (c *Catalog) CampaignStatsOf(ctx context.Context, campaigns []string, now t
 	}
 	out := make([]Stats, len(campaigns))
 	for i, r := range rs {
-		s, err := statsFrom(r.counters.Val(), now, soon)
+		counters := r.counters.Val()
+		if len(counters) == 0 && r.codes != nil && r.codes.Val() > 0 {
+			if counters, err = c.recounted(ctx, campaigns[i]); err != nil {
+				return nil, err
+			}
+		}
+		s, err := statsFrom(counters, now, soon)
 		if err != nil {
 			return nil, fmt.Errorf("catalog: stats of %q: %w", campaigns[i], err)
 		}
@@ -189,6 +201,19 @@ func (c *Catalog) CampaignStatsOf(ctx context.Context, campaigns []string, now t
 		out[i] = s
 	}
 	return out, nil
+}
+
+// recounted counts a campaign from its records (see Recount) and returns
+// its counters.
+func (c *Catalog) recounted(ctx context.Context, campaign string) (map[string]string, error) {
+	if err := c.Recount(ctx, campaign); err != nil {
+		return nil, err
+	}
+	counters, err := c.rdb.HGetAll(ctx, c.keys.stats(campaign)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("catalog: stats of %q: %w", campaign, err)
+	}
+	return counters, nil
 }
 
 // statsFrom reads the counters of one campaign at now. The expiry counters

@@ -116,7 +116,8 @@ func TestCountersExactUnderConcurrency(t *testing.T) {
 }
 
 // TestRecountCountsOldRecords: records from before the counters (here:
-// counters deleted) are counted by Recount, and later writes stay exact.
+// counters deleted) are counted on the first read and by Recount, and later
+// writes stay exact.
 func TestRecountCountsOldRecords(t *testing.T) {
 	c, rdb := newCatalog(t, catalog.Config{})
 	ctx := t.Context()
@@ -125,6 +126,14 @@ func TestRecountCountsOldRecords(t *testing.T) {
 	want := counters(t, rdb, "spring")
 	if err := rdb.Del(ctx, catalog.DefaultPrefix+"stats:spring").Err(); err != nil {
 		t.Fatal(err)
+	}
+	// The first read counts them: a catalog upgraded to counters shows
+	// its campaigns right without a reindex.
+	if got, err := c.CampaignStats(ctx, "spring", base, time.Hour); err != nil || got.Generated != 3 {
+		t.Fatalf("the first read of a campaign without counters: %+v, %v; want 3 generated", got, err)
+	}
+	if got := counters(t, rdb, "spring"); !maps.Equal(got, want) {
+		t.Fatalf("counted on first read: %v, want %v", got, want)
 	}
 	if err := c.Recount(ctx, "spring"); err != nil {
 		t.Fatal(err)
