@@ -20,13 +20,16 @@ import (
 //	generated          codes in the catalog, retired ones included
 //	retired            codes that will never be regenerated
 //	expires:2006-01-02 temporary codes, not retired, that expire on that day (UTC)
-//
+
 // Each writer that changes a record changes the counters in the same
 // transaction, by the difference between what the old and the new record
 // count for (see counts): Put, Retire and RetireCampaign. A field that
 // reaches zero is deleted, so the hash holds only the days that still have
 // codes. Records written before the counters existed are counted by
-// Recount, which Rebuild runs too.
+// Recount, which Rebuild runs too, and which reading a campaign's Stats runs
+// when its generated count is not the size of its index (the two change in
+// one transaction): a catalog upgraded in place holds codes from before the
+// counters next to codes counted since.
 //
 // Planned and failed codes need no counter: the plan is a set and the
 // failures a hash, whose sizes Redis knows (SCARD, HLEN).
@@ -157,19 +160,19 @@ func (c *Catalog) Recount(ctx context.Context, campaign string) error {
 
 // CampaignStatsOf returns the Stats of each of campaigns, in the same
 // order, in one round trip: four O(1) reads per campaign (the counters,
-// the plan's, the failures' and the campaign's sizes), no record. See
-// CampaignStats.
+// the plan's, the failures' and the campaign's sizes) in one transaction,
+// so that they agree, and no record. See CampaignStats.
 //
-// A campaign whose codes were all recorded before the catalog kept
-// counters has codes but no counters: it is counted from its records
-// (Recount) the first time it is read, once.
+// A campaign whose generated count is not the size of its index (some of
+// its codes are older than the counters) is counted from its records
+// (Recount) when it is read, which mends it for good.
 func (c *Catalog) CampaignStatsOf(ctx context.Context, campaigns []string, now time.Time, soon time.Duration) ([]Stats, error) {
 	type reads struct {
 		counters              *redis.MapStringStringCmd
 		planned, faild, codes *redis.IntCmd
 	}
 	rs := make([]reads, len(campaigns))
-	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for i, name := range campaigns {
 			rs[i].counters = p.HGetAll(ctx, c.keys.stats(name))
 			if name != "" {
@@ -186,7 +189,7 @@ func (c *Catalog) CampaignStatsOf(ctx context.Context, campaigns []string, now t
 	out := make([]Stats, len(campaigns))
 	for i, r := range rs {
 		counters := r.counters.Val()
-		if len(counters) == 0 && r.codes != nil && r.codes.Val() > 0 {
+		if r.codes != nil && counters[fieldGenerated] != strconv.FormatInt(r.codes.Val(), 10) && r.codes.Val() > 0 {
 			if counters, err = c.recounted(ctx, campaigns[i]); err != nil {
 				return nil, err
 			}

@@ -135,6 +135,16 @@ func TestRecountCountsOldRecords(t *testing.T) {
 	if got := counters(t, rdb, "spring"); !maps.Equal(got, want) {
 		t.Fatalf("counted on first read: %v, want %v", got, want)
 	}
+	// A read counts them: a catalog upgraded to counters shows its
+	// campaigns right without a reindex, even once newer codes are counted.
+	mustPut(t, c, permRecord("wxoa", wxqr.KindOAPerm, 2, "spring"))
+	if got, err := c.CampaignStats(ctx, "spring", base, time.Hour); err != nil || got.Generated != 4 {
+		t.Fatalf("a read of a campaign with codes older than its counters: %+v, %v; want 4 generated", got, err)
+	}
+	want["generated"] = "4"
+	if got := counters(t, rdb, "spring"); !maps.Equal(got, want) {
+		t.Fatalf("counted on read: %v, want %v", got, want)
+	}
 	if err := c.Recount(ctx, "spring"); err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +153,7 @@ func TestRecountCountsOldRecords(t *testing.T) {
 	}
 	mustRetire(t, c, soon.ID)
 	got, err := c.CampaignStats(ctx, "spring", base, time.Hour)
-	want2 := catalog.Stats{Generated: 3, Retired: 1}
+	want2 := catalog.Stats{Generated: 4, Retired: 1}
 	if err != nil || got != want2 {
 		t.Errorf("after Retire: %+v, %v; want %+v", got, err, want2)
 	}
