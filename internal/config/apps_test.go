@@ -171,6 +171,10 @@ func TestAppsNeverShowSecrets(t *testing.T) {
 			Token: "s3cr3t-cbtoken", AESKey: cbKey, PreviousAESKey: cbPrevious,
 			Forward: "https://bot:s3cr3t-fw@bot.internal/wechat?key=s3cr3t-fwkey",
 		}},
+		// A key as the user name, with no password.
+		{AppID: "wx4", Secret: "s3cr3t-app4", Type: wxqr.AppOA, Token: TokenSource{Kind: TokenStable}, Callback: Callback{
+			Token: "s3cr3t-cbtoken4", Forward: "https://s3cr3t-userkey@bot.internal/hook",
+		}},
 	}
 	cfg := &Config{Apps: apps}
 	var outputs = map[string]string{}

@@ -189,9 +189,15 @@ func positiveInt(name, raw string, def int) (int, error) {
 }
 
 // displayURL is u as it may be shown: no password and no query (a query can
-// carry a token as easily as the user info can).
+// carry a token as easily as the user info can). A user name without a
+// password is hidden too: in "https://KEY@host/hook" it is the key.
 func displayURL(u *url.URL) string {
 	v := *u
 	v.RawQuery, v.ForceQuery, v.Fragment, v.RawFragment = "", false, "", ""
+	if v.User != nil {
+		if _, hasPassword := v.User.Password(); !hasPassword {
+			v.User = url.User("xxxxx")
+		}
+	}
 	return v.Redacted()
 }
