@@ -193,6 +193,12 @@ func (s *Server) receive(r *http.Request) (*upload, error) {
 		case "sheet":
 			u.sheet, err = formValue(part)
 		case "file":
+			if u.path != "" {
+				// A second file would overwrite the first's path and
+				// leave its file behind.
+				err = errors.New("one file per upload")
+				break
+			}
 			u.filename = filepath.Base(part.FileName())
 			err = s.saveUpload(u, part, cfg.MaxBytes)
 		}

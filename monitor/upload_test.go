@@ -101,8 +101,13 @@ func (u *uploadFixture) post(t *testing.T, path string, fields map[string]string
 			t.Fatal(err)
 		}
 	}
-	if name != "" {
-		fw, err := mw.CreateFormFile("file", name)
+	// A name with "+" sends the file once per name: a form no browser
+	// sends, but anyone can.
+	for n := range strings.SplitSeq(name, "+") {
+		if n == "" {
+			continue
+		}
+		fw, err := mw.CreateFormFile("file", n)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -436,6 +441,15 @@ func TestUploadRefused(t *testing.T) {
 			if resp, _ := u.post(t, "/campaigns/upload", nil, "jobs.csv", csvFile, h); resp.StatusCode != http.StatusForbidden {
 				t.Errorf("with %v: status %d, want 403", h, resp.StatusCode)
 			}
+		}
+	})
+	t.Run("two files", func(t *testing.T) {
+		resp, _ := u.post(t, "/campaigns/upload", nil, "a.csv+b.csv", csvFile, nil)
+		if resp.StatusCode != http.StatusUnprocessableEntity && resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("status %d, want 400 or 422", resp.StatusCode)
+		}
+		if entries, _ := os.ReadDir(u.srv.uploads.dir); len(entries) != 0 {
+			t.Errorf("%d files left in the uploads' directory, want none", len(entries))
 		}
 	})
 	t.Run("too large", func(t *testing.T) {
