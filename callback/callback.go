@@ -128,7 +128,8 @@ type Config struct {
 	Budget time.Duration
 
 	// HTTPClient forwards the pushes. Default: a client that follows no
-	// redirect (an upstream's redirect is relayed as it is); Budget bounds
+	// redirect (an upstream's redirect is relayed as its status and body:
+	// WeChat follows none, so no Location is passed on); Budget bounds
 	// every request whatever the client's own timeout.
 	HTTPClient *http.Client
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -46,6 +47,9 @@ type fakeRecorder struct {
 	// hang, when set, makes Record wait for its context to end, as a call
 	// to a Redis that does not answer does.
 	hang atomic.Bool
+	// invalid, when set, makes Record refuse every event as the store
+	// refuses one it cannot count.
+	invalid atomic.Bool
 
 	mu     sync.Mutex
 	events []scans.Event
@@ -61,6 +65,9 @@ func (f *fakeRecorder) Record(ctx context.Context, ev scans.Event) (scans.Outcom
 	defer f.mu.Unlock()
 	if f.fail.Load() {
 		return scans.Outcome{}, errors.New("redis down while recording " + ev.OpenID + " " + ev.Ticket)
+	}
+	if f.invalid.Load() {
+		return scans.Outcome{}, fmt.Errorf("%w: cannot count %s", scans.ErrInvalidEvent, ev.OpenID)
 	}
 	f.events = append(f.events, ev)
 	return f.out, nil

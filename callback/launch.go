@@ -110,6 +110,11 @@ func (h *Handler) launch(w http.ResponseWriter, r *http.Request) {
 		Query:       req.Query,
 		LaunchScene: req.LaunchScene,
 	})
+	if errors.Is(err, scans.ErrInvalidEvent) {
+		h.log.Warn().Str("app_id", a.ID).Int("status", http.StatusBadRequest).Err(err).Msg("launch report refused")
+		writeText(w, http.StatusBadRequest, "not a launch that can be counted\n")
+		return
+	}
 	if err != nil {
 		h.log.Error().Str("app_id", a.ID).Str("event", string(scans.Launch)).Int("status", http.StatusServiceUnavailable).
 			Err(err).Msg("launch not recorded")
@@ -139,7 +144,10 @@ func (h *Handler) admit(ctx context.Context, w http.ResponseWriter, a *app, key,
 		writeText(w, http.StatusTooManyRequests, "too many launch reports, try later\n")
 		return false
 	}
-	h.log.Error().Str("app_id", a.ID).Int("status", http.StatusServiceUnavailable).Err(err).Msg("launch rate limit unavailable")
+	// Not err's text: it names the limit's key, which holds the client's
+	// address.
+	h.log.Error().Str("app_id", a.ID).Str("limit", limit).Int("status", http.StatusServiceUnavailable).
+		Str("error_class", errorClass(err)).Msg("launch rate limit unavailable")
 	writeText(w, http.StatusServiceUnavailable, "try again\n")
 	return false
 }

@@ -83,6 +83,12 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request) {
 			Key:    ev.EventKey,
 			Ticket: ev.Ticket,
 		})
+		if errors.Is(err, scans.ErrInvalidEvent) {
+			// Signed but not countable (no openid, say): a retry would
+			// not be either.
+			h.reject(w, a, http.StatusBadRequest, "event cannot be recorded", errors.New(redact(err, ev.FromUserName, ev.Ticket)))
+			return
+		}
 		if err != nil {
 			h.log.Error().Str("app_id", a.ID).Str("event", ev.Event).Int("status", http.StatusServiceUnavailable).
 				Str("error", redact(err, ev.FromUserName, ev.Ticket)).Dur("duration", time.Since(received)).

@@ -178,6 +178,17 @@ func TestPushRefused(t *testing.T) {
 	}
 }
 
+// TestPushNotCountableIs400: an event the store refuses outright is 400,
+// not 503: WeChat's retries could not be counted either.
+func TestPushNotCountableIs400(t *testing.T) {
+	ts := newServer(t, nil)
+	ts.rec.invalid.Store(true)
+	query, body := sealed(t, codec(t, plainApp, ""), plainMode, event("subscribe", "qrscene_9", ticket))
+	if status, _, answer := ts.post(t, plainApp, query, body); status != http.StatusBadRequest {
+		t.Errorf("status = %d (%q), want 400", status, answer)
+	}
+}
+
 func TestPushNotRecordedIs503(t *testing.T) {
 	ts := newServer(t, nil)
 	ts.rec.fail.Store(true)
