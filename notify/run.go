@@ -70,21 +70,34 @@ func (n *Notifier) closeBatches(ctx context.Context, now, due time.Time) error {
 		return fmt.Errorf("notify: list the failures: %w", err)
 	}
 	for _, campaign := range campaigns {
-		b, err := n.takeBatch(ctx, campaign, due)
-		if err != nil {
+		if err := n.closeBatch(ctx, campaign, now, due); err != nil {
 			return err
-		}
-		if b == nil {
-			continue // another worker took it
-		}
-		ev := failedEvent(campaign, b.since, b.count, b.failures, now)
-		n.addProgress(ctx, &ev)
-		if _, err := n.emit(ctx, ev, n.cfg.ClaimTTL); err != nil {
-			n.log.Error().Err(err).Str("campaign", campaign).Int("failed", b.count).Msg("the notice of failed codes is lost")
 		}
 	}
 	return nil
 }
+
+// closeBatch takes one campaign's batch and queues its event. Once taken,
+// the batch is only in this process: its event is queued even if ctx ends
+// meanwhile (a worker shutting down), within settleTimeout.
+func (n *Notifier) closeBatch(ctx context.Context, campaign string, now, due time.Time) error {
+	b, err := n.takeBatch(ctx, campaign, due)
+	if err != nil || b == nil {
+		return err // nil, nil: another worker took it
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	ev := failedEvent(campaign, b.since, b.count, b.failures, now)
+	n.addProgress(ctx, &ev)
+	if _, err := n.emit(ctx, ev, n.cfg.ClaimTTL); err != nil {
+		n.log.Error().Err(err).Str("campaign", campaign).Int("failed", b.count).Msg("the notice of failed codes is lost")
+	}
+	return nil
+}
+
+// settleTimeout bounds the Redis work that finishes what a pass took out of
+// Redis, whatever the pass's context.
+const settleTimeout = 10 * time.Second
 
 // addProgress adds the campaign's counts to the event of a batch.
 func (n *Notifier) addProgress(ctx context.Context, ev *Event) {
@@ -127,20 +140,41 @@ func (n *Notifier) closeFinished(ctx context.Context, now, due time.Time) error 
 		if took == 0 {
 			continue // another worker's, or a code settled since
 		}
+		if err := n.announceFinished(ctx, campaign, now, due); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// announceFinished queues the event of a campaign taken out of the
+// finishing ones, if it is still finished. Should that fail, the campaign
+// is put back, to be tried again by the next pass: nothing else would
+// (no code of a finished campaign settles any more). It goes on if ctx
+// ends meanwhile (a worker shutting down), within settleTimeout.
+func (n *Notifier) announceFinished(ctx context.Context, campaign string, now, due time.Time) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	err := func() error {
 		s, err := n.cfg.Campaigns.Progress(ctx, campaign)
 		if err != nil {
 			return fmt.Errorf("notify: counts of campaign %q: %w", campaign, err)
 		}
 		if s.Planned == 0 || s.Queued() > 0 {
-			continue // codes were planned since: it finishes later
+			return nil // codes were planned since: it finishes later
 		}
 		// The claim of a finish is kept: a campaign's regenerations settle
 		// for months after it finished.
-		if _, err := n.emit(ctx, finishedEvent(campaign, s.Planned, s.Generated, s.Failed, now), 0); err != nil {
-			return err
+		_, err = n.emit(ctx, finishedEvent(campaign, s.Planned, s.Generated, s.Failed, now), 0)
+		return err
+	}()
+	if err != nil {
+		back := redis.Z{Score: float64(due.UnixMilli()), Member: campaign}
+		if perr := n.cfg.Redis.ZAddNX(ctx, n.keys.finishing(), back).Err(); perr != nil {
+			n.log.Error().Err(perr).Str("campaign", campaign).Msg("the notice of a finished campaign is lost")
 		}
 	}
-	return nil
+	return err
 }
 
 // deliver sends what the outbox holds for this worker, until it is empty
