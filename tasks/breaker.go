@@ -87,17 +87,20 @@ type Breaker struct {
 	rdb    redis.UniversalClient
 	cfg    BreakerConfig
 	prefix string
+	tagged bool // on a Redis Cluster: see keys
 }
 
 // NewBreaker returns a breaker keeping its counts in rdb under
-// "wxqr:breaker:{<key>}:", configured by cfg after its defaults. It fails on an
+// "wxqr:breaker:<key>:" ("wxqr:breaker:{<key>}:" on a Redis Cluster),
+// configured by cfg after its defaults. It fails on an
 // invalid configuration.
 func NewBreaker(rdb redis.UniversalClient, cfg BreakerConfig) (*Breaker, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Breaker{rdb: rdb, cfg: cfg, prefix: "wxqr:breaker:"}, nil
+	_, cluster := rdb.(*redis.ClusterClient)
+	return &Breaker{rdb: rdb, cfg: cfg, prefix: "wxqr:breaker:", tagged: cluster}, nil
 }
 
 // Verdict is what the breaker says after a call.
@@ -111,13 +114,17 @@ type Verdict struct {
 	Wait time.Duration
 }
 
-// keys returns the state, calls and fails keys of the breaker key: the key
-// in braces is their hash tag, so that on a Redis Cluster the scripts find
-// the three in one slot, and the breakers of many apps spread over the
-// masters.
+// keys returns the state, calls and fails keys of the breaker key. On a
+// Redis Cluster the key in braces is their hash tag, so that the scripts
+// find the three in one slot and the breakers of many apps spread over the
+// masters; elsewhere the keys keep the names a running fleet already uses,
+// so that an upgrade finds an open breaker open.
 func (b *Breaker) keys(key string) []string {
-	tagged := b.prefix + "{" + key + "}:"
-	return []string{tagged + "state", tagged + "calls", tagged + "fails"}
+	base := b.prefix + key + ":"
+	if b.tagged {
+		base = b.prefix + "{" + key + "}:"
+	}
+	return []string{base + "state", base + "calls", base + "fails"}
 }
 
 // breakerNow is the fleet's clock in milliseconds, at the start of each
