@@ -165,7 +165,8 @@ func (c *Catalog) Recount(ctx context.Context, campaign string) error {
 //
 // A campaign whose generated count is not the size of its index (some of
 // its codes are older than the counters) is counted from its records
-// (Recount) when it is read, which mends it for good.
+// (Recount) when it is read, which mends it for good; should the recount
+// not finish, its counters are returned as they are.
 func (c *Catalog) CampaignStatsOf(ctx context.Context, campaigns []string, now time.Time, soon time.Duration) ([]Stats, error) {
 	type reads struct {
 		counters              *redis.MapStringStringCmd
@@ -190,8 +191,11 @@ func (c *Catalog) CampaignStatsOf(ctx context.Context, campaigns []string, now t
 	for i, r := range rs {
 		counters := r.counters.Val()
 		if r.codes != nil && counters[fieldGenerated] != strconv.FormatInt(r.codes.Val(), 10) && r.codes.Val() > 0 {
-			if counters, err = c.recounted(ctx, campaigns[i]); err != nil {
-				return nil, err
+			// A recount that cannot finish (writers busy on the campaign
+			// all along) leaves the counters as they are, to be recounted
+			// by a later read: the page shows them rather than an error.
+			if recounted, err := c.recounted(ctx, campaigns[i]); err == nil {
+				counters = recounted
 			}
 		}
 		s, err := statsFrom(counters, now, soon)
