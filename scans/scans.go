@@ -216,18 +216,22 @@ func New(ctx context.Context, rdb redis.UniversalClient, cat *catalog.Catalog, c
 }
 
 // hasher returns the keyed hash of fields (see hash) with the configured
-// key, or with the fleet's, read (or created) once.
+// key, or with the fleet's, read (or created) once. Redis is read outside
+// the lock: a slow Redis must not queue every push behind one read, each
+// past its own deadline; concurrent first reads get the same key.
 func (s *Store) hasher(ctx context.Context) (func(fields ...string) string, error) {
 	s.keyMu.Lock()
-	defer s.keyMu.Unlock()
-	if s.openIDKey == nil {
-		key, err := s.sharedOpenIDKey(ctx)
+	key := s.openIDKey
+	s.keyMu.Unlock()
+	if key == nil {
+		shared, err := s.sharedOpenIDKey(ctx)
 		if err != nil {
 			return nil, err
 		}
-		s.openIDKey = key
+		s.keyMu.Lock()
+		s.openIDKey, key = shared, shared
+		s.keyMu.Unlock()
 	}
-	key := s.openIDKey
 	return func(fields ...string) string { return hash(key, fields...) }, nil
 }
 
