@@ -58,7 +58,10 @@ func TestScriptsOnCluster(t *testing.T) {
 		if got, err := c.Staged(ctx, temp.ID); err != nil || got == nil || got.Ticket != "t" {
 			t.Fatalf("Staged = %+v, %v; want the staged result", got, err)
 		}
-		if err := c.DropStaged(ctx, temp.ID); err != nil {
+		if _, err := c.NoteRefused(ctx, temp.ID, 2, base, lease); err != nil {
+			t.Fatalf("NoteRefused: %v", err)
+		}
+		if err := c.DropStaged(ctx, temp.ID, lease); err != nil {
 			t.Fatalf("DropStaged: %v", err)
 		}
 	})

@@ -123,6 +123,12 @@ func (l *Lease) check(got string, err error) error {
 	return nil
 }
 
+// notHeld is the error of a write that a script fenced by the lease
+// refused: the lock no longer holds the lease's token.
+func (l *Lease) notHeld() error {
+	return fmt.Errorf("%w: %s is not held", ErrLockLost, l.key)
+}
+
 // Release stops the renewal and releases the lock if it is still held. It is
 // safe to call after the lock lapsed, and more than once.
 func (l *Lease) Release() {

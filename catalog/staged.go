@@ -22,6 +22,9 @@ type Staged struct {
 	Image         []byte
 	ContentType   string
 	CreatedAt     time.Time // when WeChat made the code
+	// RefusedAt is when showqrcode first refused the staged ticket of a
+	// permanent code (see NoteRefused); zero while it has not.
+	RefusedAt time.Time
 }
 
 // Field names of a staged result's hash.
@@ -33,6 +36,7 @@ const (
 	stagedImage         = "image"
 	stagedContentType   = "content_type"
 	stagedCreatedAt     = "created_at"
+	stagedRefusedAt     = "refused_at"
 )
 
 // Stage keeps s as the staged result of code id for StagedTTL (default 7
@@ -42,10 +46,6 @@ const (
 func (c *Catalog) Stage(ctx context.Context, id string, s *Staged) error {
 	if id == "" || s == nil {
 		return errors.New("catalog: stage: an id and a result are required")
-	}
-	createdAt := ""
-	if !s.CreatedAt.IsZero() {
-		createdAt = s.CreatedAt.UTC().Format(time.RFC3339Nano)
 	}
 	// Every field is written, so nothing of an earlier result survives.
 	keys := c.stagedKeys(id)
@@ -58,13 +58,22 @@ func (c *Catalog) Stage(ctx context.Context, id string, s *Staged) error {
 			stagedExpireSeconds, s.ExpireSeconds,
 			stagedImage, s.Image,
 			stagedContentType, s.ContentType,
-			stagedCreatedAt, createdAt,
+			stagedCreatedAt, formatTime(s.CreatedAt),
+			stagedRefusedAt, formatTime(s.RefusedAt),
 		).Err()
 	})
 	if err != nil {
 		return fmt.Errorf("catalog: stage %s: %w", id, err)
 	}
 	return nil
+}
+
+// formatTime is t as a staged result's field holds it: "" for the zero time.
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // The staged results' images are counted, so that a worker can stop making
@@ -106,8 +115,14 @@ redis.call("ZADD", KEYS[4], now_ms + tonumber(ARGV[2]), ARGV[1])
 return 1`)
 
 // dropScript deletes a staged result and its count, and the code's call
-// mark (KEYS[5]). ARGV: the id.
-var dropScript = redis.NewScript(stagedSweep + `
+// mark (KEYS[5]), only while the code's lock (KEYS[6]) holds the dropper's
+// token (ARGV[2]): it returns 0, and deletes nothing, when it does not.
+// ARGV[1]: the id.
+var dropScript = redis.NewScript(`
+if redis.call("GET", KEYS[6]) ~= ARGV[2] then
+	return 0
+end
+` + stagedSweep + `
 redis.call("DEL", KEYS[1], KEYS[5])
 redis.call("DECRBY", KEYS[2], old)
 redis.call("HDEL", KEYS[3], ARGV[1])
@@ -175,22 +190,98 @@ func decodeStaged(fields map[string]string) (*Staged, error) {
 	if s.ExpireSeconds, err = strconv.Atoi(fields[stagedExpireSeconds]); err != nil {
 		return nil, fmt.Errorf("field %s: %w", stagedExpireSeconds, err)
 	}
-	if v := fields[stagedCreatedAt]; v != "" {
-		if s.CreatedAt, err = time.Parse(time.RFC3339Nano, v); err != nil {
-			return nil, fmt.Errorf("field %s: %w", stagedCreatedAt, err)
-		}
+	if s.CreatedAt, err = parseTime(stagedCreatedAt, fields[stagedCreatedAt]); err != nil {
+		return nil, err
+	}
+	// A result staged before the field existed has none: never refused.
+	if s.RefusedAt, err = parseTime(stagedRefusedAt, fields[stagedRefusedAt]); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
 
+// parseTime reads v, the time field name of a staged result: the zero time
+// when it is empty.
+func parseTime(name, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("field %s: %w", name, err)
+	}
+	return t, nil
+}
+
 // DropStaged deletes the staged result of code id and its call mark (see
-// MarkCalled), once storage and the catalog have it. Dropping a result that
-// does not exist is not an error.
-func (c *Catalog) DropStaged(ctx context.Context, id string) error {
-	if err := dropScript.Run(ctx, c.rdb, append(c.stagedKeys(id), c.keys.called(id)), id).Err(); err != nil {
+// MarkCalled), for the holder of lease, the code's lock, when the result can
+// no longer be used (a temporary ticket that died). It is fenced by the
+// lease as Finish is: while another worker holds the code (this one's lock
+// lapsed and was taken), it deletes nothing and fails with an error wrapping
+// ErrLockLost, so that what the new holder staged survives. Dropping a
+// result that does not exist is not an error. (Finish drops the result of a
+// code it records.)
+func (c *Catalog) DropStaged(ctx context.Context, id string, lease *Lease) error {
+	if lease == nil {
+		return errors.New("catalog: drop staged: a lease is required")
+	}
+	keys := append(c.stagedKeys(id), c.keys.called(id), lease.key)
+	held, err := dropScript.Run(ctx, c.rdb, keys, id, lease.token).Int()
+	if err != nil {
 		return fmt.Errorf("catalog: drop staged %s: %w", id, err)
 	}
+	if held == 0 {
+		return fmt.Errorf("catalog: drop staged %s: %w", id, lease.notHeld())
+	}
 	return nil
+}
+
+// refusedScript notes when showqrcode first refused a staged ticket. KEYS:
+// the result, the code's lock. ARGV: the holder's token, the generation, the
+// time, and the names of the generation and refusal fields. It returns nil
+// when the lock does not hold the token, "" when no result of that
+// generation is staged, else the first refusal's time: the one already
+// noted, or ARGV[3], now noted.
+var refusedScript = redis.NewScript(`
+if redis.call("GET", KEYS[2]) ~= ARGV[1] then
+	return false
+end
+if redis.call("HGET", KEYS[1], ARGV[4]) ~= ARGV[2] then
+	return ""
+end
+local first = redis.call("HGET", KEYS[1], ARGV[5])
+if first and first ~= "" then
+	return first
+end
+redis.call("HSET", KEYS[1], ARGV[5], ARGV[3])
+return ARGV[3]`)
+
+// NoteRefused records, for the holder of lease, that showqrcode refused
+// at time at the ticket staged for generation gen of code id, unless an
+// earlier refusal is recorded already: the staged result keeps the first
+// refusal's time (Staged.RefusedAt), until a new result replaces it. It
+// returns that first time, or the zero time when no result of generation gen
+// is staged (nothing is written then). Like DropStaged, it is fenced by the
+// lease: while another worker holds the code it writes nothing and fails
+// with an error wrapping ErrLockLost. It does not wait for the replicas: a
+// refusal lost with a failover only makes the patience start again.
+func (c *Catalog) NoteRefused(ctx context.Context, id string, gen int, at time.Time, lease *Lease) (time.Time, error) {
+	if lease == nil {
+		return time.Time{}, errors.New("catalog: note refused: a lease is required")
+	}
+	first, err := refusedScript.Run(ctx, c.rdb, []string{c.keys.staged(id), lease.key},
+		lease.token, gen, formatTime(at), stagedGeneration, stagedRefusedAt).Text()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return time.Time{}, fmt.Errorf("catalog: note refused %s: %w", id, lease.notHeld())
+	case err != nil:
+		return time.Time{}, fmt.Errorf("catalog: note refused %s: %w", id, err)
+	}
+	t, err := parseTime(stagedRefusedAt, first)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("catalog: note refused %s: %w", id, err)
+	}
+	return t, nil
 }
 
 // MarkCalled notes, before a worker asks WeChat for generation gen of code

@@ -1,12 +1,24 @@
 package catalog_test
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/wxqr/wxqr/catalog"
 )
+
+// drop drops the staged result of id as the holder of its lock does.
+func drop(t *testing.T, c *catalog.Catalog, id string) error {
+	t.Helper()
+	lease, err := c.Lock(t.Context(), id, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lease.Release()
+	return c.DropStaged(t.Context(), id, lease)
+}
 
 func TestStaged(t *testing.T) {
 	allBytes := make([]byte, 0, 512)
@@ -22,7 +34,7 @@ func TestStaged(t *testing.T) {
 		{
 			name: "oa code, default ttl",
 			s: &catalog.Staged{Generation: 2, Ticket: "gQH47joAAAAAAAAAASxod+/=", URL: "http://weixin.qq.com/q/02abc",
-				ExpireSeconds: 2592000, Image: allBytes, ContentType: "image/jpeg", CreatedAt: base},
+				ExpireSeconds: 2592000, Image: allBytes, ContentType: "image/jpeg", CreatedAt: base, RefusedAt: base.Add(time.Hour)},
 			wantTTL: 7 * 24 * time.Hour,
 		},
 		{
@@ -46,7 +58,7 @@ func TestStaged(t *testing.T) {
 				t.Fatalf("Staged() before Stage = %+v, %v; want nil, nil", got, err)
 			}
 			// Staging over an earlier result replaces all of it.
-			if err := c.Stage(ctx, id, &catalog.Staged{Generation: 9, Ticket: "old", URL: "old", Image: []byte("old")}); err != nil {
+			if err := c.Stage(ctx, id, &catalog.Staged{Generation: 9, Ticket: "old", URL: "old", Image: []byte("old"), RefusedAt: base}); err != nil {
 				t.Fatal(err)
 			}
 			if err := c.Stage(ctx, id, tt.s); err != nil {
@@ -60,7 +72,8 @@ func TestStaged(t *testing.T) {
 				t.Fatal("Staged() = nil after Stage")
 			}
 			if got.Generation != tt.s.Generation || got.Ticket != tt.s.Ticket || got.URL != tt.s.URL ||
-				got.ExpireSeconds != tt.s.ExpireSeconds || got.ContentType != tt.s.ContentType || !got.CreatedAt.Equal(tt.s.CreatedAt) {
+				got.ExpireSeconds != tt.s.ExpireSeconds || got.ContentType != tt.s.ContentType || !got.CreatedAt.Equal(tt.s.CreatedAt) ||
+				!got.RefusedAt.Equal(tt.s.RefusedAt) {
 				t.Errorf("Staged() = %+v\nwant %+v", got, tt.s)
 			}
 			if !slices.Equal(got.Image, tt.s.Image) {
@@ -73,16 +86,134 @@ func TestStaged(t *testing.T) {
 			if ttl <= tt.wantTTL-time.Minute || ttl > tt.wantTTL {
 				t.Errorf("TTL = %s, want just under %s", ttl, tt.wantTTL)
 			}
-			if err := c.DropStaged(ctx, id); err != nil {
+			if err := drop(t, c, id); err != nil {
 				t.Fatal(err)
 			}
 			if got, err := c.Staged(ctx, id); got != nil || err != nil {
 				t.Errorf("Staged() after DropStaged = %+v, %v; want nil, nil", got, err)
 			}
-			if err := c.DropStaged(ctx, id); err != nil {
+			if err := drop(t, c, id); err != nil {
 				t.Errorf("DropStaged() of nothing = %v, want nil", err)
 			}
 		})
+	}
+}
+
+// TestDropStagedIsFenced: a worker whose lock lapsed, or was taken by
+// another, drops nothing.
+func TestDropStagedIsFenced(t *testing.T) {
+	c, rdb := newCatalog(t, catalog.Config{})
+	ctx := t.Context()
+	const id = "code"
+	if err := c.DropStaged(ctx, id, nil); err == nil {
+		t.Error("DropStaged without a lease succeeded, want an error")
+	}
+	lease, err := c.Lock(ctx, id, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lease.Release()
+	for _, holder := range []string{"another worker", ""} {
+		if holder == "" {
+			err = rdb.Del(ctx, "wxqr:lock:"+id).Err()
+		} else {
+			err = rdb.Set(ctx, "wxqr:lock:"+id, holder, time.Minute).Err()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Stage(ctx, id, &catalog.Staged{Generation: 2, Ticket: "theirs", Image: []byte("12345")}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.MarkCalled(ctx, id, 2); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.DropStaged(ctx, id, lease); !errors.Is(err, catalog.ErrLockLost) {
+			t.Errorf("lock held by %q: DropStaged = %v, want ErrLockLost", holder, err)
+		}
+		if s, err := c.Staged(ctx, id); err != nil || s == nil || s.Ticket != "theirs" {
+			t.Errorf("lock held by %q: Staged = %+v, %v; want the result kept", holder, s, err)
+		}
+		if gen, err := c.Called(ctx, id); err != nil || gen != 2 {
+			t.Errorf("lock held by %q: Called = %d, %v; want the mark kept", holder, gen, err)
+		}
+		if n, err := c.StagedBytes(ctx); err != nil || n != 5 {
+			t.Errorf("lock held by %q: StagedBytes = %d, %v; want 5, still counted", holder, n, err)
+		}
+	}
+}
+
+// TestNoteRefused: the staged result keeps the first refusal, for its
+// generation only, written only by the holder of the lock, and a result
+// staged anew starts without one.
+func TestNoteRefused(t *testing.T) {
+	c, rdb := newCatalog(t, catalog.Config{})
+	ctx := t.Context()
+	const id = "code"
+	lease, err := c.Lock(ctx, id, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lease.Release()
+	note := func(gen int, at time.Time) time.Time {
+		t.Helper()
+		first, err := c.NoteRefused(ctx, id, gen, at, lease)
+		if err != nil {
+			t.Fatalf("NoteRefused(%d, %s): %v", gen, at, err)
+		}
+		return first
+	}
+	if first := note(1, base); !first.IsZero() {
+		t.Errorf("NoteRefused with nothing staged = %s, want the zero time", first)
+	}
+	if n, err := rdb.Exists(ctx, "wxqr:staged:"+id).Result(); err != nil || n != 0 {
+		t.Errorf("NoteRefused with nothing staged wrote the result (%d, %v)", n, err)
+	}
+	if err := c.Stage(ctx, id, &catalog.Staged{Generation: 1, Ticket: "t", CreatedAt: base}); err != nil {
+		t.Fatal(err)
+	}
+	if first := note(2, base); !first.IsZero() {
+		t.Errorf("NoteRefused of another generation = %s, want the zero time", first)
+	}
+	for _, at := range []time.Time{base.Add(time.Minute), base.Add(time.Hour)} {
+		if first := note(1, at); !first.Equal(base.Add(time.Minute)) {
+			t.Errorf("NoteRefused(1, %s) = %s, want the first refusal %s", at, first, base.Add(time.Minute))
+		}
+	}
+	if s, err := c.Staged(ctx, id); err != nil || s == nil || !s.RefusedAt.Equal(base.Add(time.Minute)) || s.Ticket != "t" {
+		t.Errorf("Staged = %+v, %v; want ticket t refused first at %s", s, err, base.Add(time.Minute))
+	}
+	// A new result has not been refused.
+	if err := c.Stage(ctx, id, &catalog.Staged{Generation: 2, Ticket: "u", CreatedAt: base}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := c.Staged(ctx, id); err != nil || s == nil || !s.RefusedAt.IsZero() {
+		t.Errorf("Staged anew = %+v, %v; want no refusal", s, err)
+	}
+	if err := rdb.Set(ctx, "wxqr:lock:"+id, "another worker", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.NoteRefused(ctx, id, 2, base, lease); !errors.Is(err, catalog.ErrLockLost) {
+		t.Errorf("NoteRefused with the lock taken = %v, want ErrLockLost", err)
+	}
+	if s, err := c.Staged(ctx, id); err != nil || s == nil || !s.RefusedAt.IsZero() {
+		t.Errorf("Staged after a fenced NoteRefused = %+v, %v; want no refusal written", s, err)
+	}
+	if _, err := c.NoteRefused(ctx, id, 2, base, nil); err == nil {
+		t.Error("NoteRefused without a lease succeeded, want an error")
+	}
+}
+
+// TestStagedWithoutRefusalField: a result staged before the refusal field
+// existed reads back as never refused.
+func TestStagedWithoutRefusalField(t *testing.T) {
+	c, rdb := newCatalog(t, catalog.Config{})
+	fields := []any{"generation", "1", "ticket", "t", "url", "", "expire_seconds", "0", "image", "", "content_type", "", "created_at", base.Format(time.RFC3339Nano)}
+	if err := rdb.HSet(t.Context(), "wxqr:staged:old", fields...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := c.Staged(t.Context(), "old"); err != nil || s == nil || s.Ticket != "t" || !s.RefusedAt.IsZero() {
+		t.Errorf("Staged = %+v, %v; want ticket t, never refused", s, err)
 	}
 }
 
@@ -95,6 +226,7 @@ func TestStagedCorrupt(t *testing.T) {
 		{"missing fields", []any{"generation", "1"}},
 		{"bad generation", []any{"generation", "x", "ticket", "", "url", "", "expire_seconds", "0", "image", "", "content_type", "", "created_at", ""}},
 		{"bad time", []any{"generation", "1", "ticket", "", "url", "", "expire_seconds", "0", "image", "", "content_type", "", "created_at", "yesterday"}},
+		{"bad refusal time", []any{"generation", "1", "ticket", "", "url", "", "expire_seconds", "0", "image", "", "content_type", "", "created_at", "", "refused_at", "yesterday"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -176,7 +308,7 @@ func TestMarkCalled(t *testing.T) {
 	if err := c.Stage(ctx, id, &catalog.Staged{Generation: 3, Ticket: "t"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.DropStaged(ctx, id); err != nil {
+	if err := drop(t, c, id); err != nil {
 		t.Fatal(err)
 	}
 	if gen, err := c.Called(ctx, id); err != nil || gen != 0 {
@@ -223,16 +355,16 @@ func TestStagedBytes(t *testing.T) {
 	// A ticket staged without its image counts nothing.
 	mustStage("c", "")
 	mustBytes(5)
-	if err := c.DropStaged(ctx, "a"); err != nil {
+	if err := drop(t, c, "a"); err != nil {
 		t.Fatal(err)
 	}
 	mustBytes(3)
 	// Dropping twice subtracts once.
-	if err := c.DropStaged(ctx, "a"); err != nil {
+	if err := drop(t, c, "a"); err != nil {
 		t.Fatal(err)
 	}
 	mustBytes(3)
-	if err := c.DropStaged(ctx, "b"); err != nil {
+	if err := drop(t, c, "b"); err != nil {
 		t.Fatal(err)
 	}
 	mustBytes(0)

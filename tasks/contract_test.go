@@ -94,15 +94,50 @@ func TestCatalogContract(t *testing.T) {
 				t.Fatal(err)
 			}
 			cl := claim(t, c, id)
-			cl.Lease.Release()
 			if cl.Called != 2 {
 				t.Fatalf("Called = %d, want 2", cl.Called)
 			}
-			if err := c.DropStaged(ctx, id); err != nil {
+			if err := c.DropStaged(ctx, id, cl.Lease); err != nil {
 				t.Fatal(err)
 			}
+			cl.Lease.Release()
 			if cl := claim(t, c, id); cl.Called != 0 || cl.Staged != nil {
 				t.Errorf("after DropStaged: Called = %d, Staged = %+v; want 0 and nil", cl.Called, cl.Staged)
+			}
+		}},
+		{"drop and refusal fenced by the lock", func(t *testing.T, c tasks.Catalog, rdb *redis.Client) {
+			ctx := t.Context()
+			if err := c.Stage(ctx, id, &catalog.Staged{Generation: 1, Ticket: "t"}); err != nil {
+				t.Fatal(err)
+			}
+			lost := claim(t, c, id).Lease
+			if err := rdb.Set(ctx, lockKey(id), otherWorker, time.Minute).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.DropStaged(ctx, id, lost); !errors.Is(err, catalog.ErrLockLost) {
+				t.Errorf("DropStaged with a lost lock = %v, want ErrLockLost", err)
+			}
+			if _, err := c.NoteRefused(ctx, id, 1, genNow, lost); !errors.Is(err, catalog.ErrLockLost) {
+				t.Errorf("NoteRefused with a lost lock = %v, want ErrLockLost", err)
+			}
+			if err := rdb.Del(ctx, lockKey(id)).Err(); err != nil {
+				t.Fatal(err)
+			}
+			cl := claim(t, c, id)
+			if s := cl.Staged; s == nil || s.Ticket != "t" || !s.RefusedAt.IsZero() {
+				t.Fatalf("Staged = %+v; want the result kept, no refusal noted", s)
+			}
+			for _, at := range []time.Time{genNow, genNow.Add(time.Hour)} {
+				if first, err := c.NoteRefused(ctx, id, 1, at, cl.Lease); err != nil || !first.Equal(genNow) {
+					t.Errorf("NoteRefused(%s) = %s, %v; want the first refusal %s", at, first, err, genNow)
+				}
+			}
+			if first, err := c.NoteRefused(ctx, id, 2, genNow, cl.Lease); err != nil || !first.IsZero() {
+				t.Errorf("NoteRefused of generation 2, not staged = %s, %v; want the zero time", first, err)
+			}
+			cl.Lease.Release()
+			if s := claim(t, c, id).Staged; s == nil || !s.RefusedAt.Equal(genNow) {
+				t.Errorf("Staged = %+v; want RefusedAt %s", s, genNow)
 			}
 		}},
 		{"lock", func(t *testing.T, c tasks.Catalog, _ *redis.Client) {

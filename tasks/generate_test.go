@@ -681,6 +681,7 @@ func TestGenerateTicketNotFound(t *testing.T) {
 		name        string
 		payload     tasks.GeneratePayload
 		stagedAt    time.Time
+		refusedAt   time.Time // showqrcode's first refusal, if any
 		wantErr     bool
 		wantFailure bool
 		wantSkip    bool
@@ -703,9 +704,20 @@ func TestGenerateTicketNotFound(t *testing.T) {
 			wantKept:  true,
 		},
 		{
-			name:        "oa_perm staged 2 hours ago goes to the archive",
+			// The patience counts from the first refusal, not the ticket's
+			// making: the ticket may have waited out a storage outage.
+			name:      "oa_perm staged 2 hours ago, refused for the first time, waits",
+			payload:   tasks.GeneratePayload{Spec: permSpec},
+			stagedAt:  genNow.Add(-2 * time.Hour),
+			wantErr:   true,
+			wantCalls: []string{apiShow},
+			wantKept:  true,
+		},
+		{
+			name:        "oa_perm refused for 2 hours goes to the archive",
 			payload:     tasks.GeneratePayload{Spec: permSpec},
-			stagedAt:    genNow.Add(-2 * time.Hour),
+			stagedAt:    genNow.Add(-3 * time.Hour),
+			refusedAt:   genNow.Add(-2 * time.Hour),
 			wantErr:     true,
 			wantFailure: true,
 			wantSkip:    true,
@@ -718,7 +730,7 @@ func TestGenerateTicketNotFound(t *testing.T) {
 			h := newHarness(t)
 			h.wechat.deadTickets["ticket-old"] = true
 			spec := tt.payload.Spec
-			staged := catalog.Staged{Generation: 1, Ticket: "ticket-old", URL: "http://weixin.qq.com/q/old", CreatedAt: tt.stagedAt}
+			staged := catalog.Staged{Generation: 1, Ticket: "ticket-old", URL: "http://weixin.qq.com/q/old", CreatedAt: tt.stagedAt, RefusedAt: tt.refusedAt}
 			if spec.Kind.Temporary() {
 				staged.ExpireSeconds = tempSeconds
 			}

@@ -202,9 +202,14 @@ func TestGenerateStopsAtTheStagedBytesCap(t *testing.T) {
 	}
 	// Stored, the staged image no longer counts.
 	h.store.setPutErr(nil)
-	if err := h.catalog.DropStaged(ctx, wxaSpec.ID()); err != nil {
+	lease, err := h.catalog.Lock(ctx, wxaSpec.ID(), time.Minute)
+	if err != nil {
 		t.Fatal(err)
 	}
+	if err := h.catalog.DropStaged(ctx, wxaSpec.ID(), lease); err != nil {
+		t.Fatal(err)
+	}
+	lease.Release()
 	for scene := int64(1); scene <= 2; scene++ {
 		if err := h.gen.ProcessTask(ctx, permTask(t, scene)); err != nil {
 			t.Errorf("scene %d: %v", scene, err)

@@ -248,9 +248,9 @@ func (c *testCatalog) Stage(ctx context.Context, id string, s *catalog.Staged) e
 	return c.Catalog.Stage(ctx, id, s)
 }
 
-func (c *testCatalog) DropStaged(ctx context.Context, id string) error {
+func (c *testCatalog) DropStaged(ctx context.Context, id string, lease *catalog.Lease) error {
 	c.count(&c.drops)
-	return c.Catalog.DropStaged(ctx, id)
+	return c.Catalog.DropStaged(ctx, id, lease)
 }
 
 func (c *testCatalog) Finish(ctx context.Context, rec *wxqr.Record, lease *catalog.Lease) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 
@@ -43,11 +44,19 @@ func (j *generation) stage(ctx context.Context, s *catalog.Staged) {
 	}
 }
 
-func (j *generation) dropStaged(ctx context.Context) {
-	if err := j.g.Catalog.DropStaged(ctx, j.p.ID); err != nil {
-		// Harmless: it expires, and the catalog answers first once stored.
+// dropStaged drops the staged result that can no longer be used, unless
+// this run lost the code's lock: then the result may be the new holder's,
+// and the run stops.
+func (j *generation) dropStaged(ctx context.Context) error {
+	err := j.g.Catalog.DropStaged(ctx, j.p.ID, j.lease)
+	switch {
+	case errors.Is(err, catalog.ErrLockLost):
+		return wait(j.g.PausedRetry, WaitLocked, "%v", err)
+	case err != nil:
+		// Harmless: the next result staged replaces it.
 		j.log.Warn().Err(err).Msg("could not drop the staged result")
 	}
+	return nil
 }
 
 // store puts the image and its metadata in the bucket, then records the code

@@ -262,15 +262,12 @@ func (j *generation) finish(ctx context.Context, prev *wxqr.Record, staged *cata
 		img, err := j.showQRCode(ctx, staged.Ticket)
 		switch {
 		case errors.Is(err, wechat.ErrTicketNotFound) && j.p.Spec.Kind.Temporary():
-			j.dropStaged(ctx)
+			if err := j.dropStaged(ctx); err != nil {
+				return nil, err
+			}
 			return nil, fmt.Errorf("%w: %w", errTicketDied, err)
-		case errors.Is(err, wechat.ErrTicketNotFound) && now.Sub(staged.CreatedAt) > permanentTicketPatience:
-			// A permanent ticket is never dropped (making it again could
-			// spend a second slot of the lifetime quota), nor retried for
-			// ever: the task goes to the archive, the ticket stays staged,
-			// and running the task again once showqrcode answers reuses it.
-			return nil, archive(ArchiveTicketRefused, fmt.Errorf("showqrcode keeps refusing the permanent ticket made at %s: %w",
-				staged.CreatedAt.UTC().Format(time.RFC3339), err))
+		case errors.Is(err, wechat.ErrTicketNotFound):
+			return nil, j.ticketRefused(ctx, staged, now, err)
 		case err != nil:
 			return nil, j.retryStored(staged, now, err)
 		}
@@ -288,6 +285,33 @@ func (j *generation) finish(ctx context.Context, prev *wxqr.Record, staged *cata
 		return nil, j.retryStored(staged, now, err)
 	}
 	return rec, nil
+}
+
+// ticketRefused decides what becomes of a permanent code whose ticket
+// showqrcode refused (err). The ticket is never dropped (making it again
+// could spend a second slot of the lifetime quota), nor retried for ever:
+// once showqrcode has refused it for longer than permanentTicketPatience,
+// the task goes to the archive, the ticket stays staged, and running the
+// task again once showqrcode answers reuses it. The patience counts from
+// the first refusal, which the staged result keeps: not from the ticket's
+// making, or a ticket that waited out a long storage outage would go to
+// the archive at its first refusal, however passing.
+func (j *generation) ticketRefused(ctx context.Context, staged *catalog.Staged, now time.Time, err error) error {
+	since, nerr := j.g.Catalog.NoteRefused(ctx, j.p.ID, staged.Generation, now, j.lease)
+	if nerr != nil {
+		return j.retryStored(staged, now, fmt.Errorf("%w (noting the refusal: %w)", err, nerr))
+	}
+	if since.IsZero() {
+		// Not staged (a repair fetches the recorded ticket; Redis did not
+		// take this one): nowhere to keep the refusal, and the ticket's
+		// age stands in for it.
+		since = staged.CreatedAt
+	}
+	if now.Sub(since) <= permanentTicketPatience {
+		return j.retryStored(staged, now, err)
+	}
+	return archive(ArchiveTicketRefused, fmt.Errorf("showqrcode has refused the permanent ticket made at %s since %s: %w",
+		staged.CreatedAt.UTC().Format(time.RFC3339), since.UTC().Format(time.RFC3339), err))
 }
 
 // errTicketDied is a temporary code's ticket that showqrcode no longer knows.
@@ -321,5 +345,6 @@ func (j *generation) showQRCode(ctx context.Context, ticket string) (*wechat.Ima
 const lockTTL = 15 * time.Second
 
 // permanentTicketPatience is how long showqrcode may refuse a staged
-// permanent ticket before the task goes to the archive.
+// permanent ticket, from its first refusal, before the task goes to the
+// archive.
 const permanentTicketPatience = time.Hour
