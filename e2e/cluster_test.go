@@ -1,20 +1,24 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/hibiken/asynq"
 
+	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/catalog"
 	"github.com/wxqr/wxqr/internal/testenv"
+	"github.com/wxqr/wxqr/wechat"
 	"github.com/wxqr/wxqr/wechat/wechatsim"
 )
 
-// TestPipelineOnCluster runs TestPipeline's mixed campaign with REDIS_URL
-// naming a Redis Cluster: enqueue and worker keep wxqr's keys under a
-// hash-tagged prefix and asynq's under its per-queue tags, and every code
-// ends up stored, decoding to what WeChat said.
+// TestPipelineOnCluster runs part of TestPipeline's mixed campaign (75
+// codes of each kind) with REDIS_URL naming a Redis Cluster: enqueue and
+// worker keep wxqr's keys under a hash-tagged prefix and asynq's under its
+// per-queue tags, every code ends up stored, decoding to what WeChat said
+// (checkStored), and WeChat made each code once.
 func TestPipelineOnCluster(t *testing.T) {
 	cluster := testenv.Cluster(t)
 	h := newHarness(t, wechatsim.Limits{}, "REDIS_URL="+cluster.URL())
@@ -26,7 +30,12 @@ func TestPipelineOnCluster(t *testing.T) {
 	deleteAppQueues(t, h.opt)
 	t.Cleanup(func() { deleteAppQueues(t, h.opt) })
 
-	jobs := writeCSV(t, csvHeader, mixedCampaign()[:300])
+	mixed := mixedCampaign()
+	var rows []string
+	for _, start := range []int{0, 400, 600, 800} { // temporary by id and by string, permanent, Mini Program
+		rows = append(rows, mixed[start:start+75]...)
+	}
+	jobs := writeCSV(t, csvHeader, rows)
 	h.mustRun(0, "enqueue", jobs)
 	h.mustRun(0, "worker", "--until-idle")
 
@@ -37,10 +46,54 @@ func TestPipelineOnCluster(t *testing.T) {
 	for _, rec := range recs {
 		checkRecordFields(t, rec)
 	}
+	checkMadeOnce(t, h.sim, recs)
 	n, err := cluster.Client.ZCard(t.Context(), cluster.KeyPrefix+"codes").Result()
 	if err != nil || n != 300 {
 		t.Errorf("%scodes holds %d codes (%v), want 300: wxqr's keys are not under the URL's key_prefix", cluster.KeyPrefix, n, err)
 	}
+}
+
+// checkMadeOnce checks that WeChat made each code of recs exactly once, and
+// no other code: in a run without faults, a temporary code is made once
+// too (as TestPipeline counts).
+func checkMadeOnce(t *testing.T, sim *wechatsim.Server, recs map[string]wxqr.Record) {
+	t.Helper()
+	made := sim.CodesMade()
+	var bad problems
+	for _, rec := range recs {
+		req := createRequest(rec.Spec)
+		if n := made[req]; n != 1 {
+			bad.addRecord(rec, "made %d times, want once", n)
+		}
+		delete(made, req)
+	}
+	for req, n := range made {
+		bad.add(fmt.Sprintf("%+v", req), "made %d times, but no record is of that code", n)
+	}
+	bad.report(t, "codes made")
+}
+
+// createRequest is the call that makes the code of spec as the simulator
+// records it (CodesMade), for the kinds of mixedCampaign.
+func createRequest(spec wxqr.Spec) wechatsim.CodeRequest {
+	req := wechatsim.CodeRequest{AppID: spec.AppID, API: spec.Kind.API()}
+	switch spec.Kind {
+	case wxqr.KindOATemp, wxqr.KindOAPerm:
+		req.SceneID, req.Scene = spec.SceneID, spec.SceneStr
+		action := wechat.QRLimitScene
+		switch {
+		case spec.Kind.Temporary() && spec.SceneStr != "":
+			action = wechat.QRStrScene
+		case spec.Kind.Temporary():
+			action = wechat.QRScene
+		case spec.SceneStr != "":
+			action = wechat.QRLimitStrScene
+		}
+		req.Action = string(action)
+	default:
+		req.Path, req.Width = spec.Path, spec.ImageWidth()
+	}
+	return req
 }
 
 // deleteAppQueues deletes asynq's queues of the test apps, tasks and all.
