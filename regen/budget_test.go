@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wxqr/wxqr"
@@ -44,28 +45,45 @@ func (h *recordReads) count(cmd redis.Cmder) {
 }
 
 // TestPlanReadsNoMoreThanTheBudget: with every app's budget spent after a
-// few codes, a plan reads a page of due codes, not all of them.
+// few codes, a plan reads a page of due codes, not all of them. A Mini
+// Program app makes no temporary code: it does not keep the plan reading,
+// whether it has a qrcode/create budget left (the default budgets give
+// every app one) or none at all, once the planner is told its type.
 func TestPlanReadsNoMoreThanTheBudget(t *testing.T) {
 	e := newEnv(t)
 	const due = 3*scanPage + 10
 	for i := range due {
 		put(t, e.cat, wxqr.Spec{Kind: wxqr.KindOATemp, AppID: "wxa", SceneStr: fmt.Sprintf("s%d", i)}, "c", 1, time.Duration(i)*time.Second)
 	}
+	put(t, e.cat, wxqr.Spec{Kind: wxqr.KindWxaQRCode, AppID: "wxm", Path: "pages/a"}, "c", 1, 0)
 	reads := &recordReads{}
 	e.rdb.AddHook(reads)
+	types := map[string]wxqr.AppType{"wxa": wxqr.AppOA, "wxm": wxqr.AppMP}
+	oaBudget := tasks.LimitKey("wxa", "qrcode/create")
 	for _, tt := range []struct {
 		name       string
 		budget     budgets
+		types      map[string]wxqr.AppType
 		wantItems  int
 		wantSpent  bool
 		wantQueued int
 	}{
-		{"budget of 10", budgets{tasks.LimitKey("wxa", "qrcode/create"): 10}, scanPage, true, 10},
-		{"no budget", budgets{}, due, false, due},
+		{"budget of 10", budgets{oaBudget: 10}, types, scanPage, true, 10},
+		{"no budget", budgets{}, types, due, false, due},
+		{"mini program app with its budget left", budgets{oaBudget: 10, tasks.LimitKey("wxm", "qrcode/create"): 100000}, types, scanPage, true, 10},
+		// Not told the app's type, the planner cannot rule its codes out.
+		{"app of unknown type", budgets{oaBudget: 10}, nil, due, false, 10},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			p, err := NewPlanner(PlannerConfig{
+				Catalog: e.cat, Client: asynq.NewClientFromRedisClient(e.rdb), Budget: tt.budget, AppTypes: tt.types,
+				Now: func() time.Time { return now },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
 			reads.n.Store(0)
-			plan, err := e.planner(t, tt.budget).Plan(t.Context(), Options{Within: time.Hour})
+			plan, err := p.Plan(t.Context(), Options{Within: time.Hour})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,6 +95,9 @@ func TestPlanReadsNoMoreThanTheBudget(t *testing.T) {
 			}
 			if got := plan.Report().Total().ToQueue; got != tt.wantQueued {
 				t.Errorf("%d to queue, want %d", got, tt.wantQueued)
+			}
+			if _, ok := plan.BudgetLeft["wxm"]; ok {
+				t.Errorf("BudgetLeft = %v, want no entry for the app without due codes", plan.BudgetLeft)
 			}
 		})
 	}

@@ -79,6 +79,12 @@ type PlannerConfig struct {
 	// temporary codes). Default nil: no app has a budget, every due code
 	// fits.
 	Budget Budget
+	// AppTypes are the types of the configured apps, by app id. An app it
+	// names a Mini Program makes no temporary code: its qrcode/create
+	// budget, or its lack of one, does not keep a plan reading due codes
+	// (see Plan.BudgetsSpent). Default nil: any app of the catalog may have
+	// temporary codes.
+	AppTypes map[string]wxqr.AppType
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -89,6 +95,7 @@ type Planner struct {
 	client    Enqueuer
 	inspector *asynq.Inspector
 	budget    Budget
+	appTypes  map[string]wxqr.AppType
 	now       func() time.Time
 }
 
@@ -104,7 +111,7 @@ func NewPlanner(cfg PlannerConfig) (*Planner, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Planner{catalog: cfg.Catalog, client: cfg.Client, inspector: cfg.Inspector, budget: cfg.Budget, now: cfg.Now}, nil
+	return &Planner{catalog: cfg.Catalog, client: cfg.Client, inspector: cfg.Inspector, budget: cfg.Budget, appTypes: cfg.AppTypes, now: cfg.Now}, nil
 }
 
 // Options select the codes a plan covers.
@@ -176,9 +183,11 @@ type Plan struct {
 	// one are absent.
 	BudgetLeft map[string]int64
 	// BudgetsSpent says the plan stopped reading due codes once every app
-	// had spent its budget: the codes after are deferred too, but neither
-	// read nor in Items, so that a scan never reads more than the budgets
-	// allow (plus a page). Never set while some app has no budget.
+	// that may have temporary codes (every app of the catalog but the Mini
+	// Programs of PlannerConfig.AppTypes) had spent its budget: the codes
+	// after are deferred too, but neither read nor in Items, so that a scan
+	// never reads more than the budgets allow (plus a page). Never set while
+	// such an app has no budget.
 	BudgetsSpent bool
 
 	queued bool // Queue ran over the plan
@@ -277,6 +286,9 @@ func spent(left map[string]int64) bool {
 // budgetsLeft returns what is left today of each app's budget for
 // regenerating temporary codes (qrcode/create), for the apps of the
 // catalog that have one, and whether some app has none (and so no limit).
+// A Mini Program app (AppTypes) has no temporary code to regenerate: it
+// counts neither way, or its budget, never spent on temporary codes, would
+// keep every plan reading to the end of the due codes.
 func (p *Planner) budgetsLeft(ctx context.Context) (map[string]int64, bool, error) {
 	left := map[string]int64{}
 	if p.budget == nil {
@@ -288,6 +300,9 @@ func (p *Planner) budgetsLeft(ctx context.Context) (map[string]int64, bool, erro
 	}
 	unlimited := false
 	for _, app := range apps {
+		if p.appTypes[app] == wxqr.AppMP {
+			continue
+		}
 		key := tasks.LimitKey(app, wxqr.KindOATemp.API())
 		n, err := p.budget.Remaining(ctx, key)
 		switch {

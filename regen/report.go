@@ -21,7 +21,8 @@ type Report struct {
 	Before   time.Time `json:"before"`
 	Campaign string    `json:"campaign,omitempty"`
 	DryRun   bool      `json:"dry_run,omitempty"`
-	// BudgetsSpent: every app's budget was spent before the scan read all
+	// BudgetsSpent: the budget of every app that may have temporary codes
+	// was spent before the scan read all
 	// the due codes; those it did not read are deferred but not counted
 	// (see Plan.BudgetsSpent).
 	BudgetsSpent bool `json:"budgets_spent,omitempty"`

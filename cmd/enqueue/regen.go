@@ -16,6 +16,7 @@ import (
 	"github.com/wxqr/wxqr/catalog"
 	"github.com/wxqr/wxqr/internal/config"
 	"github.com/wxqr/wxqr/internal/fleetclock"
+	"github.com/wxqr/wxqr/jobfile"
 	"github.com/wxqr/wxqr/ratelimit"
 	"github.com/wxqr/wxqr/regen"
 )
@@ -131,6 +132,7 @@ func regenerate(ctx context.Context, c *cli, rdb redis.UniversalClient, budgets 
 		Client:    asynq.NewClientFromRedisClient(rdb),
 		Inspector: asynq.NewInspectorFromRedisClient(rdb),
 		Budget:    ratelimit.NewBudget(rdb, ratelimit.BudgetConfig{Limits: budgets.Lookup, Now: clock.Now}),
+		AppTypes:  jobfile.AppTypes(c.cfg.Apps),
 		Now:       clock.Now,
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
+	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/catalog"
 	"github.com/wxqr/wxqr/internal/config"
 	"github.com/wxqr/wxqr/ratelimit"
@@ -77,16 +78,16 @@ func parseRegen(getenv func(string) string) (regenSettings, error) {
 // startRegen makes this worker take part in regeneration: it registers the
 // scan handler on mux (the worker must also serve regen.QueueName) and,
 // unless the schedule is off, starts queueing the scan of every slot. Both
-// tell the time by now (the fleet's clock). stop ends the schedule; it does
-// not touch the mux.
+// tell the time by now (the fleet's clock); appTypes are the configured
+// apps' types. stop ends the schedule; it does not touch the mux.
 func startRegen(ctx context.Context, rs regenSettings, mux *asynq.ServeMux, rdb redis.UniversalClient,
-	cat *catalog.Catalog, budget *ratelimit.Budget, now func() time.Time, log zerolog.Logger) (stop func(), err error) {
+	cat *catalog.Catalog, budget *ratelimit.Budget, appTypes map[string]wxqr.AppType, now func() time.Time, log zerolog.Logger) (stop func(), err error) {
 	log = log.With().Str("component", "regen").Logger()
 	// A client on the worker's own connection pool; asynq does not let it
 	// be closed, the pool is closed with rdb.
 	client := asynq.NewClientFromRedisClient(rdb)
 	planner, err := regen.NewPlanner(regen.PlannerConfig{
-		Catalog: cat, Client: client, Inspector: asynq.NewInspectorFromRedisClient(rdb), Budget: budget, Now: now,
+		Catalog: cat, Client: client, Inspector: asynq.NewInspectorFromRedisClient(rdb), Budget: budget, AppTypes: appTypes, Now: now,
 	})
 	if err != nil {
 		return nil, err

@@ -112,7 +112,7 @@ func TestStartRegen(t *testing.T) {
 				t.Fatal(err)
 			}
 			mux := asynq.NewServeMux()
-			stop, err := startRegen(t.Context(), rs, mux, rdb, cat, ratelimit.NewBudget(rdb, ratelimit.BudgetConfig{}), time.Now, zerolog.Nop())
+			stop, err := startRegen(t.Context(), rs, mux, rdb, cat, ratelimit.NewBudget(rdb, ratelimit.BudgetConfig{}), nil, time.Now, zerolog.Nop())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/wxqr/wxqr/internal/config"
 	"github.com/wxqr/wxqr/internal/exitcode"
 	"github.com/wxqr/wxqr/internal/fleetclock"
+	"github.com/wxqr/wxqr/jobfile"
 	"github.com/wxqr/wxqr/metrics"
 	"github.com/wxqr/wxqr/monitor"
 	"github.com/wxqr/wxqr/notify"
@@ -79,7 +80,7 @@ func build(ctx context.Context, wc *workerConfig, log zerolog.Logger) (_ *servic
 	if err = s.startMonitor(ctx, wc); err != nil {
 		return nil, err
 	}
-	if s.stopRegen, err = startRegen(ctx, wc.regen, s.mux, s.rdb, s.cat, s.budget, s.clock.Now, log); err != nil {
+	if s.stopRegen, err = startRegen(ctx, wc.regen, s.mux, s.rdb, s.cat, s.budget, jobfile.AppTypes(wc.shared.Apps), s.clock.Now, log); err != nil {
 		return nil, err
 	}
 	return s, nil
