@@ -150,12 +150,12 @@ func (c GeneratorConfig) validate() error {
 //  3. staged result: what WeChat returned on an earlier attempt is reused,
 //     so a retry after a storage or Redis failure spends no quota;
 //  4. the bucket: when an earlier attempt asked WeChat and left no staged
-//     result, its image and sidecar may be stored already: adopted, no call;
+//     result, its image and record may be stored already: adopted, no call;
 //  5. pause, budget and rate limiter: calls WeChat would refuse are not made;
 //  6. WeChat, then the result is staged at once;
-//  7. the image is checked whole, then storage (image and sidecar), then
-//     the catalog, in one transaction with the staged result's removal and
-//     the lock's release.
+//  7. the image is checked whole, then storage (one object: the image, its
+//     record in its metadata), then the catalog, in one transaction with the
+//     staged result's removal and the lock's release.
 //
 // Steps 1 to 4 read Redis once (Catalog.Claim). Only a Mini Program code's
 // image is staged: an Official Account code stages its ticket, and a retry
