@@ -20,6 +20,7 @@ import (
 // ProcessTask implements asynq.Handler: it runs the task and tells asynq
 // its outcome in asynq's terms (AsynqResult).
 func (g *Generator) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	growStack()
 	retried, _ := asynq.GetRetryCount(ctx)
 	return AsynqResult(g.process(ctx, t), retried)
 }
