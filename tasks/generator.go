@@ -145,7 +145,8 @@ func (c GeneratorConfig) validate() error {
 //
 // The steps, each there for a reason:
 //  1. the per-code lock: one run at a time per code, its token checked
-//     before every call and write (a run that lost it stops);
+//     before every call that spends quota and every write (a run that lost
+//     it stops);
 //  2. catalog: a code already made and still valid is done, with no call;
 //  3. staged result: what WeChat returned on an earlier attempt is reused,
 //     so a retry after a storage or Redis failure spends no quota;
@@ -187,7 +188,7 @@ type generation struct {
 	client WeChat
 	log    zerolog.Logger
 	// lease holds the code's lock for the run; checked before every WeChat
-	// call and every write.
+	// call that spends quota and every write.
 	lease *catalog.Lease
 	// claim is what the catalog held for the code when the lock was taken.
 	claim *catalog.Claim
