@@ -2,10 +2,11 @@
 // by campaign, by expiry, and the lifetime quota each app has spent. It also
 // holds staged results (what WeChat returned before storage and the catalog
 // had it), exports records as CSV or JSON lines, and rebuilds itself from the
-// JSON sidecars that every image in the bucket carries.
+// records that every image in the bucket carries.
 //
-// The catalog never holds the only copy of a record: the image's sidecar in
-// the bucket does too (see [SidecarKey]), so a lost Redis is rebuilt with
+// The catalog never holds the only copy of a record: the image in the bucket
+// carries it too, in its metadata (see [PutImage]; a record too large for
+// it, in the image's sidecar, [SidecarKey]), so a lost Redis is rebuilt with
 // [Catalog.Rebuild].
 //
 // # Keys

@@ -26,6 +26,7 @@ func TestRename(t *testing.T) {
 	if toJSON(t, got) != toJSON(t, &want) {
 		t.Errorf("record after Rename:\n%s\nwant only the name changed:\n%s", toJSON(t, got), toJSON(t, &want))
 	}
+	// No image in the store: the record goes to the sidecar.
 	obj, err := store.Get(t.Context(), catalog.SidecarKey(rec.Spec.Key()))
 	if err != nil {
 		t.Fatalf("no sidecar: %v", err)
@@ -70,6 +71,24 @@ func TestRename(t *testing.T) {
 		}
 		if got := mustGet(t, c, rec.ID); !got.Retired || got.Name != "Store 12 - old entrance" {
 			t.Errorf("retired %v, name %q; want still retired, renamed", got.Retired, got.Name)
+		}
+	})
+	t.Run("the image carries the record", func(t *testing.T) {
+		store := newMemStore()
+		image := jpegImage(t, 8)
+		mustPutImage(t, store, rec, image)
+		if err := c.Rename(t.Context(), store, rec.ID, "Store 12 - exit"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := catalog.ReadRecord(t.Context(), store, rec.Spec.Key())
+		if err != nil || got.Name != "Store 12 - exit" {
+			t.Errorf("ReadRecord after Rename = %v, %v; want the new name", got, err)
+		}
+		if obj, err := store.Get(t.Context(), rec.Spec.Key()); err != nil || string(obj.Body) != string(image) {
+			t.Errorf("image after Rename: %v; want it unchanged", err)
+		}
+		if len(store.objects) != 1 {
+			t.Errorf("%d objects after Rename, want the image alone", len(store.objects))
 		}
 	})
 }

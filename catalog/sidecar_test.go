@@ -20,7 +20,8 @@ import (
 	"github.com/wxqr/wxqr/storage"
 )
 
-// memStore is an in-memory storage.Store. getErr, if set, fails every Get.
+// memStore is an in-memory storage.Store. getErr, if set, fails every Get
+// and Head.
 type memStore struct {
 	mu      sync.Mutex
 	objects map[string]storage.Object
@@ -32,6 +33,9 @@ var _ storage.Store = (*memStore)(nil)
 func newMemStore() *memStore { return &memStore{objects: map[string]storage.Object{}} }
 
 func (m *memStore) Put(ctx context.Context, key string, body []byte, contentType string, meta map[string]string) error {
+	if err := storage.CheckMeta(meta); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.objects[key] = storage.Object{Body: slices.Clone(body), ContentType: contentType, Meta: maps.Clone(meta)}
@@ -49,6 +53,15 @@ func (m *memStore) Get(ctx context.Context, key string) (*storage.Object, error)
 		return nil, fmt.Errorf("get %q: %w", key, storage.ErrNotFound)
 	}
 	return &obj, nil
+}
+
+func (m *memStore) Head(ctx context.Context, key string) (*storage.Object, error) {
+	obj, err := m.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	obj.Body = nil
+	return obj, nil
 }
 
 func (m *memStore) Walk(ctx context.Context, prefix string, fn func(key string) error) error {
@@ -106,12 +119,24 @@ func TestWriteSidecar(t *testing.T) {
 	}
 }
 
-// generate stores the image and sidecar of rec in store and puts it in c, as
-// a worker does.
+// generate stores the image of rec in store with its record and puts it in
+// c, as a worker does.
 func generate(t *testing.T, c *catalog.Catalog, store storage.Store, rec *wxqr.Record) {
 	t.Helper()
+	rec.Bucket, rec.ObjectKey = store.Location(rec.Spec.Key())
+	if err := catalog.PutImage(t.Context(), store, rec, []byte("\xff\xd8\xff image "+rec.ID)); err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, c, rec)
+}
+
+// generateWithSidecar stores the image of rec and its sidecar, as wxqr did
+// before records moved into the image's metadata, and puts it in c.
+func generateWithSidecar(t *testing.T, c *catalog.Catalog, store storage.Store, rec *wxqr.Record) {
+	t.Helper()
 	imageKey := rec.Spec.Key()
-	if err := store.Put(t.Context(), imageKey, []byte("\xff\xd8\xff image "+rec.ID), "image/jpeg", nil); err != nil {
+	meta := map[string]string{"wxqr-id": rec.ID, "wxqr-generation": fmt.Sprint(rec.Generation)}
+	if err := store.Put(t.Context(), imageKey, []byte("\xff\xd8\xff image "+rec.ID), "image/jpeg", meta); err != nil {
 		t.Fatal(err)
 	}
 	rec.Bucket, rec.ObjectKey = store.Location(imageKey)
@@ -155,8 +180,14 @@ func TestRebuild(t *testing.T) {
 			for i := range 5 {
 				recs = append(recs, tempRecord(fmt.Sprintf("t/%d ..?", i), "spring", base.Add(time.Duration(i)*time.Hour)))
 			}
-			for _, rec := range recs {
-				generate(t, c, store, rec)
+			// Every other code as an earlier wxqr stored it: the record
+			// in a sidecar.
+			for i, rec := range recs {
+				if i%2 == 0 {
+					generate(t, c, store, rec)
+				} else {
+					generateWithSidecar(t, c, store, rec)
+				}
 			}
 			if err := store.Put(t.Context(), "notes/readme.txt", []byte("not a sidecar"), "text/plain", nil); err != nil {
 				t.Fatal(err)
@@ -193,7 +224,7 @@ func TestRebuildFromTheOldDirectoryLayout(t *testing.T) {
 		tempRecord("old", "spring", base),
 	}
 	for _, rec := range recs {
-		generate(t, c, store, rec)
+		generateWithSidecar(t, c, store, rec)
 	}
 	want := testenv.Dump(t, rdb)
 	// Back to the old layout: everything in the hidden folder goes next to
@@ -247,6 +278,12 @@ func TestRebuildCorruptSidecars(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// An image whose metadata holds no record that can be read.
+	const badMeta = "wxa1b2c3/oa_temp/bad-meta.jpg"
+	if err := store.Put(t.Context(), badMeta, []byte("\xff\xd8\xff"), "image/jpeg", map[string]string{catalog.RecordMeta: "bm90IGpzb24"}); err != nil {
+		t.Fatal(err)
+	}
+	corrupt[badMeta] = nil
 	want := testenv.Dump(t, rdb)
 	if err := rdb.FlushDB(t.Context()).Err(); err != nil {
 		t.Fatal(err)
@@ -256,9 +293,9 @@ func TestRebuildCorruptSidecars(t *testing.T) {
 	if n != len(good) {
 		t.Errorf("Rebuild() put %d records, want %d", n, len(good))
 	}
-	var first *catalog.SidecarError
+	var first *catalog.RecordError
 	if !errors.As(err, &first) {
-		t.Fatalf("Rebuild() error = %v, want *SidecarError", err)
+		t.Fatalf("Rebuild() error = %v, want *RecordError", err)
 	}
 	joined, ok := err.(interface{ Unwrap() []error })
 	if !ok {
@@ -266,7 +303,7 @@ func TestRebuildCorruptSidecars(t *testing.T) {
 	}
 	var badKeys []string
 	for _, e := range joined.Unwrap() {
-		var se *catalog.SidecarError
+		var se *catalog.RecordError
 		if !errors.As(e, &se) {
 			t.Errorf("unexpected error %v", e)
 			continue
@@ -336,9 +373,9 @@ func TestRebuildStoreFails(t *testing.T) {
 	generate(t, c, store, tempRecord("a", "", base))
 	store.getErr = errors.New("connection refused")
 	_, err := c.Rebuild(t.Context(), store)
-	var se *catalog.SidecarError
+	var se *catalog.RecordError
 	if err == nil || errors.As(err, &se) || !strings.Contains(err.Error(), "connection refused") {
-		t.Errorf("Rebuild() error = %v, want the store's error, not a sidecar error", err)
+		t.Errorf("Rebuild() error = %v, want the store's error, not a record error", err)
 	}
 }
 

@@ -66,31 +66,38 @@ func checkImageOf(rec *wxqr.Record, body []byte) error {
 	return nil
 }
 
-// StoredRecord returns the record in the sidecar of spec's image, when the
-// sidecar is the code's (id, spec.ID(), which the caller carries) and the
-// sidecar and the image are both in store and whole: what an earlier attempt
-// stored before it could record the code in the catalog. It returns nil (and
-// no error) when there is no such record, or what is there cannot be used
-// (a corrupt sidecar, a broken image); an error only when the store fails.
+// StoredRecord returns the record stored with spec's image (in its
+// metadata, else its sidecar: see ReadRecord), when the record is the
+// code's (id, spec.ID(), which the caller carries) and the image is in store
+// and whole: what an earlier attempt stored before it could record the code
+// in the catalog. It returns nil (and no error) when there is no such record,
+// or what is there cannot be used (a corrupt record, a broken image); an
+// error only when the store fails. It reads the image, and the sidecar only
+// when the image's metadata holds no record.
 func StoredRecord(ctx context.Context, store storage.Store, id string, spec wxqr.Spec) (*wxqr.Record, error) {
-	rec, err := readSidecar(ctx, store, SidecarKey(spec.Key()))
-	var corrupt *SidecarError
+	key := spec.Key()
+	obj, err := store.Get(ctx, key)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rec, err := recordOf(store, key, obj)
+	if rec == nil && err == nil {
+		rec, err = readSidecar(ctx, store, SidecarKey(key))
+	}
 	switch {
-	case errors.Is(err, storage.ErrNotFound), errors.As(err, &corrupt):
+	case errors.Is(err, storage.ErrNotFound), isRecordError(err):
 		return nil, nil
 	case err != nil:
 		return nil, err
 	case rec.ID != id:
 		return nil, nil
 	}
-	var bad *ObjectError
-	err = CheckObject(ctx, store, rec)
-	switch {
-	case errors.As(err, &bad):
+	if checkImageOf(rec, obj.Body) != nil {
 		return nil, nil
-	case err != nil:
-		return nil, err
 	}
-	rec.Bucket, rec.ObjectKey = store.Location(spec.Key())
+	rec.Bucket, rec.ObjectKey = store.Location(key)
 	return rec, nil
 }

@@ -131,6 +131,19 @@ func TestStoredRecord(t *testing.T) {
 			putObject(t, store, rec.Spec.Key(), whole)
 			mustWriteSidecar(t, store, rec)
 		}},
+		{name: "image with its record", wantRec: true, setup: func(t *testing.T, store storage.Store, rec *wxqr.Record) {
+			mustPutImage(t, store, rec, whole)
+		}},
+		{name: "truncated image with its record", setup: func(t *testing.T, store storage.Store, rec *wxqr.Record) {
+			mustPutImage(t, store, rec, whole[:len(whole)-10])
+		}},
+		{name: "image with the record of another code", setup: func(t *testing.T, store storage.Store, rec *wxqr.Record) {
+			another := describe(store, permRecord("wxapp", wxqr.KindWxaQRCode, 2, "spring"), whole)
+			obj := mustPutImage(t, newMemStore(), another, whole)
+			if err := store.Put(t.Context(), rec.Spec.Key(), whole, wxqr.ContentTypeJPEG, obj.Meta); err != nil {
+				t.Fatal(err)
+			}
+		}},
 		{name: "nothing stored", setup: func(*testing.T, storage.Store, *wxqr.Record) {}},
 		{name: "image without sidecar", setup: func(t *testing.T, store storage.Store, rec *wxqr.Record) {
 			putObject(t, store, rec.Spec.Key(), whole)
@@ -190,6 +203,20 @@ func TestStoredRecord(t *testing.T) {
 			t.Errorf("StoredRecord = %+v, nil; want the store's error", got)
 		}
 	})
+}
+
+// mustPutImage stores image with rec, as a worker does, and returns the
+// object stored.
+func mustPutImage(t *testing.T, store storage.Store, rec *wxqr.Record, image []byte) *storage.Object {
+	t.Helper()
+	if err := catalog.PutImage(t.Context(), store, rec, image); err != nil {
+		t.Fatal(err)
+	}
+	obj, err := store.Get(t.Context(), rec.Spec.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return obj
 }
 
 func mustWriteSidecar(t *testing.T, store storage.Store, rec *wxqr.Record) {

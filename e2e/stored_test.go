@@ -176,6 +176,13 @@ func (h *harness) verifyObject(rec wxqr.Record, bad *problems) {
 		bad.addRecord(rec, "recorded, but the object: %v", err)
 		return
 	}
+	// The bucket alone must rebuild the catalog: the image carries its
+	// record (or, too large for its metadata, its sidecar does).
+	if stored, err := catalog.ReadRecord(h.t.Context(), h.store, key); err != nil {
+		bad.addRecord(rec, "no record stored with the image: %v", err)
+	} else if stored.ID != rec.ID || stored.Generation != rec.Generation {
+		bad.addRecord(rec, "the image's record is of %s generation %d", stored.ID, stored.Generation)
+	}
 	sum := sha256.Sum256(obj.Body)
 	if got := hex.EncodeToString(sum[:]); got != rec.SHA256 || int64(len(obj.Body)) != rec.Size {
 		bad.addRecord(rec, "stored %d bytes with sha256 %s, recorded %d bytes with sha256 %s", len(obj.Body), got, rec.Size, rec.SHA256)

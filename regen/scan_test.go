@@ -209,17 +209,13 @@ func TestScanRegenerates(t *testing.T) {
 		if content, err := qrdecode.Decode(img.Body); err != nil || content != rec.URL {
 			t.Errorf("%s: the image at its key decodes to %q (%v), want the new url %q", prev.Spec.Scene(), content, err, rec.URL)
 		}
-		side, err := w.store.Get(t.Context(), catalog.SidecarKey(prev.Spec.Key()))
+		stored, err := catalog.ReadRecord(t.Context(), w.store, prev.Spec.Key())
 		if err != nil {
 			t.Fatal(err)
 		}
-		var meta wxqr.Record
-		if err := json.Unmarshal(side.Body, &meta); err != nil {
-			t.Fatal(err)
-		}
-		if meta.Generation != 2 || meta.Ticket != rec.Ticket || !meta.ExpiresAt.Equal(rec.ExpiresAt) {
-			t.Errorf("%s: sidecar says generation %d ticket %q expiry %v, want the catalog's %d %q %v",
-				prev.Spec.Scene(), meta.Generation, meta.Ticket, meta.ExpiresAt, rec.Generation, rec.Ticket, rec.ExpiresAt)
+		if stored.Generation != 2 || stored.Ticket != rec.Ticket || !stored.ExpiresAt.Equal(rec.ExpiresAt) {
+			t.Errorf("%s: the stored record says generation %d ticket %q expiry %v, want the catalog's %d %q %v",
+				prev.Spec.Scene(), stored.Generation, stored.Ticket, stored.ExpiresAt, rec.Generation, rec.Ticket, rec.ExpiresAt)
 		}
 	}
 	if rec, err := w.cat.Get(t.Context(), ended.ID); err != nil || rec.Generation != 1 || rec.Ticket != ended.Ticket {

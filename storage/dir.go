@@ -185,24 +185,36 @@ func writeFileAtomic(name string, data []byte) (err error) {
 
 // Get returns the object at key. See Store.
 func (d *DirStore) Get(ctx context.Context, key string) (*Object, error) {
+	return d.get(ctx, "get", key, readBody)
+}
+
+// Head returns the object at key without its body. See Store.
+func (d *DirStore) Head(ctx context.Context, key string) (*Object, error) {
+	return d.get(ctx, "head", key, func(name string) ([]byte, error) {
+		return nil, statBody(name)
+	})
+}
+
+// get is Get and Head: read finds the body (or only that it exists).
+func (d *DirStore) get(ctx context.Context, op, key string, read func(name string) ([]byte, error)) (*Object, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, opError("get", key, err)
+		return nil, opError(op, key, err)
 	}
 	if err := checkKey(key); err != nil {
-		return nil, opError("get", key, err)
+		return nil, opError(op, key, err)
 	}
 	f := d.files(key)
-	body, err := readBody(f.body)
+	body, err := read(f.body)
 	if errors.Is(err, ErrNotFound) && f.oldBody != "" {
-		body, err = readBody(f.oldBody)
+		body, err = read(f.oldBody)
 	}
 	if err != nil {
-		return nil, opError("get", key, err)
+		return nil, opError(op, key, err)
 	}
 	obj := &Object{Body: body, ContentType: DefaultContentType, Meta: map[string]string{}}
 	side, err := readMeta(f.meta, f.oldMeta)
 	if err != nil {
-		return nil, opError("get", key, err)
+		return nil, opError(op, key, err)
 	}
 	if side.ContentType != "" {
 		obj.ContentType = side.ContentType
@@ -217,13 +229,28 @@ func (d *DirStore) Get(ctx context.Context, key string) (*Object, error) {
 // ErrNotFound.
 func readBody(name string) ([]byte, error) {
 	body, err := os.ReadFile(name)
-	// A directory holds other keys and is no object, and a file where a
-	// directory should be means no object below it: S3 has no object at "a"
-	// when it holds "a/b", nor at "a/b" when it holds "a".
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || err != nil && isDir(name) {
-		return nil, ErrNotFound
+	return body, bodyError(name, err)
+}
+
+// statBody reports whether the file name, which holds an object's body, is
+// there: ErrNotFound if not.
+func statBody(name string) error {
+	fi, err := os.Stat(name)
+	if err == nil && fi.IsDir() {
+		return ErrNotFound
 	}
-	return body, err
+	return bodyError(name, err)
+}
+
+// bodyError is the error of reading the body file name: ErrNotFound when
+// there is no object. A directory holds other keys and is no object, and a
+// file where a directory should be means no object below it: S3 has no
+// object at "a" when it holds "a/b", nor at "a/b" when it holds "a".
+func bodyError(name string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || err != nil && isDir(name) {
+		return ErrNotFound
+	}
+	return err
 }
 
 // readMeta reads the first of the metadata files names that exists. None

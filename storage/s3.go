@@ -156,11 +156,34 @@ func (s *S3Store) Get(ctx context.Context, key string) (*Object, error) {
 	if err != nil {
 		return nil, opError("get", key, err)
 	}
-	obj := &Object{Body: body, ContentType: aws.ToString(out.ContentType), Meta: make(map[string]string, len(out.Metadata))}
-	for name, value := range out.Metadata {
+	return s3Object(body, out.ContentType, out.Metadata), nil
+}
+
+// Head returns the object at key without its body. See Store.
+func (s *S3Store) Head(ctx context.Context, key string) (*Object, error) {
+	if err := checkKey(key); err != nil {
+		return nil, opError("head", key, err)
+	}
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{
+		Bucket: aws.String(s.bucket),
+		Key:    aws.String(joinPrefix(s.prefix, key)),
+	})
+	if err != nil {
+		if isNotFound(err) {
+			return nil, opError("head", key, ErrNotFound)
+		}
+		return nil, opError("head", key, err)
+	}
+	return s3Object(nil, out.ContentType, out.Metadata), nil
+}
+
+// s3Object is the Object of what S3 returned, its metadata decoded.
+func s3Object(body []byte, contentType *string, meta map[string]string) *Object {
+	obj := &Object{Body: body, ContentType: aws.ToString(contentType), Meta: make(map[string]string, len(meta))}
+	for name, value := range meta {
 		obj.Meta[name] = decodeMetaValue(value)
 	}
-	return obj, nil
+	return obj
 }
 
 // isNotFound reports whether err says that the object does not exist (but

@@ -36,6 +36,9 @@ type Store interface {
 	Put(ctx context.Context, key string, body []byte, contentType string, meta map[string]string) error
 	// Get returns the object at key, or an error wrapping ErrNotFound.
 	Get(ctx context.Context, key string) (*Object, error)
+	// Head returns the content type and metadata of the object at key,
+	// without its body (Body is nil), or an error wrapping ErrNotFound.
+	Head(ctx context.Context, key string) (*Object, error)
 	// Walk calls fn with every key that starts with prefix, in byte order.
 	// Keys are relative to the store's prefix, as given to Put. An error
 	// from fn stops the walk and is returned as is. A prefix that no valid
@@ -53,7 +56,7 @@ type Store interface {
 
 // Object is a stored object.
 type Object struct {
-	Body        []byte
+	Body        []byte // nil from Head
 	ContentType string
 	Meta        map[string]string // never nil
 }
@@ -144,8 +147,10 @@ func checkWalkPrefix(prefix string) error {
 	return checkPath(prefix + "x")
 }
 
-// checkMeta checks that a store accepts meta.
-func checkMeta(meta map[string]string) error {
+// CheckMeta reports whether every store accepts meta: nil, or an error
+// wrapping ErrInvalidMeta that says why not. Put checks it too; callers
+// check first to choose what to store when metadata may be too large.
+func CheckMeta(meta map[string]string) error {
 	size := 0
 	for name, value := range meta {
 		if name == "" || strings.IndexFunc(name, func(r rune) bool {
@@ -170,7 +175,7 @@ func checkPut(key, contentType string, meta map[string]string) (string, error) {
 	if err := checkKey(key); err != nil {
 		return "", err
 	}
-	if err := checkMeta(meta); err != nil {
+	if err := CheckMeta(meta); err != nil {
 		return "", err
 	}
 	if contentType == "" {

@@ -143,6 +143,14 @@ func testPutGet(t *testing.T, open newStore) {
 			if !maps.Equal(got.Meta, tt.meta) {
 				t.Errorf("meta = %q, want %q", got.Meta, tt.meta)
 			}
+			head, err := s.Head(t.Context(), tt.key)
+			if err != nil {
+				t.Fatalf("Head: %v", err)
+			}
+			if head.Body != nil || head.ContentType != tt.wantContentType || !maps.Equal(head.Meta, tt.meta) || head.Meta == nil {
+				t.Errorf("Head = body %q, content type %q, meta %q; want no body, %q, %q",
+					head.Body, head.ContentType, head.Meta, tt.wantContentType, tt.meta)
+			}
 		})
 	}
 }
@@ -264,12 +272,14 @@ func testNotFound(t *testing.T, open newStore) {
 		"dir/file.jpg.json",
 	} {
 		t.Run(key, func(t *testing.T) {
-			obj, err := s.Get(t.Context(), key)
-			if !errors.Is(err, storage.ErrNotFound) {
-				t.Fatalf("Get = %v, %v; want ErrNotFound", obj, err)
-			}
-			if !strings.Contains(err.Error(), key) {
-				t.Errorf("error %q does not name the key", err)
+			for op, read := range map[string]func(context.Context, string) (*storage.Object, error){"Get": s.Get, "Head": s.Head} {
+				obj, err := read(t.Context(), key)
+				if !errors.Is(err, storage.ErrNotFound) {
+					t.Fatalf("%s = %v, %v; want ErrNotFound", op, obj, err)
+				}
+				if !strings.Contains(err.Error(), key) {
+					t.Errorf("%s error %q does not name the key", op, err)
+				}
 			}
 		})
 	}

@@ -160,9 +160,9 @@ func TestGenerateRefusesBrokenMiniProgramImages(t *testing.T) {
 }
 
 // TestGenerateAdoptsStoredCode: an attempt that asked WeChat, stored the
-// image and its sidecar, and then lost both the catalog write and the
+// image with its record, and then lost both the catalog write and the
 // staged result leaves the code in the bucket; the next attempt records it
-// from the sidecar without calling WeChat.
+// from the image's record without calling WeChat.
 func TestGenerateAdoptsStoredCode(t *testing.T) {
 	for _, tt := range []struct {
 		payload tasks.GeneratePayload

@@ -147,17 +147,18 @@ func (c GeneratorConfig) validate() error {
 //
 // The steps, each there for a reason:
 //  1. the per-code lock: one run at a time per code, its token checked
-//     before every call and write (a run that lost it stops);
+//     before every call that spends quota and every write (a run that lost
+//     it stops);
 //  2. catalog: a code already made and still valid is done, with no call;
 //  3. staged result: what WeChat returned on an earlier attempt is reused,
 //     so a retry after a storage or Redis failure spends no quota;
 //  4. the bucket: when an earlier attempt asked WeChat and left no staged
-//     result, its image and sidecar may be stored already: adopted, no call;
+//     result, its image and record may be stored already: adopted, no call;
 //  5. pause, budget and rate limiter: calls WeChat would refuse are not made;
 //  6. WeChat, then the result is staged at once;
-//  7. the image is checked whole, then storage (image and sidecar), then
-//     the catalog, in one transaction with the staged result's removal and
-//     the lock's release.
+//  7. the image is checked whole, then storage (one object: the image, its
+//     record in its metadata), then the catalog, in one transaction with the
+//     staged result's removal and the lock's release.
 //
 // Steps 1 to 4 read Redis once (Catalog.Claim). Only a Mini Program code's
 // image is staged: an Official Account code stages its ticket, and a retry
@@ -189,7 +190,7 @@ type generation struct {
 	client WeChat
 	log    zerolog.Logger
 	// lease holds the code's lock for the run; checked before every WeChat
-	// call and every write.
+	// call that spends quota and every write.
 	lease *catalog.Lease
 	// claim is what the catalog held for the code when the lock was taken.
 	claim *catalog.Claim

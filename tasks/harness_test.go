@@ -666,7 +666,8 @@ func wantNothingStored(t *testing.T, h *harness, spec wxqr.Spec) {
 	}
 }
 
-// wantStored checks that the code of spec is in storage (image and sidecar)
+// wantStored checks that the code of spec is in storage (the image, its
+// record in its metadata)
 // and in the catalog at generation gen, its image a whole image of the
 // spec's format (a PNG for a transparent code, else a JPEG) that decodes to
 // content (what WeChat put in it), with nothing left staged or locked, and
@@ -704,8 +705,6 @@ func wantStored(t *testing.T, h *harness, spec wxqr.Spec, gen int, content strin
 		{"record size", rec.Size, int64(len(img.Body))},
 		{"record sha256", rec.SHA256, hex.EncodeToString(sum[:])},
 		{"image content type", img.ContentType, spec.ImageContentType()},
-		{"image meta wxqr-id", img.Meta["wxqr-id"], id},
-		{"image meta wxqr-generation", img.Meta["wxqr-generation"], fmt.Sprint(gen)},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -715,16 +714,23 @@ func wantStored(t *testing.T, h *harness, spec wxqr.Spec, gen int, content strin
 	if err := catalog.CheckObject(t.Context(), h.store.DirStore, rec); err != nil {
 		t.Errorf("CheckObject of the stored code: %v", err)
 	}
-	sidecar, ok := h.store.object(t, catalog.SidecarKey(key))
-	if !ok {
-		t.Fatalf("no sidecar at %s", catalog.SidecarKey(key))
+	stored, err := catalog.ReadRecord(t.Context(), h.store, key)
+	if err != nil {
+		t.Fatalf("no record stored with the image: %v", err)
+	}
+	got, err := json.Marshal(stored)
+	if err != nil {
+		t.Fatal(err)
 	}
 	want, err := json.Marshal(rec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(sidecar.Body) != string(want) {
-		t.Errorf("sidecar = %s, want the catalog's record %s", sidecar.Body, want)
+	if string(got) != string(want) {
+		t.Errorf("stored record = %s, want the catalog's record %s", got, want)
+	}
+	if _, ok := h.store.object(t, catalog.SidecarKey(key)); ok {
+		t.Errorf("a sidecar was stored at %s; the image's metadata holds the record", catalog.SidecarKey(key))
 	}
 	if s := h.staged(t, id); s != nil {
 		t.Errorf("a staged result (generation %d) is left after the code was recorded", s.Generation)

@@ -13,7 +13,7 @@ import (
 )
 
 // This file keeps what a run makes: staged in Redis as soon as WeChat
-// answers, then stored (image and sidecar) and recorded. recover.go finds
+// answers, then stored (the image, its record in its metadata) and recorded. recover.go finds
 // what an earlier run left behind.
 
 // stageTimeout bounds the attempts to stage a result; ProcessTask keeps it
@@ -23,7 +23,7 @@ const stageTimeout = 10 * time.Second
 // stage keeps what WeChat returned until storage and the catalog have it,
 // trying for up to stageTimeout whatever the task's context says: a result
 // that WeChat gave and that is lost here would be paid for twice. If it
-// still fails, the run goes on: the image and its sidecar in storage are as
+// still fails, the run goes on: the image and its record in storage are as
 // good a record.
 func (j *generation) stage(ctx context.Context, s *catalog.Staged) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stageTimeout)
@@ -59,8 +59,8 @@ func (j *generation) dropStaged(ctx context.Context) error {
 	return nil
 }
 
-// store puts the image and its metadata in the bucket, then records the code
-// in the catalog, dropping the staged result and releasing the lock in the
+// store puts the image in the bucket, its record in its metadata, then
+// records the code in the catalog, dropping the staged result and releasing the lock in the
 // same transaction (Finish): until the catalog has it, a retry finds the
 // staged result and spends nothing.
 func (j *generation) store(ctx context.Context, prev *wxqr.Record, s *catalog.Staged) (*wxqr.Record, error) {
@@ -101,18 +101,15 @@ func (j *generation) store(ctx context.Context, prev *wxqr.Record, s *catalog.St
 	if spec.Kind.Temporary() && s.ExpireSeconds > 0 {
 		rec.ExpiresAt = rec.CreatedAt.Add(time.Duration(s.ExpireSeconds) * time.Second)
 	}
-	meta := map[string]string{"wxqr-id": rec.ID, "wxqr-generation": fmt.Sprint(rec.Generation)}
 	// A run that lost its lock could overwrite a newer generation's image.
 	if err := j.lease.Check(ctx); err != nil {
 		return nil, err
 	}
-	err = j.g.Store.Put(ctx, key, s.Image, rec.ContentType, meta)
+	// One object: the image, with the record in its metadata.
+	err = catalog.PutImage(ctx, j.g.Store, rec, s.Image)
 	j.notePut(ctx, err)
 	if err != nil {
 		return nil, fmt.Errorf("store image: %w", err)
-	}
-	if err := catalog.WriteSidecar(ctx, j.g.Store, rec); err != nil {
-		return nil, fmt.Errorf("store metadata: %w", err)
 	}
 	if err := j.g.Catalog.Finish(ctx, rec, j.lease); err != nil {
 		return nil, fmt.Errorf("record code: %w", err)

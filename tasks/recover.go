@@ -11,9 +11,10 @@ import (
 )
 
 // adopt finishes a code whose earlier attempt asked WeChat for generation
-// target, stored its image and sidecar, and then lost both the staged result
-// and the catalog write (a Redis outage or failover, a worker killed at the
-// wrong moment): the sidecar is a record, and adopting it costs no quota. It
+// target, stored its image with its record, and then lost both the staged
+// result and the catalog write (a Redis outage or failover, a worker killed
+// at the wrong moment): the stored record is as good, and adopting it costs
+// no quota. It
 // looks in the bucket only when the call mark says such an attempt was made,
 // so a first attempt makes no storage request. It returns nil when there is
 // nothing to adopt.

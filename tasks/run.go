@@ -20,6 +20,7 @@ import (
 // ProcessTask implements asynq.Handler: it runs the task and tells asynq
 // its outcome in asynq's terms (AsynqResult).
 func (g *Generator) ProcessTask(ctx context.Context, t *asynq.Task) error {
+	growStack()
 	retried, _ := asynq.GetRetryCount(ctx)
 	return AsynqResult(g.process(ctx, t), retried)
 }
@@ -318,11 +319,10 @@ func (j *generation) ticketRefused(ctx context.Context, staged *catalog.Staged, 
 var errTicketDied = errors.New("the temporary ticket expired before its image was fetched")
 
 // showQRCode fetches the image of ticket, checked whole: a body cut short
-// is a failure of showqrcode, fetched again on the next attempt.
+// is a failure of showqrcode, fetched again on the next attempt. The lock
+// is not checked first, a round trip per code saved: showqrcode spends no
+// quota, and a run that lost its lock stops at the check before storing.
 func (j *generation) showQRCode(ctx context.Context, ticket string) (*wechat.Image, error) {
-	if err := j.lease.Check(ctx); err != nil {
-		return nil, err
-	}
 	var img *wechat.Image
 	err := j.observe(apiShowQRCode, func() (err error) {
 		img, err = j.client.ShowQRCode(ctx, ticket)

@@ -98,14 +98,15 @@ func TestGenerateStyledCodes(t *testing.T) {
 			if rec.Spec != spec {
 				t.Errorf("recorded spec %+v, want %+v", rec.Spec, spec)
 			}
-			// The record in the sidecar carries the styling, so a catalog
-			// rebuilt from the bucket knows the code again, at its key.
-			sidecar, ok := h.store.object(t, catalog.SidecarKey(spec.Key()))
-			if !ok {
-				t.Fatal("no sidecar")
+			// The record stored with the image carries the styling, so a
+			// catalog rebuilt from the bucket knows the code again, at its
+			// key.
+			stored, err := catalog.ReadRecord(t.Context(), h.store, spec.Key())
+			if err != nil {
+				t.Fatal(err)
 			}
-			if tt.spec.IsHyaline && !strings.Contains(string(sidecar.Body), `"is_hyaline":true`) {
-				t.Errorf("sidecar %s does not say is_hyaline", sidecar.Body)
+			if stored.Spec != spec {
+				t.Errorf("stored record's spec %+v, want %+v", stored.Spec, spec)
 			}
 			rebuilt := catalog.New(h.rdb, "wxqr-rebuilt:")
 			if n, err := rebuilt.Rebuild(t.Context(), h.store.DirStore); err != nil || n != 1 {

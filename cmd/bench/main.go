@@ -24,7 +24,7 @@
 //
 // Usage:
 //
-//	go run ./cmd/bench [--codes 5000] [--concurrency 32] [--rounds 3] [--latency 0s]
+//	go run ./cmd/bench [--codes 5000] [--concurrency 32] [--rounds 3] [--latency 0s] [--worker-profile file]
 package main
 
 import (
@@ -35,6 +35,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 )
@@ -56,6 +57,9 @@ type options struct {
 	rounds      int
 	latency     time.Duration
 	minio       string
+	// workerProfile is where the worker writes a CPU profile of its run
+	// (the last round's); empty: none.
+	workerProfile string
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*options, error) {
@@ -66,6 +70,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.IntVar(&o.concurrency, "concurrency", 32, "codes made (PUTs sent) at once, by the naive loop and the worker alike")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds of raw PUTs, naive loop, wxqr; medians are reported")
 	fs.DurationVar(&o.latency, "latency", 0, "latency the simulator adds to qrcode/create and showqrcode")
+	fs.StringVar(&o.workerProfile, "worker-profile", "", "write a CPU profile of the worker's run (the last round's) to this file, for go tool pprof")
 	fs.StringVar(&o.minio, "minio", o.minio, "MinIO binary (default "+envMinIOBin+", .cache/bin/minio, $(go env GOPATH)/bin/minio)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -77,6 +82,14 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 		return nil, errors.New("--codes, --concurrency and --rounds must be positive")
 	case o.latency < 0:
 		return nil, errors.New("--latency must not be negative")
+	}
+	if o.workerProfile != "" {
+		// The worker runs elsewhere than bench's working directory.
+		abs, err := filepath.Abs(o.workerProfile)
+		if err != nil {
+			return nil, fmt.Errorf("--worker-profile: %w", err)
+		}
+		o.workerProfile = abs
 	}
 	return &o, nil
 }

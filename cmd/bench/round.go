@@ -153,6 +153,9 @@ func (e *env) wxqr(ctx context.Context, r round, prefix string) (round, error) {
 	if err != nil {
 		return r, fmt.Errorf("enqueue: %w; its output: %s", err, e.logTail("enqueue"))
 	}
+	if e.o.workerProfile != "" {
+		workerEnv = append(workerEnv, "WXQR_CPU_PROFILE="+e.o.workerProfile)
+	}
 	worker := e.command(ctx, "worker", workerEnv, "--until-idle")
 	inspector := asynq.NewInspector(asynq.RedisClientOpt{Addr: e.redisAddr})
 	defer inspector.Close()

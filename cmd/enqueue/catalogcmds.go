@@ -85,9 +85,10 @@ func runExport(ctx context.Context, c *cli, args []string) error {
 const reindexUsage = `Usage: enqueue reindex
 
 Rebuilds the catalog from the bucket (WXQR_STORAGE): every image carries its
-record in a JSON sidecar. Records the catalog holds at a newer generation are
-kept, so reindexing a live catalog is safe. Corrupt sidecars are listed and
-skipped.
+record in its metadata, or in a JSON sidecar (a record too large for the
+metadata, or written by an earlier version). Records the catalog holds at a
+newer generation are kept, so reindexing a live catalog is safe. Corrupt
+records are listed and skipped.
 
 Example:
   WXQR_STORAGE=s3://codes/prod enqueue reindex
@@ -118,7 +119,7 @@ func runReindex(ctx context.Context, c *cli, args []string) error {
 	if !ok {
 		return err
 	}
-	// One line per problem (corrupt sidecars are skipped, not fatal).
+	// One line per problem (corrupt records are skipped, not fatal).
 	for _, e := range joined.Unwrap() {
 		fmt.Fprintln(c.stderr, e)
 	}

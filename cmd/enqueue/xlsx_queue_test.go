@@ -273,12 +273,8 @@ func TestQueueRenamesGeneratedCodes(t *testing.T) {
 			t.Errorf("code %d named %q, want %q", spec.SceneID, rec.Name, want)
 		}
 	}
-	obj, err := store.Get(t.Context(), catalog.SidecarKey(named.Key()))
-	if err != nil {
-		t.Fatalf("the renamed code has no sidecar: %v", err)
-	}
-	var sidecar wxqr.Record
-	if err := json.Unmarshal(obj.Body, &sidecar); err != nil || sidecar.Name != "Store 1 - entrance" {
-		t.Errorf("sidecar %s (%v), want the new name", obj.Body, err)
+	stored, err := catalog.ReadRecord(t.Context(), store, named.Key())
+	if err != nil || stored.Name != "Store 1 - entrance" {
+		t.Errorf("the renamed code's stored record: %+v, %v; want the new name", stored, err)
 	}
 }

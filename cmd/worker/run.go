@@ -44,6 +44,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	stopProfile, err := startCPUProfile(getenv)
+	if err != nil {
+		return exitcode.UsageError(err)
+	}
+	defer stopProfile()
 	log := wc.shared.Log.New(stderr).With().Str("component", "worker").Logger()
 	s, err := build(ctx, wc, log)
 	if err != nil {
