@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxqr/wxqr/catalog"
+
 	"github.com/hibiken/asynq"
 
 	"github.com/wxqr/wxqr"
@@ -152,8 +154,8 @@ func TestRegenerate(t *testing.T) {
 		if content, err := qrdecode.Decode(obj.Body); err != nil || content != rec.URL {
 			t.Errorf("%s: the image at %s decodes to %q (%v), want the new url %q", id, old.Spec.Key(), content, err, rec.URL)
 		}
-		if obj.Meta["wxqr-generation"] != "2" {
-			t.Errorf("%s: image metadata %v, want generation 2", id, obj.Meta)
+		if stored, err := catalog.ReadRecord(t.Context(), h.store, old.Spec.Key()); err != nil || stored.Generation != 2 {
+			t.Errorf("%s: the image's own record %+v (%v), want generation 2", id, stored, err)
 		}
 	}
 	if got := len(h.checkStored()); got != 17 {
