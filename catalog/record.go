@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -124,9 +123,9 @@ func (c *Catalog) Finish(ctx context.Context, rec *wxqr.Record, lease *Lease) er
 }
 
 // putReads reads, on tx's connection in one round trip, what put decides
-// on: whether lease (if any) still holds its lock, the stored record of id,
-// and whether campaign is retired.
-func (c *Catalog) putReads(ctx context.Context, tx *redis.Tx, id, campaign string, lease *Lease) (old *wxqr.Record, campaignRetired bool, err error) {
+// on: whether lease (if any) still holds its lock, the stored value of id
+// (its rec nil if there is none), and whether campaign is retired.
+func (c *Catalog) putReads(ctx context.Context, tx *redis.Tx, id, campaign string, lease *Lease) (old stored, campaignRetired bool, err error) {
 	var lock, record *redis.StringCmd
 	var retired *redis.BoolCmd
 	_, err = tx.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -140,25 +139,25 @@ func (c *Catalog) putReads(ctx context.Context, tx *redis.Tx, id, campaign strin
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, false, err
+		return stored{}, false, err
 	}
 	if lease != nil {
 		if err := lease.check(lock.Result()); err != nil {
-			return nil, false, err
+			return stored{}, false, err
 		}
 	}
 	switch data, err := record.Bytes(); {
 	case errors.Is(err, redis.Nil):
 	case err != nil:
-		return nil, false, err
+		return stored{}, false, err
 	default:
-		if old, err = decodeRecord(id, data); err != nil {
-			return nil, false, err
+		if old, err = decodeStored(id, data); err != nil {
+			return stored{}, false, err
 		}
 	}
 	if retired != nil {
 		if campaignRetired, err = retired.Result(); err != nil {
-			return nil, false, err
+			return stored{}, false, err
 		}
 	}
 	return old, campaignRetired, nil
@@ -180,17 +179,18 @@ func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool, lea
 	}
 	err = c.transact(ctx, func(tx *redis.Tx) error {
 		written = false
-		old, campaignRetired, err := c.putReads(ctx, tx, next.ID, next.Campaign, lease)
+		oldStored, campaignRetired, err := c.putReads(ctx, tx, next.ID, next.Campaign, lease)
 		if err != nil {
 			return err
 		}
+		old := oldStored.rec
 		if keepNewer && old != nil && old.Generation > next.Generation {
 			return nil
 		}
 		next.Retired = rec.Retired || old != nil && old.Retired || campaignRetired
-		data, err := json.Marshal(next)
-		if err != nil {
-			return fmt.Errorf("encode record: %w", err)
+		value := stored{rec: &next}
+		if old != nil {
+			value.earlier = oldStored.succeed(&next)
 		}
 		var leaving string // the campaign the code moves out of, if any
 		emptied := false   // whether leaving has no other code
@@ -206,7 +206,7 @@ func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool, lea
 		}
 		deltas.add(c.keys, &next, 1)
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.Set(ctx, codeKey, data, 0)
+			p.Set(ctx, codeKey, value.encode(), 0)
 			c.index(ctx, p, &next)
 			deltas.queue(ctx, p)
 			if leaving != "" {
@@ -326,12 +326,4 @@ func canonical(rec *wxqr.Record) wxqr.Record {
 		r.CreatedAt = r.CreatedAt.UTC()
 	}
 	return r
-}
-
-func decodeRecord(id string, data []byte) (*wxqr.Record, error) {
-	var rec wxqr.Record
-	if err := json.Unmarshal(data, &rec); err != nil {
-		return nil, fmt.Errorf("catalog: decode record %s: %w", id, err)
-	}
-	return &rec, nil
 }

@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -95,21 +94,18 @@ func (c *Catalog) retire(ctx context.Context, ids []string) (int, error) {
 			if !ok {
 				continue
 			}
-			rec, err := decodeRecord(ids[i], []byte(s))
+			value, err := decodeStored(ids[i], []byte(s))
 			if err != nil {
 				return err
 			}
+			rec := value.rec
 			if rec.Retired {
 				continue
 			}
 			deltas.add(c.keys, rec, -1)
 			rec.Retired = true
 			deltas.add(c.keys, rec, 1)
-			data, err := json.Marshal(rec)
-			if err != nil {
-				return fmt.Errorf("encode record %s: %w", rec.ID, err)
-			}
-			updates = append(updates, update{ids[i], data})
+			updates = append(updates, update{ids[i], value.encode()})
 		}
 		if len(updates) == 0 {
 			return nil

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -28,12 +29,17 @@ func (c *oaCode) expired(now time.Time) bool {
 // escapes tickets wrongly fails every time rather than now and then.
 var ticketHeader = []byte{0x81, 0x0f, 0xbf}
 
-// newTicket returns a ticket shaped like WeChat's: 64 characters of
-// standard base64 ending in "==".
-func newTicket() string {
-	b := make([]byte, len(ticketHeader)+43)
-	copy(b, ticketHeader)
-	rand.Read(b[len(ticketHeader):])
+// newTicket returns a ticket shaped like WeChat's: standard base64 ending
+// in "==" of a blob that carries the code's url (WeChat's do: the url is
+// its QR content) and random bytes that make it unique.
+func newTicket(url string) string {
+	b := append(slices.Clone(ticketHeader), url...)
+	n := 8 // random bytes, at least, and so many that the base64 ends in "=="
+	for (len(b)+n)%3 != 1 {
+		n++
+	}
+	b = append(b, make([]byte, n)...)
+	rand.Read(b[len(b)-n:])
 	return base64.StdEncoding.EncodeToString(b)
 }
 
@@ -102,7 +108,8 @@ func (req *qrCreateRequest) sceneKey() string {
 // order; expires is zero for a permanent code. The caller holds s.mu.
 func (s *Server) newCodeLocked(appID string, req *qrCreateRequest, expires time.Time) *oaCode {
 	s.ticketSeq++
-	c := &oaCode{ticket: newTicket(), url: newCodeURL(), expires: expires,
+	url := newCodeURL()
+	c := &oaCode{ticket: newTicket(url), url: url, expires: expires,
 		appID: appID, scene: req.sceneKey(), seq: s.ticketSeq}
 	s.tickets[c.ticket] = c
 	return c

@@ -233,7 +233,7 @@ func (s *Server) eventCode(p Push) (key, ticket string, err error) {
 			return "", "", err
 		}
 	case ticket == "":
-		ticket = newTicket()
+		ticket = newTicket(newCodeURL())
 	}
 	if p.Event == EventSubscribe {
 		return subscribeKeyPrefix + scene, ticket, nil
