@@ -225,6 +225,21 @@ func (s Spec) Scene() string {
 	return ""
 }
 
+// SceneSpecs returns the specs of the Official Account codes of app that a
+// scan event's scene may name: temporary or permanent, and, as WeChat
+// pushes a numeric scene_id in decimal, a scene_str or (for a number) a
+// scene_id.
+func SceneSpecs(app, scene string) []Spec {
+	var specs []Spec
+	for _, kind := range []Kind{KindOATemp, KindOAPerm} {
+		specs = append(specs, Spec{Kind: kind, AppID: app, SceneStr: scene})
+		if n, err := strconv.ParseInt(scene, 10, 64); err == nil && n > 0 && strconv.FormatInt(n, 10) == scene {
+			specs = append(specs, Spec{Kind: kind, AppID: app, SceneID: n})
+		}
+	}
+	return specs
+}
+
 // FieldError is a spec that breaks one of WeChat's rules.
 type FieldError struct {
 	Field string // the CSV column / JSON field: "scene_id", "path", ...

@@ -13,14 +13,14 @@
 //
 // With the default prefix "wxqr:":
 //
-//	wxqr:code:{id}               string: the record as JSON
+//	wxqr:code:{id}               string: the record, in a compact binary form (codec.go), with its earlier generations' tickets
 //	wxqr:codes                   sorted set (all scores 0): every id
 //	wxqr:campaign:{name}         sorted set (all scores 0): the ids of one campaign
 //	wxqr:campaigns               set: campaign names that have at least one code or a plan
 //	wxqr:retired-campaigns       set: campaigns retired as a whole (RetireCampaign)
 //	wxqr:apps                    set: app ids that have at least one code
 //	wxqr:expiry                  sorted set: temporary, not retired codes, score = expires_at (Unix seconds)
-//	wxqr:ticket:{h}              string: the id of the OA code whose ticket hashes to h (ByTicket); temporary: until expiry + 1 day
+//	wxqr:ticket:{h}              string: the id of the OA code whose ticket hashes to h, left by catalogs before the compact records: read by ByScan, never written
 //	wxqr:entries:{app_id}        hash: entry key → the id of the Mini Program code it opens (ByEntry)
 //	wxqr:quota:{app_id}:{class}  set: ids that spent a lifetime quota (classes with Lifetime())
 //	wxqr:planned:{campaign}      set: the ids a campaign asked for (Plan)
@@ -39,10 +39,12 @@
 // that they can be paged by id (ZRANGE BYLEX): iteration visits every record
 // exactly once, in id order, with bounded memory, even while others write.
 //
-// The ticket and entry indexes let a scan event find its code. A
-// regenerated temporary code gets a new ticket key and keeps the old one
-// until that expires too, so both generations' tickets find it; Retire
-// leaves both indexes alone, as a retired code may still be scanned.
+// A scan event finds its code by its scene, which names at most four
+// codes, and its ticket, which the record holds: a regenerated temporary
+// code keeps its earlier generations' tickets until they expire, so a
+// code printed before the regeneration still finds it (ByScan). A launch
+// finds its code by the entry index (ByEntry). Retire leaves both alone,
+// as a retired code may still be scanned.
 //
 // # Redis Cluster
 //

@@ -911,8 +911,11 @@ func TestRedisDown(t *testing.T) {
 		"Expiring": func(ctx context.Context) error { _, err := c.Expiring(ctx, base, 1); return err },
 		"Retire":   func(ctx context.Context) error { _, err := c.Retire(ctx, rec.ID); return err },
 		"Staged":   func(ctx context.Context) error { _, err := c.Staged(ctx, rec.ID); return err },
-		"ByTicket": func(ctx context.Context) error { _, err := c.ByTicket(ctx, rec.Ticket); return err },
-		"ByEntry":  func(ctx context.Context) error { _, err := c.ByEntry(ctx, rec.AppID, "scene:x"); return err },
+		"ByScan": func(ctx context.Context) error {
+			_, err := c.ByScan(ctx, catalog.Scan{AppID: rec.AppID, Scene: rec.Scene(), Ticket: rec.Ticket})
+			return err
+		},
+		"ByEntry": func(ctx context.Context) error { _, err := c.ByEntry(ctx, rec.AppID, "scene:x"); return err },
 	}
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {

@@ -38,8 +38,8 @@ func TestScriptsOnCluster(t *testing.T) {
 		if err != nil || len(recs) != 2 || recs[0] == nil || recs[1] == nil {
 			t.Fatalf("GetMany = %v, %v; want both records", recs, err)
 		}
-		if got, err := c.ByTicket(ctx, perm.Ticket); err != nil || got == nil || got.ID != perm.ID {
-			t.Errorf("ByTicket = %v, %v; want %s", got, err, perm.ID)
+		if got, err := c.ByScan(ctx, catalog.Scan{AppID: perm.AppID, Scene: perm.Scene(), Ticket: perm.Ticket}); err != nil || got == nil || got.ID != perm.ID {
+			t.Errorf("ByScan = %v, %v; want %s", got, err, perm.ID)
 		}
 	})
 	t.Run("lock, stage, drop", func(t *testing.T) {

@@ -64,7 +64,7 @@ func hashTicket(ticket string) [8]byte {
 }
 
 // stored is a code's value in the catalog: its record, and the tickets of
-// its earlier generations that still find it (see ByTicket).
+// its earlier generations that still find it (see ByScan).
 type stored struct {
 	rec     *wxqr.Record
 	earlier []earlierTicket

@@ -8,31 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/catalog"
 )
 
-// ticketKey is the catalog's ticket index key for ticket, under the default
-// prefix, as the package documentation names it.
-func ticketKey(ticket string) string {
-	sum := sha256.Sum256([]byte(ticket))
-	return catalog.DefaultPrefix + "ticket:" + hex.EncodeToString(sum[:16])
-}
-
-// expireTime returns key's absolute expiry (EXPIRETIME), or -1 when it has
-// none.
-func expireTime(t *testing.T, rdb *redis.Client, key string) int64 {
-	t.Helper()
-	at, err := rdb.Do(t.Context(), "EXPIRETIME", key).Int64()
-	if err != nil {
-		t.Fatalf("EXPIRETIME %s: %v", key, err)
-	}
-	return at
-}
-
-func TestByTicket(t *testing.T) {
+func TestByScan(t *testing.T) {
 	c, rdb := newCatalog(t, catalog.Config{})
 	expires := time.Now().Add(time.Hour).Truncate(time.Second)
 	first := tempRecord("spring", "posters", expires)
@@ -42,63 +22,103 @@ func TestByTicket(t *testing.T) {
 	second := *first
 	second.Ticket = "gQSecondGeneration" + strings.Repeat("B", 80) + "+/="
 	second.Generation = 2
+	second.CreatedAt = expires.Add(-time.Minute)
 	second.ExpiresAt = expires.Add(wxqr.MaxTempExpire)
 	mustPut(t, c, &second)
 
 	perm := permRecord(first.AppID, wxqr.KindOAPerm, 7, "posters")
 	perm.Ticket = "gQPermanent" + strings.Repeat("C", 80)
 	mustPut(t, c, perm)
+	sameScene := permRecord(first.AppID, wxqr.KindOAPerm, 0, "posters") // a permanent code with the temporary one's scene
+	sameScene.Spec = wxqr.Spec{Kind: wxqr.KindOAPerm, AppID: first.AppID, SceneStr: "spring"}
+	sameScene.ID, sameScene.ObjectKey, sameScene.Ticket = sameScene.Spec.ID(), sameScene.Spec.Key(), "gQSameScene"
+	mustPut(t, c, sameScene)
 
-	t.Run("both generations find the code", func(t *testing.T) {
+	scan := func(scene, ticket string, at time.Time) (*wxqr.Record, error) {
+		return c.ByScan(t.Context(), catalog.Scan{AppID: first.AppID, Scene: scene, Ticket: ticket, At: at})
+	}
+	now := time.Now()
+	t.Run("both generations' tickets find the code", func(t *testing.T) {
 		for _, ticket := range []string{first.Ticket, second.Ticket} {
-			got, err := c.ByTicket(t.Context(), ticket)
+			got, err := scan("spring", ticket, now)
 			if err != nil {
-				t.Fatalf("ByTicket(generation ticket): %v", err)
+				t.Fatalf("ByScan(a generation's ticket): %v", err)
 			}
 			if got.ID != first.ID || got.Generation != 2 {
-				t.Errorf("ByTicket() = %s generation %d, want %s generation 2", got.ID, got.Generation, first.ID)
+				t.Errorf("ByScan() = %s generation %d, want %s generation 2", got.ID, got.Generation, first.ID)
 			}
 		}
 	})
-	t.Run("each ticket expires a day after its generation", func(t *testing.T) {
-		for ticket, exp := range map[string]time.Time{first.Ticket: first.ExpiresAt, second.Ticket: second.ExpiresAt} {
-			want := exp.Add(24 * time.Hour).Unix()
-			if got := expireTime(t, rdb, ticketKey(ticket)); got != want {
-				t.Errorf("ticket key expires at %d, want %d (expiry + 1 day)", got, want)
-			}
+	t.Run("the ticket tells codes with one scene apart", func(t *testing.T) {
+		got, err := scan("spring", sameScene.Ticket, now)
+		if err != nil || got.ID != sameScene.ID {
+			t.Errorf("ByScan(the permanent code's ticket) = %v, %v; want %s", got, err, sameScene.ID)
+		}
+		if _, err := scan("spring", "", now); !errors.Is(err, catalog.ErrNotFound) {
+			t.Errorf("ByScan(two codes' scene, no ticket) error = %v, want ErrNotFound", err)
 		}
 	})
-	t.Run("a permanent ticket never expires", func(t *testing.T) {
-		got, err := c.ByTicket(t.Context(), perm.Ticket)
+	t.Run("a numeric scene finds a scene_id, without a ticket", func(t *testing.T) {
+		got, err := scan("7", "", now)
 		if err != nil || got.ID != perm.ID {
-			t.Fatalf("ByTicket(permanent) = %v, %v; want %s", got, err, perm.ID)
+			t.Errorf("ByScan(7) = %v, %v; want %s", got, err, perm.ID)
 		}
-		if at := expireTime(t, rdb, ticketKey(perm.Ticket)); at != -1 {
-			t.Errorf("permanent ticket key expires at %d, want never (-1)", at)
+	})
+	t.Run("an earlier generation's ticket finds the code until a day after it expired", func(t *testing.T) {
+		if _, err := scan("spring", first.Ticket, expires.Add(23*time.Hour)); err != nil {
+			t.Errorf("ByScan(first ticket, 23 h after its expiry): %v", err)
+		}
+		if _, err := scan("spring", first.Ticket, expires.Add(25*time.Hour)); !errors.Is(err, catalog.ErrNotFound) {
+			t.Errorf("ByScan(first ticket, 25 h after its expiry) error = %v, want ErrNotFound", err)
 		}
 	})
 	t.Run("retiring keeps the tickets", func(t *testing.T) {
 		mustRetire(t, c, first.ID)
-		if _, err := c.ByTicket(t.Context(), first.Ticket); err != nil {
-			t.Errorf("ByTicket(retired code's ticket): %v", err)
+		for _, ticket := range []string{first.Ticket, second.Ticket} {
+			if _, err := scan("spring", ticket, now); err != nil {
+				t.Errorf("ByScan(retired code's ticket): %v", err)
+			}
 		}
 	})
 	t.Run("an unknown ticket is not found, and not named", func(t *testing.T) {
 		const unknown = "gQUnknownTicket"
-		_, err := c.ByTicket(t.Context(), unknown)
+		_, err := scan("spring", unknown, now)
 		if !errors.Is(err, catalog.ErrNotFound) {
-			t.Fatalf("ByTicket(unknown) error = %v, want ErrNotFound", err)
+			t.Fatalf("ByScan(unknown) error = %v, want ErrNotFound", err)
 		}
 		if strings.Contains(err.Error(), unknown) {
 			t.Errorf("error %q names the ticket", err)
 		}
 	})
-	t.Run("an expired code's ticket is dropped", func(t *testing.T) {
-		old := tempRecord("long-gone", "", time.Now().Add(-48*time.Hour))
-		old.Ticket = "gQLongGone"
+	t.Run("another app's ticket is not found", func(t *testing.T) {
+		_, err := c.ByScan(t.Context(), catalog.Scan{AppID: "wxother", Scene: "7", Ticket: perm.Ticket, At: now})
+		if !errors.Is(err, catalog.ErrNotFound) {
+			t.Errorf("ByScan(another app) error = %v, want ErrNotFound", err)
+		}
+	})
+	t.Run("the ticket index of an earlier catalog still finds its codes", func(t *testing.T) {
+		// A catalog written before records kept their earlier tickets: a
+		// regenerated code's first ticket is only in the ticket index.
+		old := tempRecord("autumn", "", expires)
+		old.Ticket = "gQUpgradedCatalog"
 		mustPut(t, c, old)
-		if _, err := c.ByTicket(t.Context(), old.Ticket); !errors.Is(err, catalog.ErrNotFound) {
-			t.Errorf("ByTicket(expired two days ago) error = %v, want ErrNotFound", err)
+		sum := sha256.Sum256([]byte("gQBeforeTheUpgrade"))
+		legacy := catalog.DefaultPrefix + "ticket:" + hex.EncodeToString(sum[:16])
+		if err := rdb.Set(t.Context(), legacy, old.ID, time.Hour).Err(); err != nil {
+			t.Fatal(err)
+		}
+		got, err := scan("autumn", "gQBeforeTheUpgrade", now)
+		if err != nil || got.ID != old.ID {
+			t.Errorf("ByScan(ticket in the old index) = %v, %v; want %s", got, err, old.ID)
+		}
+		if _, err := scan("spring", "gQBeforeTheUpgrade", now); !errors.Is(err, catalog.ErrNotFound) {
+			t.Errorf("ByScan(old index's ticket, another scene) error = %v, want ErrNotFound", err)
+		}
+	})
+	t.Run("no ticket index is written", func(t *testing.T) {
+		keys, err := rdb.Keys(t.Context(), catalog.DefaultPrefix+"ticket:*").Result()
+		if err != nil || len(keys) != 1 {
+			t.Errorf("ticket keys: %v, %v; want only the one the test wrote", keys, err)
 		}
 	})
 }

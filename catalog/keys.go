@@ -23,14 +23,16 @@ func (k keys) quota(app string, class wxqr.QuotaClass) string {
 	return k.prefix + "quota:" + app + ":" + string(class)
 }
 
-// The indexes by which an event finds its code (see ByTicket and ByEntry).
-// A ticket is ~96 characters of base64: its key holds a short hash instead,
-// long enough that two tickets never share one.
-func (k keys) ticket(ticket string) string {
+// The index by which a launch finds its code (see ByEntry).
+func (k keys) entries(app string) string { return k.prefix + "entries:" + app }
+
+// The ticket index of a catalog written before records kept their earlier
+// tickets: read, never written (see ByScan). Its key holds a short hash of
+// the ticket, long enough that two tickets never share one.
+func (k keys) legacyTicket(ticket string) string {
 	sum := sha256.Sum256([]byte(ticket))
 	return k.prefix + "ticket:" + hex.EncodeToString(sum[:16])
 }
-func (k keys) entries(app string) string { return k.prefix + "entries:" + app }
 
 // The counters of one campaign's codes; "" = the codes without a campaign (see stats.go).
 func (k keys) stats(campaign string) string { return k.prefix + "stats" + campaignSuffix(campaign) }

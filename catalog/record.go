@@ -65,8 +65,9 @@ func (c *Catalog) GetMany(ctx context.Context, ids []string) ([]*wxqr.Record, er
 // the campaign (moving the code if its campaign changed), the campaigns'
 // counters (see stats.go), the expiry index
 // (temporary codes that are not retired), the lifetime quota of its app and
-// class, the app set, the ticket index (OA codes; see ByTicket) and the
-// entry index (Mini Program codes; see ByEntry).
+// class, the app set and the entry index (Mini Program codes; see
+// ByEntry). A new ticket keeps the one it replaces in the record, while
+// that is still scannable (see ByScan).
 //
 // The stored record has its spec normalised and its times in UTC. Put never
 // un-retires a code: if the stored record is retired, or its campaign is
@@ -251,24 +252,20 @@ func (c *Catalog) index(ctx context.Context, p redis.Pipeliner, rec *wxqr.Record
 	if class := rec.Kind.Class(); class.Lifetime() {
 		p.SAdd(ctx, c.keys.quota(rec.AppID, class), rec.ID)
 	}
-	if rec.Ticket != "" {
-		// The previous generation's ticket key is left to expire on its own:
-		// a code printed before the regeneration is still scanned until then.
-		p.SetArgs(ctx, c.keys.ticket(rec.Ticket), rec.ID, redis.SetArgs{ExpireAt: ticketExpiry(rec)})
-	}
 	if entry := rec.EntryKey(); entry != "" {
 		p.HSet(ctx, c.keys.entries(rec.AppID), entry, rec.ID)
 	}
 }
 
-// ticketGrace is how long a temporary code's ticket still finds the code
-// after it expired: WeChat retries a push for a while, and a scan just
-// before the expiry may arrive late.
+// ticketGrace is how long an earlier generation's ticket still finds the
+// code after that generation expired: WeChat retries a push for a while,
+// and a scan just before the expiry may arrive late.
 const ticketGrace = 24 * time.Hour
 
-// ticketExpiry is when rec's ticket key expires: a day after a temporary
-// code expires; never (the zero time) for a permanent one. An expiry
-// already past makes Redis drop the key at once.
+// ticketExpiry is until when rec's ticket finds the code once a later
+// generation replaced it (see ByScan): a day after a temporary code
+// expires; the zero time for a permanent one, whose ticket a regeneration
+// keeps.
 func ticketExpiry(rec *wxqr.Record) time.Time {
 	if !rec.Kind.Temporary() || rec.ExpiresAt.IsZero() {
 		return time.Time{}

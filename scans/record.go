@@ -142,10 +142,10 @@ type attribution struct{ id, campaign string }
 // that wxqr made, or more than one:
 //
 //   - SCAN, and subscribe with a "qrscene_" key: the scene is the key without
-//     the prefix. With a ticket, the code that the catalog knows by that
-//     ticket (in any generation not yet expired) if it is the app's; a ticket
-//     the catalog does not know is a code wxqr never made, whatever its
-//     scene (a temporary and a permanent code may share one). Without a
+//     the prefix. With a ticket, the app's code with that scene whose ticket
+//     it is (in any generation still scannable, see catalog.Catalog.ByScan);
+//     a ticket the catalog does not know is a code wxqr never made, whatever
+//     its scene (a temporary and a permanent code may share one). Without a
 //     ticket, the app's one OA code with that scene (temporary or permanent,
 //     scene_id or scene_str).
 //   - subscribe without a scene: a follow from elsewhere, no code.
@@ -171,21 +171,17 @@ func (s *Store) attribute(ctx context.Context, ev Event, openID string) (*attrib
 		return s.followed(ctx, ev.AppID, openID)
 	}
 	scene, ok := ev.scene()
-	switch {
-	case !ok:
+	if !ok {
 		return nil, nil
-	case ev.Ticket != "":
-		rec, err := s.cat.ByTicket(ctx, ev.Ticket)
-		if errors.Is(err, catalog.ErrNotFound) || err == nil && rec.AppID != ev.AppID {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		return &attribution{rec.ID, rec.Campaign}, nil
-	default:
-		return s.byScene(ctx, ev.AppID, scene)
 	}
+	rec, err := s.cat.ByScan(ctx, catalog.Scan{AppID: ev.AppID, Scene: scene, Ticket: ev.Ticket, At: ev.Time})
+	if errors.Is(err, catalog.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &attribution{rec.ID, rec.Campaign}, nil
 }
 
 // scene returns the scene an Official Account event names, if any.
@@ -202,34 +198,6 @@ func (ev Event) scene() (string, bool) {
 		return "", false
 	}
 	return scene, scene != ""
-}
-
-// byScene returns the app's one OA code with scene, or nil when it has none
-// or several. WeChat pushes a numeric scene_id in decimal, so a scene that is
-// one may be either a scene_id or a scene_str.
-func (s *Store) byScene(ctx context.Context, app, scene string) (*attribution, error) {
-	var ids []string
-	for _, kind := range []wxqr.Kind{wxqr.KindOATemp, wxqr.KindOAPerm} {
-		ids = append(ids, wxqr.Spec{Kind: kind, AppID: app, SceneStr: scene}.ID())
-		if n, err := strconv.ParseInt(scene, 10, 64); err == nil && n > 0 && strconv.FormatInt(n, 10) == scene {
-			ids = append(ids, wxqr.Spec{Kind: kind, AppID: app, SceneID: n}.ID())
-		}
-	}
-	recs, err := s.cat.GetMany(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	var found *attribution
-	for _, rec := range recs {
-		if rec == nil {
-			continue
-		}
-		if found != nil {
-			return nil, nil
-		}
-		found = &attribution{rec.ID, rec.Campaign}
-	}
-	return found, nil
 }
 
 // followed returns the code the user's follow was attributed to, or nil.

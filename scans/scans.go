@@ -6,8 +6,8 @@
 // # Attribution
 //
 // An Official Account event names its code by ticket and by scene. The
-// ticket decides when there is one (the catalog keeps every generation's
-// ticket until it expires, see catalog.Catalog.ByTicket); without one, the
+// ticket decides when there is one (a record keeps its earlier generations'
+// tickets until they expire, see catalog.Catalog.ByScan); without one, the
 // scene does, when exactly one code of the app has it. A launch names its
 // code by its entry key (see wxqr.LaunchEntryKeys). An unsubscribe is
 // attributed to the code its subscribe was, within Config.Retention. Events
