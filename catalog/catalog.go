@@ -14,7 +14,7 @@
 // With the default prefix "wxqr:":
 //
 //	wxqr:code:{id}               string: the record, in a compact binary form (codec.go), with its earlier generations' tickets
-//	wxqr:codes                   sorted set (all scores 0): every id
+//	wxqr:codes                   sorted set (all scores 0): the ids of the codes without a campaign (every id, in catalogs written before)
 //	wxqr:campaign:{name}         sorted set (all scores 0): the ids of one campaign
 //	wxqr:campaigns               set: campaign names that have at least one code or a plan
 //	wxqr:retired-campaigns       set: campaigns retired as a whole (RetireCampaign)

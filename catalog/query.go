@@ -32,11 +32,13 @@ func (c *Catalog) sortedMembers(ctx context.Context, key, what string) ([]string
 	return names, nil
 }
 
-// Each calls fn with every record of campaign ("" = every record), in id
-// order, reading BatchSize records at a time, so memory stays bounded
-// whatever the size of the campaign. A record put during the walk may or may
-// not be visited; every record present throughout is visited exactly once.
-// Each stops at the first error from fn and returns it unchanged.
+// Each calls fn with every record of campaign, or, for campaign "", with
+// every record: the codes without a campaign, then each campaign's, by
+// name. Within a campaign it goes in id order, reading BatchSize records at
+// a time, so memory stays bounded whatever the size of the campaign. A
+// record put during the walk may or may not be visited; every record that
+// stays in its campaign throughout is visited exactly once. Each stops at
+// the first error from fn and returns it unchanged.
 func (c *Catalog) Each(ctx context.Context, campaign string, fn func(*wxqr.Record) error) error {
 	return c.eachRecords(ctx, campaign, func(recs []*wxqr.Record) error {
 		for _, rec := range recs {
@@ -51,26 +53,75 @@ func (c *Catalog) Each(ctx context.Context, campaign string, fn func(*wxqr.Recor
 // eachRecords is Each a batch of records at a time: fn gets the records of
 // one page of ids, those deleted since the page was read left out.
 func (c *Catalog) eachRecords(ctx context.Context, campaign string, fn func([]*wxqr.Record) error) error {
+	if campaign != "" {
+		return c.eachIn(ctx, campaign, fn)
+	}
+	if err := c.eachIn(ctx, "", fn); err != nil {
+		return err
+	}
+	names, err := c.Campaigns(ctx)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if err := c.eachIn(ctx, name, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eachIn is eachRecords over the id index of one campaign ("" = the codes
+// without a campaign).
+func (c *Catalog) eachIn(ctx context.Context, campaign string, fn func([]*wxqr.Record) error) error {
 	return c.eachBatch(ctx, c.idIndex(campaign), func(ids []string) error {
 		recs, err := c.GetMany(ctx, ids)
 		if err != nil {
 			return err
 		}
-		return fn(slices.DeleteFunc(recs, func(rec *wxqr.Record) bool { return rec == nil }))
+		return fn(slices.DeleteFunc(recs, func(rec *wxqr.Record) bool {
+			// The index of the codes without a campaign held every id in
+			// catalogs written before it did not: those of a campaign are
+			// visited with it (and Recount drops them).
+			return rec == nil || rec.Campaign != campaign
+		}))
 	})
 }
 
 // Count returns how many records campaign ("" = every record) holds, as
-// Each would visit them now: a total for progress reports, in one round trip.
+// Each would visit them now: a total for progress reports, in one round
+// trip.
 func (c *Catalog) Count(ctx context.Context, campaign string) (int64, error) {
-	n, err := c.rdb.ZCard(ctx, c.idIndex(campaign)).Result()
+	if campaign != "" {
+		n, err := c.rdb.ZCard(ctx, c.idIndex(campaign)).Result()
+		if err != nil {
+			return 0, fmt.Errorf("catalog: count %s: %w", campaign, err)
+		}
+		return n, nil
+	}
+	names, err := c.Campaigns(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("catalog: count %s: %w", c.idIndex(campaign), err)
+		return 0, err
+	}
+	cards := make([]*redis.IntCmd, 0, len(names)+1)
+	_, err = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, name := range append(names, "") {
+			cards = append(cards, p.ZCard(ctx, c.idIndex(name)))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("catalog: count every code: %w", err)
+	}
+	var n int64
+	for _, card := range cards {
+		n += card.Val()
 	}
 	return n, nil
 }
 
-// idIndex is the sorted set holding the ids of campaign ("" = all).
+// idIndex is the sorted set holding the ids of campaign ("" = the codes
+// without a campaign).
 func (c *Catalog) idIndex(campaign string) string {
 	if campaign == "" {
 		return c.keys.codes()
@@ -222,7 +273,8 @@ type Page struct {
 	HasPrev bool
 }
 
-// PageAfter returns the records of campaign ("" = every record) whose ids
+// PageAfter returns the records of campaign ("" = the codes without a
+// campaign) whose ids
 // follow after ("" = from the first id), up to size of them, with the
 // cursors of the next and previous pages. Its cost does not depend on where
 // the page is: two round trips, each reading at most size+1 ids (ZRANGE

@@ -193,12 +193,14 @@ func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool, lea
 		if old != nil {
 			value.earlier = oldStored.succeed(&next)
 		}
-		var leaving string // the campaign the code moves out of, if any
-		emptied := false   // whether leaving has no other code
-		if old != nil && old.Campaign != "" && old.Campaign != next.Campaign {
-			leaving = old.Campaign
-			if emptied, err = c.onlyMember(ctx, tx, c.keys.campaign(leaving), next.ID); err != nil {
-				return err
+		var leaving *string // the campaign the code moves out of, if any ("" = none)
+		emptied := false    // whether leaving is a campaign that has no other code
+		if old != nil && old.Campaign != next.Campaign {
+			leaving = &old.Campaign
+			if old.Campaign != "" {
+				if emptied, err = c.onlyMember(ctx, tx, c.keys.campaign(old.Campaign), next.ID); err != nil {
+					return err
+				}
 			}
 		}
 		deltas := counterDeltas{}
@@ -210,10 +212,10 @@ func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool, lea
 			p.Set(ctx, codeKey, value.encode(), 0)
 			c.index(ctx, p, &next)
 			deltas.queue(ctx, p)
-			if leaving != "" {
-				p.ZRem(ctx, c.keys.campaign(leaving), next.ID)
+			if leaving != nil {
+				p.ZRem(ctx, c.idIndex(*leaving), next.ID)
 				if emptied {
-					p.SRem(ctx, c.keys.campaigns(), leaving)
+					p.SRem(ctx, c.keys.campaigns(), *leaving)
 				}
 			}
 			if also != nil {
@@ -236,11 +238,9 @@ func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool, lea
 
 // index queues the index updates for the stored record rec.
 func (c *Catalog) index(ctx context.Context, p redis.Pipeliner, rec *wxqr.Record) {
-	member := redis.Z{Member: rec.ID}
-	p.ZAdd(ctx, c.keys.codes(), member)
+	p.ZAdd(ctx, c.idIndex(rec.Campaign), redis.Z{Member: rec.ID})
 	p.SAdd(ctx, c.keys.apps(), rec.AppID)
 	if rec.Campaign != "" {
-		p.ZAdd(ctx, c.keys.campaign(rec.Campaign), member)
 		p.SAdd(ctx, c.keys.campaigns(), rec.Campaign)
 		p.HDel(ctx, c.keys.failed(rec.Campaign), rec.ID)
 	}

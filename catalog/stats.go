@@ -121,8 +121,9 @@ func (d counterDeltas) queue(ctx context.Context, p redis.Pipeliner) {
 
 // Recount rebuilds the counters of campaign ("" = the codes without a
 // campaign) from its records: for records written before the counters
-// existed, or to repair them. It reads every record of the campaign
-// (of the whole catalog for ""), BatchSize at a time, and writes the
+// existed, or to repair them. It reads every record of the campaign,
+// BatchSize at a time (for "", it drops from their index the codes that
+// have a campaign, which it held in catalogs written before), and writes the
 // counters only if no writer changed them meanwhile, retrying otherwise
 // (see transact); a campaign written to without pause may make it fail
 // with an error wrapping redis.TxFailedErr.
@@ -130,9 +131,19 @@ func (c *Catalog) Recount(ctx context.Context, campaign string) error {
 	key := c.keys.stats(campaign)
 	err := c.transact(ctx, func(tx *redis.Tx) error {
 		d := counterDeltas{}
-		err := c.Each(ctx, campaign, func(rec *wxqr.Record) error {
-			if rec.Campaign == campaign {
-				d.add(c.keys, rec, 1)
+		var strays []any // ids of codes with a campaign in the index of those without
+		err := c.eachBatch(ctx, c.idIndex(campaign), func(ids []string) error {
+			recs, err := c.GetMany(ctx, ids)
+			if err != nil {
+				return err
+			}
+			for i, rec := range recs {
+				switch {
+				case rec != nil && rec.Campaign == campaign:
+					d.add(c.keys, rec, 1)
+				case rec != nil && campaign == "":
+					strays = append(strays, ids[i])
+				}
 			}
 			return nil
 		})
@@ -147,6 +158,12 @@ func (c *Catalog) Recount(ctx context.Context, campaign string) error {
 			p.Del(ctx, key)
 			if len(pairs) > 0 {
 				p.HSet(ctx, key, pairs...)
+			}
+			if len(strays) > 0 {
+				// Left by a catalog written when that index held every id.
+				// A stray that moves meanwhile changes the counters of
+				// the codes without a campaign, which fails the write.
+				p.ZRem(ctx, c.idIndex(""), strays...)
 			}
 			return nil
 		})
@@ -176,10 +193,10 @@ func (c *Catalog) CampaignStatsOf(ctx context.Context, campaigns []string, now t
 	_, err := c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		for i, name := range campaigns {
 			rs[i].counters = p.HGetAll(ctx, c.keys.stats(name))
+			rs[i].codes = p.ZCard(ctx, c.idIndex(name))
 			if name != "" {
 				rs[i].planned = p.SCard(ctx, c.keys.planned(name))
 				rs[i].faild = p.HLen(ctx, c.keys.failed(name))
-				rs[i].codes = p.ZCard(ctx, c.keys.campaign(name))
 			}
 		}
 		return nil
@@ -190,7 +207,7 @@ func (c *Catalog) CampaignStatsOf(ctx context.Context, campaigns []string, now t
 	out := make([]Stats, len(campaigns))
 	for i, r := range rs {
 		counters := r.counters.Val()
-		if r.codes != nil && counters[fieldGenerated] != strconv.FormatInt(r.codes.Val(), 10) && r.codes.Val() > 0 {
+		if counters[fieldGenerated] != strconv.FormatInt(r.codes.Val(), 10) && r.codes.Val() > 0 {
 			// A recount that cannot finish (writers busy on the campaign
 			// all along) leaves the counters as they are, to be recounted
 			// by a later read: the page shows them rather than an error.

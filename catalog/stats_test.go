@@ -198,3 +198,38 @@ func TestExpiringPage(t *testing.T) {
 		})
 	}
 }
+
+// TestUpgradeFromIndexOfEveryCode: a catalog written when its index of the
+// codes without a campaign held every id is walked right at once, and
+// mended by the first read of those codes' counters.
+func TestUpgradeFromIndexOfEveryCode(t *testing.T) {
+	c, rdb := newCatalog(t, catalog.Config{})
+	ctx := t.Context()
+	loose := tempRecord("loose", "", base.Add(time.Hour))
+	inCampaign := []*wxqr.Record{tempRecord("a", "spring", base.Add(time.Hour)), permRecord("wxoa", wxqr.KindOAPerm, 1, "autumn")}
+	mustPut(t, c, append(inCampaign, loose)...)
+	index := catalog.DefaultPrefix + "codes"
+	for _, rec := range inCampaign {
+		if err := rdb.ZAdd(ctx, index, redis.Z{Member: rec.ID}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := eachIDs(t, c, ""), sorted(loose.ID, inCampaign[0].ID, inCampaign[1].ID); !slices.Equal(sorted(got...), want) {
+		t.Errorf("Each(all) = %v, want each code once: %v", got, want)
+	}
+	if got := eachIDs(t, c, ""); len(got) != 3 {
+		t.Errorf("Each(all) visited %d codes, want 3", len(got))
+	}
+	if err := rdb.Del(ctx, catalog.DefaultPrefix+"stats").Err(); err != nil { // as before the counters
+		t.Fatal(err)
+	}
+	if s, err := c.CampaignStats(ctx, "", base, time.Hour); err != nil || s.Generated != 3 {
+		t.Errorf(`CampaignStats("") = %+v, %v; want 3 generated`, s, err)
+	}
+	if ids, err := rdb.ZRange(ctx, index, 0, -1).Result(); err != nil || !slices.Equal(ids, []string{loose.ID}) {
+		t.Errorf("index of the codes without a campaign after a read: %v, %v; want only %s", ids, err, loose.ID)
+	}
+	if n, err := c.Count(ctx, ""); err != nil || n != 3 {
+		t.Errorf(`Count("") = %d, %v; want 3`, n, err)
+	}
+}

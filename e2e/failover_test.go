@@ -53,7 +53,7 @@ func TestFailover(t *testing.T) {
 
 	workers := []*proc{h.start(nil, "worker", "--until-idle"), h.start(nil, "worker", "--until-idle")}
 	stored := func() bool {
-		n, err := h.rdb.ZCard(t.Context(), "wxqr:codes").Result()
+		n, err := h.rdb.ZCard(t.Context(), "wxqr:campaign:"+campaign).Result()
 		return err == nil && n >= total*4/10
 	}
 	eventually(t, 3*time.Minute, "40% of the codes stored", stored)
