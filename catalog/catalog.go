@@ -23,7 +23,8 @@
 //	wxqr:ticket:{h}              string: the id of the OA code whose ticket hashes to h, left by catalogs before the compact records: read by ByScan, never written
 //	wxqr:entries:{app_id}        hash: entry key → the id of the Mini Program code it opens (ByEntry)
 //	wxqr:quota:{app_id}:{class}  set: ids that spent a lifetime quota (classes with Lifetime())
-//	wxqr:planned:{campaign}      set: the ids a campaign asked for (Plan)
+//	wxqr:unmade:{campaign}       set: the ids a campaign asked for that are not made yet (Plan; Put removes the id)
+//	wxqr:planned:{campaign}      set: every id a campaign asked for, in catalogs written before: made into wxqr:unmade on the first read
 //	wxqr:failed:{campaign}       hash: id → why it failed for good (Fail); Put removes the id
 //	wxqr:stats{:campaign}        hash: the counters of a campaign's codes; wxqr:stats for codes without one (stats.go)
 //	wxqr:lock:{id}               string: the token of the one worker making the code, with a TTL (Lock)

@@ -40,9 +40,11 @@ func (k keys) stats(campaign string) string { return k.prefix + "stats" + campai
 // Campaigns retired as a whole (see RetireCampaign).
 func (k keys) retiredCampaigns() string { return k.prefix + "retired-campaigns" }
 
-// A campaign's plan and failures (see Plan and Fail).
-func (k keys) planned(campaign string) string { return k.prefix + "planned:" + campaign }
-func (k keys) failed(campaign string) string  { return k.prefix + "failed:" + campaign }
+// A campaign's plan and failures (see Plan and Fail), and its plan as a
+// catalog written before held it (see upgradePlan).
+func (k keys) unmade(campaign string) string        { return k.prefix + "unmade:" + campaign }
+func (k keys) failed(campaign string) string        { return k.prefix + "failed:" + campaign }
+func (k keys) legacyPlanned(campaign string) string { return k.prefix + "planned:" + campaign }
 
 // Making one code: its lock (see Lock), the generation an attempt asked
 // WeChat for (see MarkCalled) and the staged result (see Stage).

@@ -3,35 +3,77 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// A campaign's plan is the set of codes it asked for, and its failures the
-// codes that will not be made (WeChat refused them, or they ran out of
-// retries). With the generated codes they say how much is still queued
-// without reading the queues.
+// A campaign's plan is the set of codes it asked for that are not made yet
+// (with, in its counters, a mark that it has one: see stats.go), and its
+// failures the codes that will not be made (WeChat refused them,
+// or they ran out of retries). With the generated codes they say how much
+// is still queued without reading the queues. A code leaves the plan when
+// it is made (Put), so a finished campaign's plan costs nothing.
 
-// Plan records that campaign asked for the codes ids. Planning a code twice
-// counts it once.
+// Plan records that campaign asked for the codes ids: those it has not made
+// yet join its plan. Planning a code twice counts it once.
 func (c *Catalog) Plan(ctx context.Context, campaign string, ids ...string) error {
 	if campaign == "" || len(ids) == 0 {
 		return nil
 	}
-	members := make([]any, len(ids))
-	for i, id := range ids {
-		members[i] = id
+	args := make([]any, 0, len(ids)+2)
+	args = append(args, campaign, fieldHasPlan)
+	for _, id := range ids {
+		args = append(args, id)
 	}
-	_, err := c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.SAdd(ctx, c.keys.planned(campaign), members...)
-		p.SAdd(ctx, c.keys.campaigns(), campaign)
-		return nil
-	})
-	if err != nil {
+	keys := []string{c.keys.unmade(campaign), c.keys.campaign(campaign), c.keys.campaigns(), c.keys.stats(campaign)}
+	if err := planScript.Run(ctx, c.rdb, keys, args...).Err(); err != nil {
 		return fmt.Errorf("catalog: plan %d codes of %q: %w", len(ids), campaign, err)
 	}
 	return nil
 }
+
+// planScript adds to a campaign's plan the ids it has not made, at once, so
+// that a code made meanwhile is not planned again.
+//
+// KEYS: 1 the plan, 2 the campaign's id index, 3 the campaigns, 4 the
+// campaign's counters.
+// ARGV: 1 the campaign, 2 the counters' field that marks a plan, 3... the
+// ids.
+var planScript = redis.NewScript(`
+for i = 3, #ARGV do
+	if not redis.call('ZSCORE', KEYS[2], ARGV[i]) then
+		redis.call('SADD', KEYS[1], ARGV[i])
+	end
+end
+redis.call('HSET', KEYS[4], ARGV[2], 1)
+redis.call('SADD', KEYS[3], ARGV[1])
+return 0
+`)
+
+// upgradePlan turns the plan of a catalog written when it held every code
+// campaign asked for, made or not, into the codes not made yet, at once: it
+// reads the whole plan, once.
+func (c *Catalog) upgradePlan(ctx context.Context, campaign string) error {
+	keys := []string{c.keys.legacyPlanned(campaign), c.keys.unmade(campaign), c.keys.campaign(campaign), c.keys.stats(campaign)}
+	if err := upgradePlanScript.Run(ctx, c.rdb, keys, fieldHasPlan).Err(); err != nil {
+		return fmt.Errorf("catalog: upgrade the plan of %q: %w", campaign, err)
+	}
+	return nil
+}
+
+// KEYS: 1 the plan as it was, 2 the plan, 3 the campaign's id index, 4 the
+// campaign's counters. ARGV: 1 the counters' field that marks a plan.
+var upgradePlanScript = redis.NewScript(`
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+	if not redis.call('ZSCORE', KEYS[3], id) then
+		redis.call('SADD', KEYS[2], id)
+	end
+end
+redis.call('HSET', KEYS[4], ARGV[1], 1)
+redis.call('DEL', KEYS[1])
+return 0
+`)
 
 // Fail records that the code id of campaign will not be made, and why.
 func (c *Catalog) Fail(ctx context.Context, campaign, id, reason string) error {
@@ -54,18 +96,12 @@ func (c *Catalog) Failures(ctx context.Context, campaign string) (map[string]str
 }
 
 // Progress counts the codes campaign planned, made and failed, in one round
-// trip and without reading a record: what is left to make (Stats.Queued)
-// without CampaignStats's walk. Only Planned, Generated and Failed are set.
+// trip and without reading a record: what is left to make (Stats.Queued).
+// Only Planned, Generated and Failed are set.
 func (c *Catalog) Progress(ctx context.Context, campaign string) (Stats, error) {
-	var p, g, f *redis.IntCmd
-	_, err := c.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		p = pipe.SCard(ctx, c.keys.planned(campaign))
-		g = pipe.ZCard(ctx, c.keys.campaign(campaign))
-		f = pipe.HLen(ctx, c.keys.failed(campaign))
-		return nil
-	})
+	s, err := c.CampaignStatsOf(ctx, []string{campaign}, time.Time{}, 0)
 	if err != nil {
-		return Stats{}, fmt.Errorf("catalog: progress of %q: %w", campaign, err)
+		return Stats{}, err
 	}
-	return Stats{Planned: int(p.Val()), Generated: int(g.Val()), Failed: int(f.Val())}, nil
+	return Stats{Planned: s[0].Planned, Generated: s[0].Generated, Failed: s[0].Failed}, nil
 }

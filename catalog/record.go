@@ -242,6 +242,7 @@ func (c *Catalog) index(ctx context.Context, p redis.Pipeliner, rec *wxqr.Record
 	p.SAdd(ctx, c.keys.apps(), rec.AppID)
 	if rec.Campaign != "" {
 		p.SAdd(ctx, c.keys.campaigns(), rec.Campaign)
+		p.SRem(ctx, c.keys.unmade(rec.Campaign), rec.ID)
 		p.HDel(ctx, c.keys.failed(rec.Campaign), rec.ID)
 	}
 	if expires(rec) {

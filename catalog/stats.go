@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -18,6 +19,7 @@ import (
 // that its Stats are read in one round trip whatever its size. The fields:
 //
 //	generated          codes in the catalog, retired ones included
+//	plan               1 once the campaign asked for codes (Plan): not a count
 //	retired            codes that will never be regenerated
 //	expires:2006-01-02 temporary codes, not retired, that expire on that day (UTC)
 
@@ -31,13 +33,15 @@ import (
 // one transaction): a catalog upgraded in place holds codes from before the
 // counters next to codes counted since.
 //
-// Planned and failed codes need no counter: the plan is a set and the
-// failures a hash, whose sizes Redis knows (SCARD, HLEN).
+// Planned and failed codes need no counter: the plan (the codes not made
+// yet) is a set and the failures a hash, whose sizes Redis knows (SCARD,
+// HLEN); the codes planned are those of the plan and those made.
 
 // Counter fields.
 const (
 	fieldGenerated = "generated"
 	fieldRetired   = "retired"
+	fieldHasPlan   = "plan"     // "1" once the campaign asked for codes (see Plan): set by Plan, kept by Recount
 	fieldExpires   = "expires:" // + the UTC day
 )
 
@@ -154,6 +158,13 @@ func (c *Catalog) Recount(ctx context.Context, campaign string) error {
 		for f, n := range d[key] {
 			pairs = append(pairs, f, n)
 		}
+		// The records do not say whether the campaign has a plan.
+		switch hasPlan, err := tx.HGet(ctx, key, fieldHasPlan).Result(); {
+		case err == nil:
+			pairs = append(pairs, fieldHasPlan, hasPlan)
+		case !errors.Is(err, redis.Nil):
+			return err
+		}
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.Del(ctx, key)
 			if len(pairs) > 0 {
@@ -186,8 +197,8 @@ func (c *Catalog) Recount(ctx context.Context, campaign string) error {
 // not finish, its counters are returned as they are.
 func (c *Catalog) CampaignStatsOf(ctx context.Context, campaigns []string, now time.Time, soon time.Duration) ([]Stats, error) {
 	type reads struct {
-		counters              *redis.MapStringStringCmd
-		planned, faild, codes *redis.IntCmd
+		counters                     *redis.MapStringStringCmd
+		unmade, faild, codes, legacy *redis.IntCmd
 	}
 	rs := make([]reads, len(campaigns))
 	_, err := c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -195,14 +206,27 @@ func (c *Catalog) CampaignStatsOf(ctx context.Context, campaigns []string, now t
 			rs[i].counters = p.HGetAll(ctx, c.keys.stats(name))
 			rs[i].codes = p.ZCard(ctx, c.idIndex(name))
 			if name != "" {
-				rs[i].planned = p.SCard(ctx, c.keys.planned(name))
+				rs[i].unmade = p.SCard(ctx, c.keys.unmade(name))
 				rs[i].faild = p.HLen(ctx, c.keys.failed(name))
+				rs[i].legacy = p.Exists(ctx, c.keys.legacyPlanned(name))
 			}
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("catalog: stats of %d campaigns: %w", len(campaigns), err)
+	}
+	upgraded := false
+	for i, r := range rs {
+		if r.legacy != nil && r.legacy.Val() > 0 {
+			if err := c.upgradePlan(ctx, campaigns[i]); err != nil {
+				return nil, err
+			}
+			upgraded = true
+		}
+	}
+	if upgraded {
+		return c.CampaignStatsOf(ctx, campaigns, now, soon)
 	}
 	out := make([]Stats, len(campaigns))
 	for i, r := range rs {
@@ -219,8 +243,12 @@ func (c *Catalog) CampaignStatsOf(ctx context.Context, campaigns []string, now t
 		if err != nil {
 			return nil, fmt.Errorf("catalog: stats of %q: %w", campaigns[i], err)
 		}
-		if r.planned != nil {
-			s.Planned, s.Failed = int(r.planned.Val()), int(r.faild.Val())
+		if r.faild != nil {
+			s.Failed = int(r.faild.Val())
+		}
+		if counters[fieldHasPlan] != "" {
+			// What it asked for is made, or still to make.
+			s.Planned = int(r.unmade.Val() + r.codes.Val())
 		}
 		out[i] = s
 	}
@@ -258,6 +286,7 @@ func statsFrom(fields map[string]string, now time.Time, soon time.Duration) (Sta
 			s.Generated = n
 		case f == fieldRetired:
 			s.Retired = n
+		case f == fieldHasPlan:
 		case !ok: // a field of a later version: not ours to count
 		case day < today:
 			s.Expired += n
