@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,7 +25,9 @@ import (
 // not as text. Every such saving is a flag: a value that does not fit the
 // pattern is stored as it is, so any record round-trips exactly.
 //
-// The first byte is the form's version. A record written before this form
+// The kind is a number, an app id shaped like WeChat's is 8 bytes, and an
+// expiry that follows from the creation and expire_seconds (as a worker
+// sets it) is not stored. The first byte is the form's version. A record written before this form
 // is JSON, which starts with '{': it still decodes, and is rewritten in the
 // compact form the next time the code is put.
 
@@ -43,7 +46,13 @@ const (
 	flagSHA256Bytes // the sha256 is stored as 32 bytes
 	flagExpires     // ExpiresAt is set
 	flagCreated     // CreatedAt is set
+	flagExpiresDue  // ExpiresAt is CreatedAt + ExpireSeconds: not stored
+	flagAppIDHex    // the app id is "wx" and 16 hex digits: stored as 8 bytes
 )
+
+// kinds are the kinds a compact record stores as their number here, + 1; 0
+// is a kind stored as its name. Append only: the numbers are stored.
+var kinds = []wxqr.Kind{wxqr.KindOATemp, wxqr.KindOAPerm, wxqr.KindWxaQRCode, wxqr.KindWxaCode, wxqr.KindWxaUnlimited}
 
 // maxEarlierTickets bounds the earlier generations' tickets a record keeps:
 // a temporary code is regenerated a day or more before it expires, so a
@@ -134,10 +143,23 @@ func (s stored) encode() []byte {
 	set(flagSHA256Bytes, shaIsBytes)
 	set(flagExpires, !rec.ExpiresAt.IsZero())
 	set(flagCreated, !rec.CreatedAt.IsZero())
+	expiresDue := !rec.ExpiresAt.IsZero() && !rec.CreatedAt.IsZero() &&
+		rec.ExpiresAt.Equal(rec.CreatedAt.Add(time.Duration(rec.ExpireSeconds)*time.Second))
+	set(flagExpiresDue, expiresDue)
+	appID, appIDIsHex := decodeAppID(rec.AppID)
+	set(flagAppIDHex, appIDIsHex)
 	w.uvarint(flags)
 
-	w.string(string(rec.Kind))
-	w.string(rec.AppID)
+	kind := slices.Index(kinds, rec.Kind) + 1
+	w.uvarint(uint64(kind))
+	if kind == 0 {
+		w.string(string(rec.Kind))
+	}
+	if appIDIsHex {
+		w.buf = append(w.buf, appID...)
+	} else {
+		w.string(rec.AppID)
+	}
 	w.varint(rec.SceneID)
 	w.string(rec.SceneStr)
 	w.string(rec.Path)
@@ -159,7 +181,7 @@ func (s stored) encode() []byte {
 		w.string(rec.URL)
 	}
 	w.varint(int64(rec.ExpireSeconds))
-	if !rec.ExpiresAt.IsZero() {
+	if !rec.ExpiresAt.IsZero() && !expiresDue {
 		w.varint(rec.ExpiresAt.UnixNano())
 	}
 	if !rec.CreatedAt.IsZero() {
@@ -187,6 +209,21 @@ func (s stored) encode() []byte {
 		w.varint(e.until)
 	}
 	return w.buf
+}
+
+// appIDHex is the length of an app id that is "wx" and 16 hex digits, as
+// WeChat's are.
+const appIDHex = 2 + 16
+
+// decodeAppID returns the 8 bytes an app id is "wx" and the hex of, and
+// whether it is exactly that.
+func decodeAppID(id string) ([]byte, bool) {
+	hexPart, ok := strings.CutPrefix(id, "wx")
+	if !ok || len(id) != appIDHex {
+		return nil, false
+	}
+	raw, err := hex.DecodeString(hexPart)
+	return raw, err == nil && hex.EncodeToString(raw) == hexPart
 }
 
 // decodeTicket returns the bytes a ticket is the standard base64 of, and
@@ -238,8 +275,19 @@ func decodeCompact(data []byte) (stored, error) {
 	rec.Retired = has(flagRetired)
 	rec.AutoColor = has(flagAutoColor)
 	rec.IsHyaline = has(flagHyaline)
-	rec.Kind = wxqr.Kind(r.string())
-	rec.AppID = r.string()
+	switch kind := r.uvarint(); {
+	case kind == 0:
+		rec.Kind = wxqr.Kind(r.string())
+	case kind <= uint64(len(kinds)):
+		rec.Kind = kinds[kind-1]
+	default:
+		return stored{}, fmt.Errorf("unknown kind %d", kind)
+	}
+	if has(flagAppIDHex) {
+		rec.AppID = "wx" + hex.EncodeToString(r.bytes((appIDHex-2)/2))
+	} else {
+		rec.AppID = r.string()
+	}
 	rec.SceneID = r.varint()
 	rec.SceneStr = r.string()
 	rec.Path = r.string()
@@ -265,11 +313,18 @@ func decodeCompact(data []byte) (stored, error) {
 		rec.URL = r.string()
 	}
 	rec.ExpireSeconds = int(r.varint())
-	if has(flagExpires) {
-		rec.ExpiresAt = time.Unix(0, r.varint()).UTC()
+	var expiresAt int64
+	if has(flagExpires) && !has(flagExpiresDue) {
+		expiresAt = r.varint()
 	}
 	if has(flagCreated) {
 		rec.CreatedAt = time.Unix(0, r.varint()).UTC()
+	}
+	switch {
+	case has(flagExpiresDue):
+		rec.ExpiresAt = rec.CreatedAt.Add(time.Duration(rec.ExpireSeconds) * time.Second)
+	case has(flagExpires):
+		rec.ExpiresAt = time.Unix(0, expiresAt).UTC()
 	}
 	rec.Generation = int(r.varint())
 	rec.Bucket = r.string()

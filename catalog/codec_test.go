@@ -38,10 +38,11 @@ func codecRecords() map[string]*wxqr.Record {
 	auto := wxqr.Spec{Kind: wxqr.KindWxaCode, AppID: "wxmp", Path: "p", AutoColor: true}.Normalize()
 	odd := &wxqr.Record{ // nothing fits a pattern: every value is stored as it is
 		ID: auto.ID(), Spec: auto, Ticket: "not base64!", URL: "http://elsewhere",
-		CreatedAt: time.Unix(0, 0).UTC(), Generation: 1, Bucket: "b", ObjectKey: "somewhere/else.jpg",
+		CreatedAt: time.Unix(0, 0).UTC(), ExpireSeconds: 60, ExpiresAt: time.Unix(100, 5).UTC(), // not 60 s after
+		Generation: 1, Bucket: "b", ObjectKey: "somewhere/else.jpg",
 		ContentType: "image/gif", Size: -1, SHA256: "ABCDEF",
 	}
-	perm := wxqr.Spec{Kind: wxqr.KindOAPerm, AppID: "wxoa", SceneID: -5}
+	perm := wxqr.Spec{Kind: wxqr.KindOAPerm, AppID: "wx0123456789ABCDEF", SceneID: -5} // upper-case hex is not WeChat's
 	sparse := &wxqr.Record{ID: perm.ID(), Spec: perm, Ticket: "aGVsbG8=", URL: "not in the ticket"} // zero times, no sha
 	return map[string]*wxqr.Record{"temporary": temp, "mini program, styled": unlimited, "odd values": odd, "sparse": sparse}
 }
