@@ -404,7 +404,7 @@ func TestIndexesFollowUpdates(t *testing.T) {
 		regen := tempRecord("regen", "", base.Add(30*24*time.Hour))
 		regen.Generation = 2
 		mustPut(t, c, regen)
-		score, err := rdb.ZScore(ctx, "wxqr:expiry", rec.ID).Result()
+		score, err := rdb.ZScore(ctx, "wxqr:expiry", catalog.Member(rec.ID)).Result()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -471,7 +471,11 @@ func TestConcurrentCampaignMoves(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := sorted(byCampaign[name]...); !slices.Equal(indexed, want) {
+		want := sorted(byCampaign[name]...)
+		for i, id := range want {
+			want[i] = catalog.Member(id)
+		}
+		if !slices.Equal(indexed, want) {
 			t.Errorf("campaign %s indexes %v, want %v", name, indexed, want)
 		}
 	}
@@ -941,5 +945,65 @@ func BenchmarkPut(b *testing.B) {
 			b.Fatal(err)
 		}
 		i++
+	}
+}
+
+// TestIndexesOfAnEarlierCatalog: indexes that hold ids as hex, as a catalog
+// written before the short form did, are read as they are, and a write
+// leaves each code in one form.
+func TestIndexesOfAnEarlierCatalog(t *testing.T) {
+	c, rdb := newCatalog(t, catalog.Config{})
+	ctx := t.Context()
+	var recs []*wxqr.Record
+	for i := range 5 {
+		recs = append(recs, tempRecord(fmt.Sprintf("old-%d", i), "spring", base.Add(time.Duration(i)*time.Hour)))
+	}
+	mustPut(t, c, recs...)
+	for _, rec := range recs[:3] { // three codes indexed by hex ids
+		for key, score := range map[string]float64{"wxqr:campaign:spring": 0, "wxqr:expiry": float64(rec.ExpiresAt.Unix())} {
+			if err := rdb.ZRem(ctx, key, catalog.Member(rec.ID)).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := rdb.ZAdd(ctx, key, redis.Z{Score: score, Member: rec.ID}).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got := eachIDs(t, c, "spring"); !slices.Equal(sorted(got...), sorted(ids(recs)...)) {
+		t.Errorf("Each(spring) = %v, want every code", got)
+	}
+	var paged []string
+	for after, more := "", true; more; {
+		page, err := c.PageAfter(ctx, "spring", after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paged = append(paged, ids(page.Records)...)
+		after, more = page.Next, page.HasNext
+	}
+	if !slices.Equal(sorted(paged...), sorted(ids(recs)...)) {
+		t.Errorf("pages of 2 showed %v, want every code once", paged)
+	}
+	due, err := c.Expiring(ctx, base.Add(24*time.Hour), 0)
+	if err != nil || !slices.Equal(ids(due), ids(recs)) {
+		t.Errorf("Expiring = %v, %v; want every code, soonest first", ids(due), err)
+	}
+
+	regen := *recs[0]
+	regen.Generation, regen.ExpiresAt = 2, base.Add(30*24*time.Hour)
+	mustPut(t, c, &regen)
+	mustRetire(t, c, recs[1].ID)
+	for _, key := range []string{"wxqr:campaign:spring", "wxqr:expiry"} {
+		if n, err := rdb.ZCard(ctx, key).Result(); err != nil || key == "wxqr:campaign:spring" && n != 5 || key == "wxqr:expiry" && n != 4 {
+			t.Errorf("%s holds %d members, %v; want each code once (the retired one out of the expiry index)", key, n, err)
+		}
+	}
+	for key, rec := range map[string]*wxqr.Record{"wxqr:campaign:spring": recs[0], "wxqr:expiry": recs[1]} {
+		if err := rdb.ZScore(ctx, key, rec.ID).Err(); !errors.Is(err, redis.Nil) {
+			t.Errorf("%s still holds the hex id of a code written since: %v", key, err)
+		}
+	}
+	if err := rdb.ZScore(ctx, "wxqr:campaign:spring", catalog.Member(recs[0].ID)).Err(); err != nil {
+		t.Errorf("the regenerated code is not indexed in the short form: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -21,10 +22,10 @@ func (c *Catalog) Plan(ctx context.Context, campaign string, ids ...string) erro
 	if campaign == "" || len(ids) == 0 {
 		return nil
 	}
-	args := make([]any, 0, len(ids)+2)
+	args := make([]any, 0, 2*len(ids)+2)
 	args = append(args, campaign, fieldHasPlan)
 	for _, id := range ids {
-		args = append(args, id)
+		args = append(args, id, member(id))
 	}
 	keys := []string{c.keys.unmade(campaign), c.keys.campaign(campaign), c.keys.campaigns(), c.keys.stats(campaign)}
 	if err := planScript.Run(ctx, c.rdb, keys, args...).Err(); err != nil {
@@ -38,40 +39,16 @@ func (c *Catalog) Plan(ctx context.Context, campaign string, ids ...string) erro
 //
 // KEYS: 1 the plan, 2 the campaign's id index, 3 the campaigns, 4 the
 // campaign's counters.
-// ARGV: 1 the campaign, 2 the counters' field that marks a plan, 3... the
-// ids.
+// ARGV: 1 the campaign, 2 the counters' field that marks a plan, 3... each
+// id and its short form (see member.go).
 var planScript = redis.NewScript(`
-for i = 3, #ARGV do
-	if not redis.call('ZSCORE', KEYS[2], ARGV[i]) then
+for i = 3, #ARGV, 2 do
+	if not redis.call('ZSCORE', KEYS[2], ARGV[i+1]) and not redis.call('ZSCORE', KEYS[2], ARGV[i]) then
 		redis.call('SADD', KEYS[1], ARGV[i])
 	end
 end
 redis.call('HSET', KEYS[4], ARGV[2], 1)
 redis.call('SADD', KEYS[3], ARGV[1])
-return 0
-`)
-
-// upgradePlan turns the plan of a catalog written when it held every code
-// campaign asked for, made or not, into the codes not made yet, at once: it
-// reads the whole plan, once.
-func (c *Catalog) upgradePlan(ctx context.Context, campaign string) error {
-	keys := []string{c.keys.legacyPlanned(campaign), c.keys.unmade(campaign), c.keys.campaign(campaign), c.keys.stats(campaign)}
-	if err := upgradePlanScript.Run(ctx, c.rdb, keys, fieldHasPlan).Err(); err != nil {
-		return fmt.Errorf("catalog: upgrade the plan of %q: %w", campaign, err)
-	}
-	return nil
-}
-
-// KEYS: 1 the plan as it was, 2 the plan, 3 the campaign's id index, 4 the
-// campaign's counters. ARGV: 1 the counters' field that marks a plan.
-var upgradePlanScript = redis.NewScript(`
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-	if not redis.call('ZSCORE', KEYS[3], id) then
-		redis.call('SADD', KEYS[2], id)
-	end
-end
-redis.call('HSET', KEYS[4], ARGV[1], 1)
-redis.call('DEL', KEYS[1])
 return 0
 `)
 
@@ -104,4 +81,26 @@ func (c *Catalog) Progress(ctx context.Context, campaign string) (Stats, error) 
 		return Stats{}, err
 	}
 	return Stats{Planned: s[0].Planned, Generated: s[0].Generated, Failed: s[0].Failed}, nil
+}
+
+// upgradePlan turns the plan of a catalog written when it held every code
+// campaign asked for, made or not, into the codes not made yet. It reads
+// the whole plan, once.
+func (c *Catalog) upgradePlan(ctx context.Context, campaign string) error {
+	old := c.keys.legacyPlanned(campaign)
+	ids, err := c.rdb.SMembers(ctx, old).Result()
+	if err != nil {
+		return fmt.Errorf("catalog: upgrade the plan of %q: %w", campaign, err)
+	}
+	// Plan checks each id against what the campaign made, at once; the old
+	// plan goes after: a read meanwhile upgrades it again, to the same.
+	for chunk := range slices.Chunk(ids, c.batch) {
+		if err := c.Plan(ctx, campaign, chunk...); err != nil {
+			return err
+		}
+	}
+	if err := c.rdb.Del(ctx, old).Err(); err != nil {
+		return fmt.Errorf("catalog: upgrade the plan of %q: %w", campaign, err)
+	}
+	return nil
 }

@@ -130,27 +130,28 @@ func (c *Catalog) idIndex(campaign string) string {
 }
 
 // eachBatch pages through the ids of the id index key, BatchSize at a time,
-// by id: each page starts after the last id of the previous one, so writes
-// during the walk neither repeat nor skip the ids already there.
+// in the order of its members: each page starts after the last member of
+// the previous one, so writes during the walk neither repeat nor skip the
+// ids already there.
 func (c *Catalog) eachBatch(ctx context.Context, key string, fn func(ids []string) error) error {
 	start := "-"
 	for {
-		ids, err := c.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
+		members, err := c.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
 			Key: key, Start: start, Stop: "+", ByLex: true, Count: int64(c.batch),
 		}).Result()
 		if err != nil {
 			return fmt.Errorf("catalog: list %s: %w", key, err)
 		}
-		if len(ids) == 0 {
+		if len(members) == 0 {
 			return nil
 		}
-		if err := fn(ids); err != nil {
+		if err := fn(idsOf(members)); err != nil {
 			return err
 		}
-		if len(ids) < c.batch {
+		if len(members) < c.batch {
 			return nil
 		}
-		start = "(" + ids[len(ids)-1]
+		start = "(" + members[len(members)-1]
 	}
 }
 
@@ -158,14 +159,14 @@ func (c *Catalog) eachBatch(ctx context.Context, key string, fn func(ids []strin
 // expire before before (at one-second resolution), soonest first: the codes
 // to regenerate. limit <= 0 means no limit.
 func (c *Catalog) Expiring(ctx context.Context, before time.Time, limit int) ([]*wxqr.Record, error) {
-	ids, err := c.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
+	members, err := c.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{
 		Key: c.keys.expiry(), Start: "-inf", Stop: "(" + strconv.FormatInt(before.Unix(), 10),
 		ByScore: true, Count: int64(max(limit, 0)),
 	}).Result()
 	if err != nil {
 		return nil, fmt.Errorf("catalog: expiring before %s: %w", before.UTC().Format(time.RFC3339), err)
 	}
-	recs, err := c.GetMany(ctx, ids)
+	recs, err := c.GetMany(ctx, idsOf(members))
 	if err != nil {
 		return nil, err
 	}
@@ -259,12 +260,15 @@ func (s *Stats) AddCodes(o Stats) {
 	s.ExpiringSoon += o.ExpiringSoon
 }
 
-// Page is one page of a campaign's records, in id order, and where it is.
+// Page is one page of a campaign's records, in the order of its index,
+// and where it is.
 type Page struct {
 	Records []*wxqr.Record
-	// Before counts the ids of the campaign that come before the page's.
+	// Before counts the codes of the campaign that come before the page's.
 	Before int64
-	// Next is the cursor of the next page (the last id shown) when HasNext.
+	// Next is the cursor of the next page (the index member of the last
+	// code shown: URL-safe, and the same for a code whatever its page) when
+	// HasNext.
 	Next    string
 	HasNext bool
 	// Prev is the cursor of the previous page when HasPrev; "" for the
@@ -274,9 +278,9 @@ type Page struct {
 }
 
 // PageAfter returns the records of campaign ("" = the codes without a
-// campaign) whose ids
-// follow after ("" = from the first id), up to size of them, with the
-// cursors of the next and previous pages. Its cost does not depend on where
+// campaign) that follow the cursor after ("" = from the first; else a
+// Page.Next or Page.Prev), up to size of them, with the cursors of the next
+// and previous pages. Its cost does not depend on where
 // the page is: two round trips, each reading at most size+1 ids (ZRANGE
 // BYLEX from the cursor, no offset) and the page's records.
 func (c *Catalog) PageAfter(ctx context.Context, campaign, after string, size int) (Page, error) {
@@ -314,7 +318,7 @@ func (c *Catalog) PageAfter(ctx context.Context, campaign, after string, size in
 		}
 		page.Before = before.Val()
 	}
-	recs, err := c.GetMany(ctx, shown)
+	recs, err := c.GetMany(ctx, idsOf(shown))
 	if err != nil {
 		return page, err
 	}
@@ -348,7 +352,7 @@ func (c *Catalog) ExpiringPage(ctx context.Context, before time.Time, cursor Exp
 	ids := make([]string, len(entries))
 	next := cursor
 	for i, z := range entries {
-		ids[i] = z.Member.(string)
+		ids[i] = idOf(z.Member.(string))
 		if score := int64(z.Score); score != next.Score {
 			next = ExpiryCursor{Score: score}
 		}

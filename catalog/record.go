@@ -213,7 +213,7 @@ func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool, lea
 			c.index(ctx, p, &next)
 			deltas.queue(ctx, p)
 			if leaving != nil {
-				p.ZRem(ctx, c.idIndex(*leaving), next.ID)
+				p.ZRem(ctx, c.idIndex(*leaving), memberForms(next.ID)...)
 				if emptied {
 					p.SRem(ctx, c.keys.campaigns(), *leaving)
 				}
@@ -238,7 +238,11 @@ func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool, lea
 
 // index queues the index updates for the stored record rec.
 func (c *Catalog) index(ctx context.Context, p redis.Pipeliner, rec *wxqr.Record) {
-	p.ZAdd(ctx, c.idIndex(rec.Campaign), redis.Z{Member: rec.ID})
+	short := member(rec.ID)
+	if short != rec.ID { // a code indexed by a catalog written before moves to the short form
+		p.ZRem(ctx, c.idIndex(rec.Campaign), rec.ID)
+	}
+	p.ZAdd(ctx, c.idIndex(rec.Campaign), redis.Z{Member: short})
 	p.SAdd(ctx, c.keys.apps(), rec.AppID)
 	if rec.Campaign != "" {
 		p.SAdd(ctx, c.keys.campaigns(), rec.Campaign)
@@ -246,9 +250,12 @@ func (c *Catalog) index(ctx context.Context, p redis.Pipeliner, rec *wxqr.Record
 		p.HDel(ctx, c.keys.failed(rec.Campaign), rec.ID)
 	}
 	if expires(rec) {
-		p.ZAdd(ctx, c.keys.expiry(), redis.Z{Score: float64(rec.ExpiresAt.Unix()), Member: rec.ID})
+		if short != rec.ID {
+			p.ZRem(ctx, c.keys.expiry(), rec.ID)
+		}
+		p.ZAdd(ctx, c.keys.expiry(), redis.Z{Score: float64(rec.ExpiresAt.Unix()), Member: short})
 	} else {
-		p.ZRem(ctx, c.keys.expiry(), rec.ID)
+		p.ZRem(ctx, c.keys.expiry(), memberForms(rec.ID)...)
 	}
 	if class := rec.Kind.Class(); class.Lifetime() {
 		p.SAdd(ctx, c.keys.quota(rec.AppID, class), rec.ID)
@@ -291,11 +298,16 @@ func (c *Catalog) onlyMember(ctx context.Context, tx *redis.Tx, key, id string) 
 	if err != nil || n != 1 {
 		return n == 0, err
 	}
-	err = tx.ZScore(ctx, key, id).Err()
-	if errors.Is(err, redis.Nil) {
-		return false, nil
+	for _, m := range memberForms(id) {
+		err := tx.ZScore(ctx, key, m.(string)).Err()
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, redis.Nil) {
+			return false, err
+		}
 	}
-	return err == nil, err
+	return false, nil
 }
 
 // checkRecord refuses records that would be indexed under one identity and

@@ -113,7 +113,7 @@ func (c *Catalog) retire(ctx context.Context, ids []string) (int, error) {
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			for _, u := range updates {
 				p.Set(ctx, c.keys.code(u.id), u.data, 0)
-				p.ZRem(ctx, c.keys.expiry(), u.id)
+				p.ZRem(ctx, c.keys.expiry(), memberForms(u.id)...)
 			}
 			deltas.queue(ctx, p)
 			return nil

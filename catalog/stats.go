@@ -146,7 +146,7 @@ func (c *Catalog) Recount(ctx context.Context, campaign string) error {
 				case rec != nil && rec.Campaign == campaign:
 					d.add(c.keys, rec, 1)
 				case rec != nil && campaign == "":
-					strays = append(strays, ids[i])
+					strays = append(strays, memberForms(ids[i])...)
 				}
 			}
 			return nil

@@ -105,7 +105,7 @@ type codeView struct {
 }
 
 // campaign shows one campaign: its counts and a page of its codes, the
-// page after the code ?after=id (from the first code without it): a cursor,
+// page after the cursor ?after= (from the first code without it): a cursor,
 // so that a page deep in a large campaign costs what the first one does.
 func (s *Server) campaign(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()

@@ -552,8 +552,9 @@ func TestCampaignPagePaging(t *testing.T) {
 		}
 	})
 	t.Run("previous", func(t *testing.T) {
-		last := "/campaigns/big?after=" + want[2*codesPerPage-1]
-		ids, body := page(t, last)
+		_, first := page(t, "/campaigns/big")
+		_, second := page(t, link(first, "next"))
+		ids, body := page(t, link(second, "next"))
 		if !slices.Equal(ids, want[2*codesPerPage:]) {
 			t.Fatalf("last page shows %v", ids)
 		}
@@ -573,7 +574,8 @@ func TestCampaignPagePaging(t *testing.T) {
 		}
 	})
 	t.Run("past the end", func(t *testing.T) {
-		ids, body := page(t, "/campaigns/big?after="+want[len(want)-1])
+		// "~" sorts after every cursor: those are URL-safe base64 or hex.
+		ids, body := page(t, "/campaigns/big?after=~")
 		if len(ids) != 0 || link(body, "next") != "" {
 			t.Errorf("after the last code: %d codes, next %q", len(ids), link(body, "next"))
 		}
