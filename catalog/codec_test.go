@@ -42,7 +42,7 @@ func codecRecords() map[string]*wxqr.Record {
 		Generation: 1, Bucket: "b", ObjectKey: "somewhere/else.jpg",
 		ContentType: "image/gif", Size: -1, SHA256: "ABCDEF",
 	}
-	perm := wxqr.Spec{Kind: wxqr.KindOAPerm, AppID: "wx0123456789ABCDEF", SceneID: -5} // upper-case hex is not WeChat's
+	perm := wxqr.Spec{Kind: wxqr.KindOAPerm, AppID: "wx0123456789ABCDEF", SceneID: -5}              // upper-case hex is not WeChat's
 	sparse := &wxqr.Record{ID: perm.ID(), Spec: perm, Ticket: "aGVsbG8=", URL: "not in the ticket"} // zero times, no sha
 	return map[string]*wxqr.Record{"temporary": temp, "mini program, styled": unlimited, "odd values": odd, "sparse": sparse}
 }
