@@ -47,9 +47,9 @@ func TestPipelineOnCluster(t *testing.T) {
 		checkRecordFields(t, rec)
 	}
 	checkMadeOnce(t, h.sim, recs)
-	n, err := cluster.Client.ZCard(t.Context(), cluster.KeyPrefix+"codes").Result()
+	n, err := cluster.Client.ZCard(t.Context(), cluster.KeyPrefix+"campaign:"+campaign).Result()
 	if err != nil || n != 300 {
-		t.Errorf("%scodes holds %d codes (%v), want 300: wxqr's keys are not under the URL's key_prefix", cluster.KeyPrefix, n, err)
+		t.Errorf("%scampaign:%s holds %d codes (%v), want 300: wxqr's keys are not under the URL's key_prefix", cluster.KeyPrefix, campaign, n, err)
 	}
 }
 
