@@ -142,7 +142,7 @@ func (s *services) buildGenerator(ctx context.Context, wc *workerConfig) error {
 		Logger:   log,
 		Now:      clock.Now,
 	}
-	probe, err := newGuards(&genCfg, wc.guards, rdb, cat, store, pauses, cfg, log)
+	breaker, probe, err := newGuards(&genCfg, wc.guards, rdb, cat, store, pauses, cfg, log)
 	if err != nil {
 		return exitcode.UsageError(err)
 	}
@@ -154,7 +154,7 @@ func (s *services) buildGenerator(ctx context.Context, wc *workerConfig) error {
 	if err != nil {
 		return err
 	}
-	s.cat, s.scans, s.budget, s.metrics, s.gen, s.probe = cat, counts, budget, m, gen, probe
+	s.cat, s.scans, s.budget, s.metrics, s.gen, s.breaker, s.probe = cat, counts, budget, m, gen, breaker, probe
 	return nil
 }
 

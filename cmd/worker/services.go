@@ -43,6 +43,9 @@ type services struct {
 	quotas  map[string]preflight.QuotaAsker
 	metrics *metrics.Metrics
 	gen     *tasks.Generator
+	// breaker is gen's circuit breaker, which holds successes to count;
+	// nil when WXQR_BREAKER=off.
+	breaker *tasks.Breaker
 	probe   *tasks.StorageProbe // the storage watch over every queue served
 	// notifier tells of campaigns finished, paused and failing; nil when
 	// WXQR_NOTIFY_URL is unset.
@@ -158,11 +161,22 @@ func (s *services) stopWork() {
 // monitorShutdownTimeout bounds the monitoring server's shutdown.
 const monitorShutdownTimeout = 10 * time.Second
 
+// breakerCloseTimeout bounds the count of the successes the circuit
+// breaker holds at shutdown.
+const breakerCloseTimeout = 5 * time.Second
+
 // Close stops the work if it still runs (stopWork), then closes, in this
-// order, the regeneration schedule, the monitoring server, the inspector
-// and Redis. It closes only what was made.
+// order, the circuit breaker (which counts the successes it holds), the
+// regeneration schedule, the monitoring server, the inspector and Redis.
+// It closes only what was made.
 func (s *services) Close() {
 	s.stopWork()
+	if s.breaker != nil {
+		// The run's context is over by now: the count gets its own.
+		ctx, cancel := context.WithTimeout(context.Background(), breakerCloseTimeout)
+		s.breaker.Close(ctx)
+		cancel()
+	}
 	if s.stopRegen != nil {
 		s.stopRegen()
 	}
