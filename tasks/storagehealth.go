@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -56,11 +57,19 @@ func (c StorageHealthConfig) Validate() error {
 // StorageHealth tells the generator when it must not make codes because
 // their results could not be kept: storage fails, or too many results wait
 // in Redis for it. Its counts live in Redis, shared by the fleet.
+//
+// A successful put ends the run of failed puts that its worker knows of:
+// one it counted itself, or one it read in Blocked before a code. So a
+// healthy fleet pays no round trip to Redis for a success, and a put under
+// way when another worker's put failed may leave that failure counted;
+// the next success of a code asked about after it ends the run.
 type StorageHealth struct {
 	rdb         redis.UniversalClient
 	cfg         StorageHealthConfig
 	stagedBytes func(context.Context) (int64, error)
 	failuresKey string
+	// knownFailures is the run of failed puts this worker last saw.
+	knownFailures atomic.Int64
 }
 
 // NewStorageHealth returns a StorageHealth keeping its count in rdb under
@@ -81,11 +90,12 @@ func (h *StorageHealth) Config() StorageHealthConfig { return h.cfg }
 // and whether that is because storage is down (rather than the cap on
 // staged bytes reached).
 func (h *StorageHealth) Blocked(ctx context.Context) (why string, down bool, err error) {
-	failures, err := h.rdb.Get(ctx, h.failuresKey).Int()
+	failures, err := h.rdb.Get(ctx, h.failuresKey).Int64()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return "", false, fmt.Errorf("storage health: %w", err)
 	}
-	if failures >= h.cfg.Failures {
+	h.knownFailures.Store(failures)
+	if failures >= int64(h.cfg.Failures) {
 		return fmt.Sprintf("storage failed %d puts in a row", failures), true, nil
 	}
 	staged, err := h.stagedBytes(ctx)
@@ -98,20 +108,31 @@ func (h *StorageHealth) Blocked(ctx context.Context) (why string, down bool, err
 	return "", false, nil
 }
 
-// RecordPut counts one put: a success ends the run of failures, a failure
-// adds to it. It reports whether storage is now down (Failures in a row).
+// RecordPut counts one put: a success ends the run of failures (the run
+// this worker knows of: see StorageHealth), a failure adds to it. It
+// reports whether storage is now down (Failures in a row).
 func (h *StorageHealth) RecordPut(ctx context.Context, failed bool) (down bool, err error) {
 	if !failed {
-		if err := h.rdb.Del(ctx, h.failuresKey).Err(); err != nil {
-			return false, fmt.Errorf("storage health: %w", err)
+		if h.knownFailures.Load() == 0 {
+			return false, nil
 		}
-		return false, nil
+		return false, h.reset(ctx)
 	}
 	n, err := h.rdb.Incr(ctx, h.failuresKey).Result()
 	if err != nil {
 		return false, fmt.Errorf("storage health: %w", err)
 	}
+	h.knownFailures.Store(n)
 	return n >= int64(h.cfg.Failures), nil
+}
+
+// reset ends the run of failed puts.
+func (h *StorageHealth) reset(ctx context.Context) error {
+	if err := h.rdb.Del(ctx, h.failuresKey).Err(); err != nil {
+		return fmt.Errorf("storage health: %w", err)
+	}
+	h.knownFailures.Store(0)
+	return nil
 }
 
 // HoldUntil is when a storage pause made at now ends unless a failing probe
@@ -165,7 +186,7 @@ func (p *StorageProbe) Probe(ctx context.Context, now time.Time) error {
 	if checkErr == nil {
 		// First, so that the queues resumed below do not find the old run
 		// of failures and wait again.
-		if err := p.Health.rdb.Del(ctx, p.Health.failuresKey).Err(); err != nil {
+		if err := p.Health.reset(ctx); err != nil {
 			p.Logger.Warn().Err(err).Msg("storage answers again, but its count of failed puts could not be reset")
 		}
 	}

@@ -94,6 +94,62 @@ func TestStorageHealthCountsPutsInARow(t *testing.T) {
 	}
 }
 
+// TestStorageHealthSuccessEndsTheKnownRun checks, with two workers' watches
+// on one Redis, that a success ends the run of failed puts that its worker
+// knows of, and sends nothing to Redis when it knows of none.
+func TestStorageHealthSuccessEndsTheKnownRun(t *testing.T) {
+	ctx := t.Context()
+	_, _, rdb := newPauses(t)
+	newHealth := func() *tasks.StorageHealth {
+		t.Helper()
+		h, err := tasks.NewStorageHealth(rdb, func(context.Context) (int64, error) { return 0, nil },
+			tasks.StorageHealthConfig{Failures: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	one, two := newHealth(), newHealth()
+	put := func(h *tasks.StorageHealth, failed bool) bool {
+		t.Helper()
+		down, err := h.RecordPut(ctx, failed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return down
+	}
+	blocked := func(h *tasks.StorageHealth) bool {
+		t.Helper()
+		_, down, err := h.Blocked(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return down
+	}
+
+	// Two's success comes before it has seen one's failures: it ends no run.
+	put(one, true)
+	put(one, true)
+	put(two, false)
+	if !put(one, true) {
+		t.Error("not down after 3 failed puts in a row and a success that knew of none")
+	}
+	// Two sees the run before its next code: its success then ends it.
+	if !blocked(two) {
+		t.Fatal("Blocked: storage not down after 3 failed puts in a row")
+	}
+	put(two, false)
+	if blocked(one) {
+		t.Error("Blocked: storage down after a success, want the run ended")
+	}
+	// One's own failure is known to it: its next success ends the run.
+	put(one, true)
+	put(one, false)
+	if put(two, true) || put(two, true) {
+		t.Error("down after a success and 2 failed puts, want 3 in a row")
+	}
+}
+
 // TestStorageProbe checks that a failing probe pauses the worker's queues,
 // keeps them paused while it fails, and resumes them (only those it paused)
 // once storage answers.
