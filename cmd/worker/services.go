@@ -52,7 +52,8 @@ type services struct {
 	notifier *notify.Notifier
 	// queueNames are the apps' queues, which --until-idle watches.
 	queueNames []string
-	srv        *asynq.Server
+	srv        *asynq.Server // the apps' queues
+	scanSrv    *asynq.Server // the scan queue
 	mux        *asynq.ServeMux
 	monitor    *monitor.Server // nil when WXQR_MONITOR_ADDR is off
 	stopRegen  func()          // ends the regeneration schedule
@@ -141,16 +142,18 @@ func (s *services) startLoops(ctx context.Context, probeEvery time.Duration) {
 	}
 }
 
-// stopWork stops taking tasks: the loops first, then asynq, which lets the
-// tasks under way finish (see shutdownTimeout), then the notifier, which
-// sends what they told of. Once done, it does nothing.
+// stopWork stops taking tasks: the loops first, then asynq's servers,
+// which let the tasks under way finish (see shutdownTimeout), then the
+// notifier, which sends what they told of. Once done, it does nothing.
 func (s *services) stopWork() {
 	if s.stopLoops != nil {
 		s.stopLoops()
 		s.stopLoops = nil
 	}
-	if s.srv != nil {
-		s.srv.Shutdown() // nothing when never started or already shut down
+	for _, srv := range []*asynq.Server{s.srv, s.scanSrv} {
+		if srv != nil {
+			srv.Shutdown() // nothing when never started or already shut down
+		}
 	}
 	if s.stopNotices != nil {
 		s.stopNotices()
