@@ -34,12 +34,14 @@ type BreakerConfig struct {
 	// ProbationFor is how long after a pause the breaker stays half-open.
 	// Default MaxPause.
 	ProbationFor time.Duration
-	// SuccessDelay is how long a success may wait in the worker before the
-	// fleet counts it: a worker counts the successes of each app × API
-	// together, once per SuccessDelay or with its next failure of that app ×
-	// API, so that a healthy fleet does not pay a round trip to Redis per
-	// call. Failures are counted at once. Default 100 ms.
-	SuccessDelay time.Duration
+	// SyncEvery bounds how far a worker's view of the breaker may lag the
+	// fleet's, so that a healthy fleet does not pay round trips to Redis
+	// per call: a worker counts the successes of each app × API together,
+	// once per SyncEvery or with its next failure of that app × API, and
+	// asks whether the breaker is open at most once per SyncEvery (see
+	// Open). Failures are counted at once, and the breaker's answer to them
+	// is heard at once. Default 100 ms.
+	SyncEvery time.Duration
 }
 
 // WithDefaults returns c with every unset field at its default.
@@ -65,8 +67,8 @@ func (c BreakerConfig) WithDefaults() BreakerConfig {
 	if c.ProbationFor == 0 {
 		c.ProbationFor = c.MaxPause
 	}
-	if c.SuccessDelay == 0 {
-		c.SuccessDelay = 100 * time.Millisecond
+	if c.SyncEvery == 0 {
+		c.SyncEvery = 100 * time.Millisecond
 	}
 	return c
 }
@@ -81,8 +83,8 @@ func (c BreakerConfig) Validate() error {
 	case c.Ratio <= 0 || c.Ratio > 1:
 		return fmt.Errorf("breaker: ratio must be in (0, 1], got %g", c.Ratio)
 	case c.Window < time.Millisecond || c.Pause < time.Millisecond || c.ProbationFor < time.Millisecond ||
-		c.SuccessDelay < time.Millisecond:
-		return errors.New("breaker: window, pause, probation and success delay must be at least 1 ms")
+		c.SyncEvery < time.Millisecond:
+		return errors.New("breaker: window, pause, probation and sync interval must be at least 1 ms")
 	case c.MaxPause < c.Pause:
 		return fmt.Errorf("breaker: max pause %s is shorter than the pause %s", c.MaxPause, c.Pause)
 	}
@@ -97,11 +99,13 @@ func (c BreakerConfig) Validate() error {
 // on Redis's clock, so the whole fleet shares one breaker.
 //
 // A failure is counted at once, so that an outage opens the breaker
-// without delay. A success waits in the worker up to SuccessDelay and is
+// without delay. A success waits in the worker up to SyncEvery and is
 // counted with the others of its app × API (see Record): the fleet's ratio
-// of failures may lack the last SuccessDelay of each worker's successes,
+// of failures may lack the last SyncEvery of each worker's successes,
 // never its failures, and a worker's own successes are always counted
-// before its next failure. Close counts the successes still waiting.
+// before its next failure. Close counts the successes still waiting. A
+// worker hears that the breaker opened at once when its own failure
+// opened it or met it open, else within SyncEvery (see Open).
 type Breaker struct {
 	rdb    redis.UniversalClient
 	cfg    BreakerConfig
@@ -118,7 +122,13 @@ type Breaker struct {
 	timer    *time.Timer
 	flushes  sync.WaitGroup
 	closed   bool // after Close, successes are counted at once
+	// seen is what the breaker of each key last said of itself.
+	seen map[string]seenOpen
 }
+
+// seenOpen is what a breaker said at a time: it is open until then (until
+// is at or before at when it was closed).
+type seenOpen struct{ at, until time.Time }
 
 // NewBreaker returns a breaker keeping its counts in rdb under
 // "wxqr:breaker:<key>:" ("wxqr:breaker:{<key>}:" on a Redis Cluster),
@@ -132,7 +142,7 @@ func NewBreaker(rdb redis.UniversalClient, cfg BreakerConfig, log zerolog.Logger
 	}
 	_, cluster := rdb.(*redis.ClusterClient)
 	return &Breaker{rdb: rdb, cfg: cfg, log: log, prefix: "wxqr:breaker:", tagged: cluster,
-		held: map[string]int64{}}, nil
+		held: map[string]int64{}, seen: map[string]seenOpen{}}, nil
 }
 
 // Verdict is what the breaker says after a call.
@@ -232,7 +242,7 @@ return {1, 1, pause}`)
 // Record counts one call of key (app × API) and whether it failed as an
 // outage does (see FailedAsOutage), and says what the breaker now thinks.
 // A failure is counted at once, with the successes of key that the breaker
-// holds. A success is held, up to SuccessDelay, and its Verdict is the zero
+// holds. A success is held, up to SyncEvery, and its Verdict is the zero
 // Verdict: what the breaker thinks of a success changes nothing.
 func (b *Breaker) Record(ctx context.Context, key string, failed bool) (Verdict, error) {
 	if !failed && b.hold(key) {
@@ -242,7 +252,12 @@ func (b *Breaker) Record(ctx context.Context, key string, failed bool) (Verdict,
 	if !failed {
 		successes++ // after Close: counted at once
 	}
-	return b.count(ctx, key, successes, failed)
+	at := time.Now()
+	v, err := b.count(ctx, key, successes, failed)
+	if err == nil && v.Wait > 0 {
+		b.see(key, at, v.Wait)
+	}
+	return v, err
 }
 
 // count counts successes calls of key, then a failed one if failed.
@@ -257,7 +272,7 @@ func (b *Breaker) count(ctx context.Context, key string, successes int64, failed
 	return Verdict{Opened: res[0] == 1, Outage: res[1] == 1, Wait: time.Duration(res[2]) * time.Millisecond}, nil
 }
 
-// hold keeps a success of key to be counted within SuccessDelay, and
+// hold keeps a success of key to be counted within SyncEvery, and
 // schedules that count. It returns false after Close.
 func (b *Breaker) hold(key string) bool {
 	b.mu.Lock()
@@ -269,7 +284,7 @@ func (b *Breaker) hold(key string) bool {
 	if !b.flushing {
 		b.flushing = true
 		b.flushes.Add(1)
-		b.timer = time.AfterFunc(b.cfg.SuccessDelay, func() {
+		b.timer = time.AfterFunc(b.cfg.SyncEvery, func() {
 			defer b.flushes.Done()
 			b.mu.Lock()
 			b.flushing = false
@@ -329,10 +344,50 @@ if now < open_until then return open_until - now end
 return 0`)
 
 // Open returns how long the breaker of key stays open: 0 when calls may go.
+// It asks Redis at most once per SyncEvery: in between, and while the
+// breaker is open by what it last heard (an answer of Open, or of Record
+// to a failure), it answers from that. A worker may then make calls for up
+// to SyncEvery after another worker opened the breaker; that one also
+// paused the queues that make them, and their failures belong to the
+// outage.
 func (b *Breaker) Open(ctx context.Context, key string) (time.Duration, error) {
+	at := time.Now()
+	if wait, ok := b.seenOpen(key, at); ok {
+		return wait, nil
+	}
 	ms, err := openScript.Run(ctx, b.rdb, b.keys(key)[:1]).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("breaker %s: %w", key, err)
 	}
-	return time.Duration(ms) * time.Millisecond, nil
+	wait := time.Duration(ms) * time.Millisecond
+	b.see(key, at, wait)
+	return wait, nil
+}
+
+// see notes that the breaker of key said at at that it stays open for
+// wait.
+func (b *Breaker) see(key string, at time.Time, wait time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.seen[key] = seenOpen{at: at, until: at.Add(wait)}
+}
+
+// seenOpen returns how long the breaker of key stays open by what it said
+// last, and whether that may still be trusted at now: while it is open, or
+// within SyncEvery of the answer.
+func (b *Breaker) seenOpen(key string, now time.Time) (time.Duration, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s, ok := b.seen[key]
+	switch {
+	case !ok:
+		return 0, false
+	case now.Before(s.until):
+		return s.until.Sub(now), true
+	case s.until.After(s.at):
+		// It was open and its pause is over: the fleet knows whether it is
+		// half-open or open again.
+		return 0, false
+	}
+	return 0, now.Sub(s.at) < b.cfg.SyncEvery
 }

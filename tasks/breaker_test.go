@@ -161,11 +161,11 @@ func TestBreakerOpensOnceForTheFleet(t *testing.T) {
 
 // TestBreakerHoldsSuccesses checks that successes, held in each worker,
 // count for the fleet as they did one by one: with the next failure of the
-// same worker, at Close, and by themselves after SuccessDelay.
+// same worker, at Close, and by themselves after SyncEvery.
 func TestBreakerHoldsSuccesses(t *testing.T) {
 	const key = "wxa:qrcode/create"
 	cfg := tasks.BreakerConfig{Failures: 5, Ratio: 0.5, Window: time.Minute, Pause: time.Minute,
-		SuccessDelay: time.Hour}
+		SyncEvery: time.Hour}
 
 	t.Run("with the next failure", func(t *testing.T) {
 		rdb := testenv.Redis(t)
@@ -210,10 +210,10 @@ func TestBreakerHoldsSuccesses(t *testing.T) {
 			t.Errorf("11th failure of 22 calls: %+v, want the breaker opened", v)
 		}
 	})
-	t.Run("after SuccessDelay", func(t *testing.T) {
+	t.Run("after SyncEvery", func(t *testing.T) {
 		rdb := testenv.Redis(t)
 		quick := cfg
-		quick.SuccessDelay = 20 * time.Millisecond
+		quick.SyncEvery = 20 * time.Millisecond
 		one, two := newBreakerOn(t, rdb, quick), newBreakerOn(t, rdb, cfg)
 		record(t, one, key, false, 10)
 		deadline := time.Now().Add(10 * time.Second)
@@ -247,12 +247,85 @@ func countedCalls(t *testing.T, rdb redis.UniversalClient, key string) int64 {
 	return n
 }
 
+// TestBreakerOpenLags checks that a breaker asks the fleet whether it is
+// open at most once per SyncEvery, but hears at once what the fleet answers
+// its own failures.
+func TestBreakerOpenLags(t *testing.T) {
+	ctx := t.Context()
+	const key = "wxa:qrcode/create"
+	cfg := tasks.BreakerConfig{Failures: 3, Ratio: 0.5, Window: time.Minute, Pause: time.Minute, SyncEvery: time.Hour}
+	open := func(b *tasks.Breaker) time.Duration {
+		t.Helper()
+		wait, err := b.Open(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wait
+	}
+
+	t.Run("another worker opens it", func(t *testing.T) {
+		rdb := testenv.Redis(t)
+		one, two := newBreakerOn(t, rdb, cfg), newBreakerOn(t, rdb, cfg)
+		quick := cfg
+		quick.SyncEvery = 20 * time.Millisecond
+		three := newBreakerOn(t, rdb, quick)
+		if open(two) != 0 || open(three) != 0 {
+			t.Fatal("a breaker with no calls is open")
+		}
+		record(t, one, key, true, 3)
+		if wait := open(one); wait <= 0 || wait > time.Minute {
+			t.Errorf("Open on the breaker whose failure opened it = %s, want the pause", wait)
+		}
+		// Two asked within SyncEvery: it answers what it heard.
+		if wait := open(two); wait != 0 {
+			t.Errorf("Open within SyncEvery of the last answer = %s, want that answer (closed)", wait)
+		}
+		// Three asks again once its SyncEvery is over.
+		deadline := time.Now().Add(10 * time.Second)
+		for open(three) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("a breaker never heard that another opened the fleet's breaker")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		// Two's own failure meets the breaker open, and says so.
+		if v := record(t, two, key, true, 1)[0]; !v.Outage || v.Wait <= 0 {
+			t.Fatalf("failure while open: %+v, want an outage", v)
+		}
+		if wait := open(two); wait <= 0 {
+			t.Errorf("Open after a failure met the breaker open = %s, want the rest of the pause", wait)
+		}
+	})
+	t.Run("open again after its pause", func(t *testing.T) {
+		rdb := testenv.Redis(t)
+		short := cfg
+		short.Pause, short.ProbeFailures = 300*time.Millisecond, 1
+		one, two := newBreakerOn(t, rdb, short), newBreakerOn(t, rdb, short)
+		if v := record(t, one, key, true, 3)[2]; !v.Opened {
+			t.Fatalf("third failure: %+v, want the breaker opened", v)
+		}
+		if v := record(t, two, key, true, 1)[0]; !v.Outage || v.Wait <= 0 {
+			t.Fatalf("failure while open: %+v, want an outage", v)
+		}
+		waitClosed(t, one, key)
+		// Half-open: one failure opens it again, for twice as long.
+		if v := record(t, one, key, true, 1)[0]; !v.Opened {
+			t.Fatalf("failure when half-open: %+v, want the breaker opened again", v)
+		}
+		// Two last heard it open, and that pause is over: it asks again,
+		// whatever SyncEvery.
+		if wait := open(two); wait <= 0 {
+			t.Errorf("Open once the pause it heard of is over = %s, want the new pause", wait)
+		}
+	})
+}
+
 func TestBreakerConfigRefused(t *testing.T) {
 	for _, cfg := range []tasks.BreakerConfig{
 		{Failures: -1},
 		{Ratio: 1.5},
 		{Pause: time.Hour, MaxPause: time.Minute},
-		{SuccessDelay: time.Microsecond},
+		{SyncEvery: time.Microsecond},
 	} {
 		if _, err := tasks.NewBreaker(testenv.Redis(t), cfg, zerolog.Nop()); err == nil {
 			t.Errorf("NewBreaker(%+v) succeeded, want an error", cfg)

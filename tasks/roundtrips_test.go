@@ -44,14 +44,15 @@ func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 // holds each kind of code to its maximum: a count, not a time, so that a
 // change that adds a round trip per code is seen. asynq's own commands (the
 // inspector that Pauses asks) go on a client of their own and are not
-// counted, nor are the breaker's counts of the successes it holds: one per
-// app × API and SuccessDelay, however many codes.
+// counted, nor are the circuit breaker's syncs with the fleet (the count of
+// the successes it holds, the check that it is open): one of each per app
+// × API and SyncEvery, however many codes.
 func TestGenerateRoundTrips(t *testing.T) {
 	tests := []struct {
 		name string
 		spec func(n int) wxqr.Spec
-		// max is the round trips per code: Claim 1, pause 1, breaker 1,
-		// storage failures 1, staged bytes 1, budget 1, limiter 1, lock
+		// max is the round trips per code: Claim 1, pause 1, storage
+		// failures 1, staged bytes 1, budget 1, limiter 1, lock
 		// check 1, call mark 1, stage 1, then for an Official Account code
 		// showqrcode (no lock check: it spends no quota; the breaker holds
 		// its success as it does create's); lock check 1, Finish 3 (WATCH,
@@ -61,13 +62,13 @@ func TestGenerateRoundTrips(t *testing.T) {
 	}{
 		{"oa_temp", func(n int) wxqr.Spec {
 			return wxqr.Spec{Kind: wxqr.KindOATemp, AppID: oaApp, SceneID: int64(n + 1)}
-		}, 14},
+		}, 13},
 		{"oa_perm", func(n int) wxqr.Spec {
 			return wxqr.Spec{Kind: wxqr.KindOAPerm, AppID: oaApp, SceneID: int64(n + 1)}
-		}, 14},
+		}, 13},
 		{"wxa_qrcode", func(n int) wxqr.Spec {
 			return wxqr.Spec{Kind: wxqr.KindWxaQRCode, AppID: mpApp, Path: fmt.Sprintf("pages/index?n=%d", n)}
-		}, 14},
+		}, 13},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,9 +107,9 @@ func newCountedGenerator(t *testing.T) (*tasks.Generator, *roundTrips) {
 	t.Cleanup(func() { inspector.Close() })
 
 	cat := catalog.New(rdb, "")
-	// Successes held for the whole test: the counts of held successes are
-	// not per code.
-	breaker := newBreakerOn(t, rdb, tasks.BreakerConfig{SuccessDelay: time.Hour})
+	// One sync with the fleet for the whole test: the syncs are not per
+	// code.
+	breaker := newBreakerOn(t, rdb, tasks.BreakerConfig{SyncEvery: time.Hour})
 	health, err := tasks.NewStorageHealth(rdb, cat.StagedBytes, tasks.StorageHealthConfig{})
 	if err != nil {
 		t.Fatal(err)
