@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/rs/zerolog"
 
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/internal/asynqx"
@@ -103,7 +104,7 @@ func TestScriptsOnCluster(t *testing.T) {
 	})
 	t.Run("breaker", func(t *testing.T) {
 		b, err := tasks.NewBreaker(rdb, tasks.BreakerConfig{Failures: 3, Ratio: 0.5, Window: time.Minute,
-			Pause: time.Minute, MaxPause: time.Minute, ProbeFailures: 2, ProbationFor: time.Minute})
+			Pause: time.Minute, MaxPause: time.Minute, ProbeFailures: 2, ProbationFor: time.Minute}, zerolog.Nop())
 		if err != nil {
 			t.Fatal(err)
 		}

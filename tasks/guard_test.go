@@ -93,7 +93,7 @@ func newGuardHarness(t *testing.T, breaker tasks.BreakerConfig, health tasks.Sto
 	pauses, _, rdb := newPauses(t)
 	cat := catalog.New(rdb, "")
 	h := &guardHarness{wechat: &outageWeChat{}, catalog: cat, store: newTestStore(t), pauses: pauses}
-	b, err := tasks.NewBreaker(rdb, breaker)
+	b, err := tasks.NewBreaker(rdb, breaker, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

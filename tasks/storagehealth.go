@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -26,6 +27,10 @@ type StorageHealthConfig struct {
 	// it, no code is made until storage takes some (a wait, not a failure).
 	// Default 256 MiB.
 	MaxStagedBytes int64
+	// SyncEvery is how long a worker trusts an all-clear it read in Redis
+	// (see Blocked), so that a healthy fleet does not pay round trips to
+	// Redis per code. Default 100 ms.
+	SyncEvery time.Duration
 }
 
 // WithDefaults returns c with every unset field at its default.
@@ -39,6 +44,9 @@ func (c StorageHealthConfig) WithDefaults() StorageHealthConfig {
 	if c.MaxStagedBytes == 0 {
 		c.MaxStagedBytes = 256 << 20
 	}
+	if c.SyncEvery == 0 {
+		c.SyncEvery = 100 * time.Millisecond
+	}
 	return c
 }
 
@@ -46,9 +54,9 @@ func (c StorageHealthConfig) WithDefaults() StorageHealthConfig {
 // NewStorageHealth runs it; a command runs it too, to refuse a bad value
 // before it connects to anything.
 func (c StorageHealthConfig) Validate() error {
-	if c.Failures < 1 || c.ProbeInterval < time.Millisecond || c.MaxStagedBytes < 1 {
-		return fmt.Errorf("storage health: failures, probe interval and staged bytes must be positive, got %d, %s, %d",
-			c.Failures, c.ProbeInterval, c.MaxStagedBytes)
+	if c.Failures < 1 || c.ProbeInterval < time.Millisecond || c.MaxStagedBytes < 1 || c.SyncEvery < time.Millisecond {
+		return fmt.Errorf("storage health: failures, probe interval, staged bytes and sync interval must be positive, got %d, %s, %d, %s",
+			c.Failures, c.ProbeInterval, c.MaxStagedBytes, c.SyncEvery)
 	}
 	return nil
 }
@@ -56,11 +64,23 @@ func (c StorageHealthConfig) Validate() error {
 // StorageHealth tells the generator when it must not make codes because
 // their results could not be kept: storage fails, or too many results wait
 // in Redis for it. Its counts live in Redis, shared by the fleet.
+//
+// A successful put ends the run of failed puts that its worker knows of:
+// one it counted itself, or one it read in Blocked. So a healthy fleet
+// pays no round trip to Redis for a success, and a put under way when
+// another worker's put failed may leave that failure counted; the next
+// success of a code asked about after the worker read it ends the run.
 type StorageHealth struct {
 	rdb         redis.UniversalClient
 	cfg         StorageHealthConfig
 	stagedBytes func(context.Context) (int64, error)
 	failuresKey string
+	// knownFailures is the run of failed puts this worker last saw.
+	knownFailures atomic.Int64
+	// clearSince is when Blocked last read an all-clear in Redis, in
+	// nanoseconds since clockStart; 0: none to trust.
+	clearSince atomic.Int64
+	clockStart time.Time
 }
 
 // NewStorageHealth returns a StorageHealth keeping its count in rdb under
@@ -71,7 +91,8 @@ func NewStorageHealth(rdb redis.UniversalClient, stagedBytes func(context.Contex
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &StorageHealth{rdb: rdb, cfg: cfg, stagedBytes: stagedBytes, failuresKey: "wxqr:storage:put_failures"}, nil
+	return &StorageHealth{rdb: rdb, cfg: cfg, stagedBytes: stagedBytes, failuresKey: "wxqr:storage:put_failures",
+		clockStart: time.Now()}, nil
 }
 
 // Config returns the configuration in use, defaults applied.
@@ -79,13 +100,23 @@ func (h *StorageHealth) Config() StorageHealthConfig { return h.cfg }
 
 // Blocked returns why no code may be made now ("" when codes may be made),
 // and whether that is because storage is down (rather than the cap on
-// staged bytes reached).
+// staged bytes reached). An all-clear it read in Redis stands for
+// SyncEvery, unless a put of this worker fails meanwhile: another worker's
+// failures, or the staged bytes reaching the cap, may take that long to
+// stop this worker's codes (and whoever counted the run that put storage
+// down has paused the app's queues already). A block is read again each
+// time, so that codes go again as soon as they may.
 func (h *StorageHealth) Blocked(ctx context.Context) (why string, down bool, err error) {
-	failures, err := h.rdb.Get(ctx, h.failuresKey).Int()
+	now := time.Since(h.clockStart).Nanoseconds()
+	if since := h.clearSince.Load(); since > 0 && now-since < h.cfg.SyncEvery.Nanoseconds() {
+		return "", false, nil
+	}
+	failures, err := h.rdb.Get(ctx, h.failuresKey).Int64()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return "", false, fmt.Errorf("storage health: %w", err)
 	}
-	if failures >= h.cfg.Failures {
+	h.knownFailures.Store(failures)
+	if failures >= int64(h.cfg.Failures) {
 		return fmt.Sprintf("storage failed %d puts in a row", failures), true, nil
 	}
 	staged, err := h.stagedBytes(ctx)
@@ -95,23 +126,36 @@ func (h *StorageHealth) Blocked(ctx context.Context) (why string, down bool, err
 	if staged >= h.cfg.MaxStagedBytes {
 		return fmt.Sprintf("%d bytes of images wait in Redis for storage (cap %d)", staged, h.cfg.MaxStagedBytes), false, nil
 	}
+	h.clearSince.Store(max(now, 1))
 	return "", false, nil
 }
 
-// RecordPut counts one put: a success ends the run of failures, a failure
-// adds to it. It reports whether storage is now down (Failures in a row).
+// RecordPut counts one put: a success ends the run of failures (the run
+// this worker knows of: see StorageHealth), a failure adds to it. It
+// reports whether storage is now down (Failures in a row).
 func (h *StorageHealth) RecordPut(ctx context.Context, failed bool) (down bool, err error) {
 	if !failed {
-		if err := h.rdb.Del(ctx, h.failuresKey).Err(); err != nil {
-			return false, fmt.Errorf("storage health: %w", err)
+		if h.knownFailures.Load() == 0 {
+			return false, nil
 		}
-		return false, nil
+		return false, h.reset(ctx)
 	}
+	h.clearSince.Store(0) // the all-clear read before is out of date
 	n, err := h.rdb.Incr(ctx, h.failuresKey).Result()
 	if err != nil {
 		return false, fmt.Errorf("storage health: %w", err)
 	}
+	h.knownFailures.Store(n)
 	return n >= int64(h.cfg.Failures), nil
+}
+
+// reset ends the run of failed puts.
+func (h *StorageHealth) reset(ctx context.Context) error {
+	if err := h.rdb.Del(ctx, h.failuresKey).Err(); err != nil {
+		return fmt.Errorf("storage health: %w", err)
+	}
+	h.knownFailures.Store(0)
+	return nil
 }
 
 // HoldUntil is when a storage pause made at now ends unless a failing probe
@@ -165,7 +209,7 @@ func (p *StorageProbe) Probe(ctx context.Context, now time.Time) error {
 	if checkErr == nil {
 		// First, so that the queues resumed below do not find the old run
 		// of failures and wait again.
-		if err := p.Health.rdb.Del(ctx, p.Health.failuresKey).Err(); err != nil {
+		if err := p.Health.reset(ctx); err != nil {
 			p.Logger.Warn().Err(err).Msg("storage answers again, but its count of failed puts could not be reset")
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -91,6 +92,133 @@ func TestStorageHealthCountsPutsInARow(t *testing.T) {
 	staged = 999
 	if why, _ := blocked(); why != "" {
 		t.Errorf("Blocked = %q under the cap, want nothing", why)
+	}
+}
+
+// TestStorageHealthSuccessEndsTheKnownRun checks, with two workers' watches
+// on one Redis, that a success ends the run of failed puts that its worker
+// knows of, and sends nothing to Redis when it knows of none.
+func TestStorageHealthSuccessEndsTheKnownRun(t *testing.T) {
+	ctx := t.Context()
+	_, _, rdb := newPauses(t)
+	newHealth := func() *tasks.StorageHealth {
+		t.Helper()
+		h, err := tasks.NewStorageHealth(rdb, func(context.Context) (int64, error) { return 0, nil },
+			tasks.StorageHealthConfig{Failures: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	one, two := newHealth(), newHealth()
+	put := func(h *tasks.StorageHealth, failed bool) bool {
+		t.Helper()
+		down, err := h.RecordPut(ctx, failed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return down
+	}
+	blocked := func(h *tasks.StorageHealth) bool {
+		t.Helper()
+		_, down, err := h.Blocked(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return down
+	}
+
+	// Two's success comes before it has seen one's failures: it ends no run.
+	put(one, true)
+	put(one, true)
+	put(two, false)
+	if !put(one, true) {
+		t.Error("not down after 3 failed puts in a row and a success that knew of none")
+	}
+	// Two sees the run before its next code: its success then ends it.
+	if !blocked(two) {
+		t.Fatal("Blocked: storage not down after 3 failed puts in a row")
+	}
+	put(two, false)
+	if blocked(one) {
+		t.Error("Blocked: storage down after a success, want the run ended")
+	}
+	// One's own failure is known to it: its next success ends the run.
+	put(one, true)
+	put(one, false)
+	if put(two, true) || put(two, true) {
+		t.Error("down after a success and 2 failed puts, want 3 in a row")
+	}
+}
+
+// TestStorageHealthTrustsAnAllClear checks that Blocked reads Redis again
+// once SyncEvery is over or a put of its worker failed, and reads a block
+// again each time.
+func TestStorageHealthTrustsAnAllClear(t *testing.T) {
+	ctx := t.Context()
+	_, _, rdb := newPauses(t)
+	var staged atomic.Int64
+	newHealth := func(every time.Duration) *tasks.StorageHealth {
+		t.Helper()
+		h, err := tasks.NewStorageHealth(rdb, func(context.Context) (int64, error) { return staged.Load(), nil },
+			tasks.StorageHealthConfig{Failures: 2, MaxStagedBytes: 1000, SyncEvery: every})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	blocked := func(h *tasks.StorageHealth) (string, bool) {
+		t.Helper()
+		why, down, err := h.Blocked(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return why, down
+	}
+	slow, quick, other := newHealth(time.Hour), newHealth(20*time.Millisecond), newHealth(time.Hour)
+	if why, _ := blocked(slow); why != "" {
+		t.Fatalf("Blocked = %q, want an all-clear", why)
+	}
+	blocked(quick)
+
+	// The cap reached: slow trusts its all-clear, quick reads again once
+	// its SyncEvery is over.
+	staged.Store(1000)
+	if why, _ := blocked(slow); why != "" {
+		t.Errorf("Blocked within SyncEvery of an all-clear = %q, want the all-clear", why)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		why, down := blocked(quick)
+		if why != "" && !down {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Blocked never read the staged bytes at the cap")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// A block is read each time: under the cap again, codes go at once.
+	staged.Store(0)
+	if why, _ := blocked(quick); why != "" {
+		t.Errorf("Blocked under the cap = %q, want an all-clear", why)
+	}
+
+	// Storage down by another worker's puts: slow hears of it once a put
+	// of its own fails.
+	for range 2 {
+		if _, err := other.RecordPut(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if why, _ := blocked(slow); why != "" {
+		t.Errorf("Blocked within SyncEvery of an all-clear = %q, want the all-clear", why)
+	}
+	if down, err := slow.RecordPut(ctx, true); err != nil || !down {
+		t.Fatalf("RecordPut = %v, %v; want storage down", down, err)
+	}
+	if why, down := blocked(slow); why == "" || !down {
+		t.Errorf("Blocked after a failed put = %q, %v; want storage down", why, down)
 	}
 }
 

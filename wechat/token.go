@@ -32,6 +32,7 @@ const (
 	DefaultTokenKeyPrefix = "wxqr:token:"
 	DefaultLockTTL        = 10 * time.Second
 	DefaultRefreshBefore  = 5 * time.Minute
+	DefaultHoldFor        = time.Second
 )
 
 const (
@@ -73,6 +74,15 @@ type TokenConfig struct {
 	// expires_in, so that no call carries a token about to die. The cache
 	// keeps a token at least 5 s. Default: DefaultRefreshBefore (5 min).
 	RefreshBefore time.Duration
+	// HoldFor is how long a process keeps using the token it last read or
+	// fetched before it reads the cache again, so that a call does not pay
+	// a round trip to Redis. A token replaced by another process meanwhile
+	// still works (a stable token stays the same while it is valid; a
+	// classic one lives 5 minutes past the next fetch), one about to expire
+	// has RefreshBefore left, and one WeChat rejects is dropped at once
+	// (see Invalidate). At most RefreshBefore. Default: DefaultHoldFor
+	// (1 s), or RefreshBefore if shorter.
+	HoldFor time.Duration
 	// Logger receives token fetches and invalidations (never a token or
 	// secret). Default: the zero zerolog.Logger, which logs nothing.
 	Logger zerolog.Logger
@@ -97,6 +107,9 @@ func (c TokenConfig) withDefaults() TokenConfig {
 	if c.RefreshBefore == 0 {
 		c.RefreshBefore = DefaultRefreshBefore
 	}
+	if c.HoldFor == 0 {
+		c.HoldFor = min(DefaultHoldFor, c.RefreshBefore)
+	}
 	return c
 }
 
@@ -112,6 +125,8 @@ func (c TokenConfig) validate() error {
 		return fmt.Errorf("LockTTL must be at least 1s, got %s", c.LockTTL)
 	case c.RefreshBefore < 0:
 		return fmt.Errorf("RefreshBefore must not be negative, got %s", c.RefreshBefore)
+	case c.HoldFor < 0 || c.HoldFor > c.RefreshBefore:
+		return fmt.Errorf("HoldFor must be within 0..RefreshBefore, got %s", c.HoldFor)
 	}
 	return nil
 }
@@ -168,11 +183,15 @@ type sharedTokenSource struct {
 	key, lockKey  string
 	lockTTL       time.Duration
 	refreshBefore time.Duration
+	holdFor       time.Duration
 	log           zerolog.Logger
 	onFetch       func(appID string)
 
 	mu     sync.Mutex
 	flight *tokenFlight // the refresh this process is running, if any
+	// held is the token this process uses until heldUntil (see HoldFor).
+	held      string
+	heldUntil time.Time
 }
 
 // tokenFlight is one refresh that every goroutine of the process waits for.
@@ -204,19 +223,24 @@ func newSharedTokenSource(cfg TokenConfig, kind, op string, newReq func(*sharedT
 		lockKey:       key + ":lock",
 		lockTTL:       cfg.LockTTL,
 		refreshBefore: cfg.RefreshBefore,
+		holdFor:       cfg.HoldFor,
 		log:           cfg.Logger.With().Str("app_id", cfg.AppID).Str("token_source", kind).Logger(),
 		onFetch:       cfg.OnFetch,
 	}, nil
 }
 
-// Token returns the cached token, or waits for a refresh. Errors fetching
-// the token are classified like the client's (a wrong secret is
-// ErrAccount, errcode -1 ErrTransient); Redis errors are returned wrapped
-// and unclassified.
+// Token returns the token the process holds (see HoldFor), else the
+// cached token, or waits for a refresh. Errors fetching the token are
+// classified like the client's (a wrong secret is ErrAccount, errcode -1
+// ErrTransient); Redis errors are returned wrapped and unclassified.
 func (s *sharedTokenSource) Token(ctx context.Context) (string, error) {
+	if token, ok := s.holding(); ok {
+		return token, nil
+	}
 	token, err := s.rdb.Get(ctx, s.key).Result()
 	switch {
 	case err == nil:
+		s.hold(token)
 		return token, nil
 	case !errors.Is(err, redis.Nil):
 		return "", fmt.Errorf("wechat: %s for %s: read cache: %w", s.op, s.appID, err)
@@ -235,10 +259,27 @@ func (s *sharedTokenSource) Token(ctx context.Context) (string, error) {
 	s.mu.Unlock()
 	select {
 	case <-f.done:
+		if f.err == nil {
+			s.hold(f.token)
+		}
 		return f.token, f.err
 	case <-ctx.Done():
 		return "", fmt.Errorf("wechat: %s for %s: waiting for refresh: %w", s.op, s.appID, context.Cause(ctx))
 	}
+}
+
+// holding returns the token the process holds, if it still may use it.
+func (s *sharedTokenSource) holding() (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held, s.held != "" && time.Now().Before(s.heldUntil)
+}
+
+// hold makes token the one the process uses for HoldFor.
+func (s *sharedTokenSource) hold(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held, s.heldUntil = token, time.Now().Add(s.holdFor)
 }
 
 func (s *sharedTokenSource) runFlight(ctx context.Context, f *tokenFlight) {
@@ -357,8 +398,14 @@ end
 return 0
 `)
 
-// Invalidate deletes the cached token if it is still failed.
+// Invalidate stops the process using failed, and deletes the cached token
+// if it is still failed.
 func (s *sharedTokenSource) Invalidate(ctx context.Context, failed string) error {
+	s.mu.Lock()
+	if s.held == failed {
+		s.held = ""
+	}
+	s.mu.Unlock()
 	n, err := compareAndDelete.Run(ctx, s.rdb, []string{s.key}, failed).Int()
 	if err != nil {
 		return fmt.Errorf("wechat: %s for %s: invalidate cached token: %w", s.op, s.appID, err)

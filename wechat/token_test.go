@@ -41,6 +41,8 @@ func TestTokenConfig(t *testing.T) {
 		{"lock too short", TokenConfig{AppID: "wx1", Secret: "s", Redis: rdb, LockTTL: time.Millisecond}, true},
 		{"negative refresh margin", TokenConfig{AppID: "wx1", Secret: "s", Redis: rdb, RefreshBefore: -time.Second}, true},
 		{"bad base URL", TokenConfig{AppID: "wx1", Secret: "s", Redis: rdb, APIBaseURL: "//nohost"}, true},
+		{"negative hold", TokenConfig{AppID: "wx1", Secret: "s", Redis: rdb, HoldFor: -time.Second}, true},
+		{"hold past the refresh margin", TokenConfig{AppID: "wx1", Secret: "s", Redis: rdb, RefreshBefore: time.Second, HoldFor: 2 * time.Second}, true},
 	}
 	for _, kind := range tokenSourceKinds {
 		for _, tt := range tests {
@@ -56,8 +58,9 @@ func TestTokenConfig(t *testing.T) {
 				if want := "wxqr:token:" + kind.name + ":wx1"; s.key != want || s.lockKey != want+":lock" {
 					t.Errorf("keys %q, %q; want %q and its :lock", s.key, s.lockKey, want)
 				}
-				if s.lockTTL != DefaultLockTTL || s.refreshBefore != DefaultRefreshBefore || s.api.String() != DefaultAPIBaseURL+"/" {
-					t.Errorf("lockTTL %s, refreshBefore %s, api %s; want the defaults", s.lockTTL, s.refreshBefore, s.api)
+				if s.lockTTL != DefaultLockTTL || s.refreshBefore != DefaultRefreshBefore || s.holdFor != DefaultHoldFor ||
+					s.api.String() != DefaultAPIBaseURL+"/" {
+					t.Errorf("lockTTL %s, refreshBefore %s, holdFor %s, api %s; want the defaults", s.lockTTL, s.refreshBefore, s.holdFor, s.api)
 				}
 			})
 		}
@@ -207,6 +210,54 @@ func TestTokenCacheTTL(t *testing.T) {
 				t.Errorf("cache TTL %s (%v), want %s..%s", ttl, err, tt.wantMin, tt.wantMax)
 			}
 		})
+	}
+}
+
+// TestTokenHeld checks that a process uses the token it read for HoldFor
+// without reading the cache, reads it again after, and stops using a token
+// it invalidated at once.
+func TestTokenHeld(t *testing.T) {
+	rdb := testenv.Redis(t)
+	sim := startSim(t)
+	ctx := t.Context()
+	token := func(ts *sharedTokenSource) string {
+		t.Helper()
+		got, err := ts.Token(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	long := newSimTokens(t, NewStableTokenSource, sim, rdb, func(c *TokenConfig) { c.HoldFor = time.Minute })
+	short := newSimTokens(t, NewStableTokenSource, sim, rdb, func(c *TokenConfig) { c.HoldFor = 20 * time.Millisecond })
+	first := token(long)
+	if got := token(short); got != first {
+		t.Fatalf("second process: Token = %q, want the cached %q", got, first)
+	}
+	// Another process stores another token (as after a rejection).
+	if err := rdb.Set(ctx, long.key, "next-token", time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := token(long); got != first {
+		t.Errorf("within HoldFor: Token = %q, want the token held, %q", got, first)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for token(short) != "next-token" {
+		if time.Now().After(deadline) {
+			t.Fatal("past HoldFor, the cache is never read again")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Rejected: the process drops the token it holds (the cache holds
+	// another, which it keeps) and reads the cache.
+	if err := long.Invalidate(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if got := token(long); got != "next-token" {
+		t.Errorf("after invalidating the token held: Token = %q, want the cached one", got)
+	}
+	if got := sim.Calls(wechatsim.APIStableToken); got != 1 {
+		t.Errorf("%d token calls, want 1", got)
 	}
 }
 

@@ -149,20 +149,23 @@ func healLoop(ctx context.Context, probe *tasks.StorageProbe, pauses *tasks.Paus
 	}
 }
 
-// newGuards gives gen its circuit breaker (unless off) and storage watch,
-// and returns the worker's storage probe over every queue it serves.
+// newGuards gives gen its circuit breaker (unless off; then the breaker
+// returned is nil) and storage watch, and returns the worker's storage
+// probe over every queue it serves.
 func newGuards(gen *tasks.GeneratorConfig, gs guardSettings, rdb redis.UniversalClient, cat *catalog.Catalog,
-	store storage.Store, pauses *tasks.Pauses, cfg *config.Config, log zerolog.Logger) (*tasks.StorageProbe, error) {
+	store storage.Store, pauses *tasks.Pauses, cfg *config.Config, log zerolog.Logger) (*tasks.Breaker, *tasks.StorageProbe, error) {
+	var breaker *tasks.Breaker
 	if !gs.breakerOff {
-		breaker, err := tasks.NewBreaker(rdb, gs.breaker)
+		var err error
+		breaker, err = tasks.NewBreaker(rdb, gs.breaker, log.With().Str("component", "breaker").Logger())
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", envBreaker, err)
+			return nil, nil, fmt.Errorf("%s: %w", envBreaker, err)
 		}
 		gen.Breaker = breaker
 	}
 	health, err := tasks.NewStorageHealth(rdb, cat.StagedBytes, gs.storage)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	gen.StorageHealth = health
 	var queues []tasks.ServedQueue
@@ -171,6 +174,6 @@ func newGuards(gen *tasks.GeneratorConfig, gs guardSettings, rdb redis.Universal
 			queues = append(queues, tasks.ServedQueue{AppID: app.AppID, Class: class})
 		}
 	}
-	return &tasks.StorageProbe{Store: store, Health: health, Pauses: pauses, Queues: queues,
+	return breaker, &tasks.StorageProbe{Store: store, Health: health, Pauses: pauses, Queues: queues,
 		Logger: log.With().Str("component", "storage_probe").Logger()}, nil
 }

@@ -46,7 +46,7 @@ func TestParseGuards(t *testing.T) {
 	if gs.breaker != want {
 		t.Errorf("breaker = %+v, want %+v", gs.breaker, want)
 	}
-	if gs.storage != (tasks.StorageHealthConfig{Failures: 4, ProbeInterval: 2 * time.Second, MaxStagedBytes: 1 << 20}) {
+	if gs.storage != (tasks.StorageHealthConfig{Failures: 4, ProbeInterval: 2 * time.Second, MaxStagedBytes: 1 << 20}).WithDefaults() {
 		t.Errorf("storage = %+v", gs.storage)
 	}
 	if gs, err := parseGuards(env(envBreaker, "OFF")); err != nil || !gs.breakerOff {

@@ -29,10 +29,13 @@ const (
 // It still runs the scans other workers queue.
 const regenOff = "off"
 
-// regenQueuePriority weighs the scan queue against the apps' queues (1
-// each): a scan is one short task a night, and should not wait behind a
-// campaign.
-const regenQueuePriority = 5
+// scanConcurrency is how many scans a worker runs at once, on an asynq
+// server of its own. A scan is one task per slot of the schedule, and must
+// not wait behind a campaign: with a server of its own it never does. And
+// the apps' server, which asks its queues in turn for a task (one round
+// trip to Redis each) before each code, does not ask the scan queue, empty
+// nearly all the time.
+const scanConcurrency = 1
 
 // regenSettings is how this worker takes part in regeneration.
 type regenSettings struct {

@@ -118,7 +118,7 @@ func TestStartRegen(t *testing.T) {
 			}
 			t.Cleanup(stop)
 			srv := asynq.NewServer(asynq.RedisClientOpt{Addr: opts.Addr, DB: opts.DB, Username: opts.Username, Password: opts.Password},
-				asynq.Config{Concurrency: 1, Queues: map[string]int{regen.QueueName: regenQueuePriority}, LogLevel: asynq.FatalLevel})
+				asynq.Config{Concurrency: 1, Queues: map[string]int{regen.QueueName: 1}, LogLevel: asynq.FatalLevel})
 			if err := srv.Start(mux); err != nil {
 				t.Fatal(err)
 			}

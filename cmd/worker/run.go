@@ -65,7 +65,11 @@ func serve(ctx context.Context, wc *workerConfig, s *services, stdout io.Writer)
 	if err := s.srv.Start(s.mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	s.log.Info().Strs("queues", s.queueNames).Int("concurrency", wc.shared.Concurrency).Msg("worker started")
+	if err := s.scanSrv.Start(s.mux); err != nil {
+		return fmt.Errorf("start worker's scans: %w", err)
+	}
+	s.log.Info().Strs("queues", s.queueNames).Int("concurrency", wc.shared.Concurrency).
+		Str("scan_queue", regen.QueueName).Int("scan_concurrency", scanConcurrency).Msg("worker started")
 	s.startLoops(ctx, wc.guards.storage.ProbeInterval)
 	s.startNotices(ctx)
 
@@ -142,7 +146,7 @@ func (s *services) buildGenerator(ctx context.Context, wc *workerConfig) error {
 		Logger:   log,
 		Now:      clock.Now,
 	}
-	probe, err := newGuards(&genCfg, wc.guards, rdb, cat, store, pauses, cfg, log)
+	breaker, probe, err := newGuards(&genCfg, wc.guards, rdb, cat, store, pauses, cfg, log)
 	if err != nil {
 		return exitcode.UsageError(err)
 	}
@@ -154,32 +158,37 @@ func (s *services) buildGenerator(ctx context.Context, wc *workerConfig) error {
 	if err != nil {
 		return err
 	}
-	s.cat, s.scans, s.budget, s.metrics, s.gen, s.probe = cat, counts, budget, m, gen, probe
+	s.cat, s.scans, s.budget, s.metrics, s.gen, s.breaker, s.probe = cat, counts, budget, m, gen, breaker, probe
 	return nil
 }
 
-// newServer makes the asynq server over every queue of the configured apps
-// and the scan queue, and its mux with the generate handler.
+// newServer makes the asynq servers: one over every queue of the
+// configured apps, one over the scan queue (see scanConcurrency), and their
+// mux with the generate handler.
 func (s *services) newServer(cfg *config.Config) {
-	log, cat := s.log, s.cat
-	queues := map[string]int{}
 	s.queueNames = appQueues(cfg)
+	queues := map[string]int{}
 	for _, q := range s.queueNames {
 		queues[q] = 1
 	}
-	queues[regen.QueueName] = regenQueuePriority
-	s.srv = asynq.NewServer(cfg.Redis.AsynqConnOpt(), asynq.Config{
-		Concurrency:     cfg.Concurrency,
+	s.srv = s.asynqServer(cfg, cfg.Concurrency, queues)
+	s.scanSrv = s.asynqServer(cfg, scanConcurrency, map[string]int{regen.QueueName: 1})
+	s.mux = asynq.NewServeMux()
+	s.mux.Handle(tasks.TypeGenerate, s.gen)
+}
+
+// asynqServer makes an asynq server over queues, with wxqr's retry policy.
+func (s *services) asynqServer(cfg *config.Config, concurrency int, queues map[string]int) *asynq.Server {
+	return asynq.NewServer(cfg.Redis.AsynqConnOpt(), asynq.Config{
+		Concurrency:     concurrency,
 		Queues:          queues,
 		IsFailure:       tasks.IsFailure,
 		RetryDelayFunc:  tasks.RetryDelay,
-		ErrorHandler:    tasks.NewErrorHandler(log, cat, s.notices()),
-		Logger:          asynqLogger{log: log.With().Str("component", "asynq").Logger()},
+		ErrorHandler:    tasks.NewErrorHandler(s.log, s.cat, s.notices()),
+		Logger:          asynqLogger{log: s.log.With().Str("component", "asynq").Logger()},
 		LogLevel:        asynq.WarnLevel,
 		ShutdownTimeout: shutdownTimeout,
 	})
-	s.mux = asynq.NewServeMux()
-	s.mux.Handle(tasks.TypeGenerate, s.gen)
 }
 
 // appQueues are the queues of the configured apps: one per app and quota

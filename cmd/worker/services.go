@@ -43,13 +43,17 @@ type services struct {
 	quotas  map[string]preflight.QuotaAsker
 	metrics *metrics.Metrics
 	gen     *tasks.Generator
+	// breaker is gen's circuit breaker, which holds successes to count;
+	// nil when WXQR_BREAKER=off.
+	breaker *tasks.Breaker
 	probe   *tasks.StorageProbe // the storage watch over every queue served
 	// notifier tells of campaigns finished, paused and failing; nil when
 	// WXQR_NOTIFY_URL is unset.
 	notifier *notify.Notifier
 	// queueNames are the apps' queues, which --until-idle watches.
 	queueNames []string
-	srv        *asynq.Server
+	srv        *asynq.Server // the apps' queues
+	scanSrv    *asynq.Server // the scan queue
 	mux        *asynq.ServeMux
 	monitor    *monitor.Server // nil when WXQR_MONITOR_ADDR is off
 	stopRegen  func()          // ends the regeneration schedule
@@ -138,16 +142,18 @@ func (s *services) startLoops(ctx context.Context, probeEvery time.Duration) {
 	}
 }
 
-// stopWork stops taking tasks: the loops first, then asynq, which lets the
-// tasks under way finish (see shutdownTimeout), then the notifier, which
-// sends what they told of. Once done, it does nothing.
+// stopWork stops taking tasks: the loops first, then asynq's servers,
+// which let the tasks under way finish (see shutdownTimeout), then the
+// notifier, which sends what they told of. Once done, it does nothing.
 func (s *services) stopWork() {
 	if s.stopLoops != nil {
 		s.stopLoops()
 		s.stopLoops = nil
 	}
-	if s.srv != nil {
-		s.srv.Shutdown() // nothing when never started or already shut down
+	for _, srv := range []*asynq.Server{s.srv, s.scanSrv} {
+		if srv != nil {
+			srv.Shutdown() // nothing when never started or already shut down
+		}
 	}
 	if s.stopNotices != nil {
 		s.stopNotices()
@@ -158,11 +164,22 @@ func (s *services) stopWork() {
 // monitorShutdownTimeout bounds the monitoring server's shutdown.
 const monitorShutdownTimeout = 10 * time.Second
 
+// breakerCloseTimeout bounds the count of the successes the circuit
+// breaker holds at shutdown.
+const breakerCloseTimeout = 5 * time.Second
+
 // Close stops the work if it still runs (stopWork), then closes, in this
-// order, the regeneration schedule, the monitoring server, the inspector
-// and Redis. It closes only what was made.
+// order, the circuit breaker (which counts the successes it holds), the
+// regeneration schedule, the monitoring server, the inspector and Redis.
+// It closes only what was made.
 func (s *services) Close() {
 	s.stopWork()
+	if s.breaker != nil {
+		// The run's context is over by now: the count gets its own.
+		ctx, cancel := context.WithTimeout(context.Background(), breakerCloseTimeout)
+		s.breaker.Close(ctx)
+		cancel()
+	}
 	if s.stopRegen != nil {
 		s.stopRegen()
 	}
