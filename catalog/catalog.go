@@ -39,6 +39,7 @@
 // The id indexes are sorted sets with equal scores rather than plain sets so
 // that they can be paged by id (ZRANGE BYLEX): iteration visits every record
 // exactly once, in id order, with bounded memory, even while others write.
+// They and the expiry index hold each id in a short form (member.go).
 //
 // A scan event finds its code by its scene, which names at most four
 // codes, and its ticket, which the record holds: a regenerated temporary
