@@ -40,9 +40,11 @@ type Scan struct {
 // index would cost more than a record's worth of Redis per code.
 func (c *Catalog) ByScan(ctx context.Context, s Scan) (*wxqr.Record, error) {
 	specs := wxqr.SceneSpecs(s.AppID, s.Scene)
+	ids := make([]string, len(specs))
 	codeKeys := make([]string, len(specs))
 	for i, spec := range specs {
-		codeKeys[i] = c.keys.code(spec.ID())
+		ids[i] = spec.ID()
+		codeKeys[i] = c.keys.code(ids[i])
 	}
 	vals, err := c.rdb.MGet(ctx, codeKeys...).Result()
 	if err != nil {
@@ -54,7 +56,7 @@ func (c *Catalog) ByScan(ctx context.Context, s Scan) (*wxqr.Record, error) {
 		if !ok {
 			continue
 		}
-		value, err := decodeStored(specs[i].ID(), []byte(data))
+		value, err := decodeStored(ids[i], []byte(data))
 		if err != nil {
 			return nil, err
 		}

@@ -14,7 +14,7 @@ type keys struct{ prefix string }
 
 // A code's record and the indexes over the records (see Put).
 func (k keys) code(id string) string       { return k.prefix + "code:" + id }
-func (k keys) codes() string               { return k.prefix + "codes" } // those without a campaign
+func (k keys) noCampaign() string          { return k.prefix + "codes" } // the ids of the codes without a campaign
 func (k keys) campaign(name string) string { return k.prefix + "campaign:" + name }
 func (k keys) campaigns() string           { return k.prefix + "campaigns" }
 func (k keys) apps() string                { return k.prefix + "apps" }

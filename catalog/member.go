@@ -1,8 +1,11 @@
 package catalog
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/hex"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // The id and expiry indexes hold a code's id in a shorter form than its 32
@@ -40,6 +43,17 @@ func memberForms(id string) []any {
 		return []any{m, id}
 	}
 	return []any{id}
+}
+
+// addMember queues adding id to the index key at score, in the short form,
+// and removing the hex form that a catalog written before may have left
+// there: a code put again moves to the short form.
+func addMember(ctx context.Context, p redis.Pipeliner, key string, score float64, id string) {
+	short := member(id)
+	if short != id {
+		p.ZRem(ctx, key, id)
+	}
+	p.ZAdd(ctx, key, redis.Z{Score: score, Member: short})
 }
 
 // idOf returns the id of an index member: a short one in hex, any other as

@@ -124,7 +124,7 @@ func (c *Catalog) Count(ctx context.Context, campaign string) (int64, error) {
 // without a campaign).
 func (c *Catalog) idIndex(campaign string) string {
 	if campaign == "" {
-		return c.keys.codes()
+		return c.keys.noCampaign()
 	}
 	return c.keys.campaign(campaign)
 }

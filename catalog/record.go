@@ -238,11 +238,7 @@ func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool, lea
 
 // index queues the index updates for the stored record rec.
 func (c *Catalog) index(ctx context.Context, p redis.Pipeliner, rec *wxqr.Record) {
-	short := member(rec.ID)
-	if short != rec.ID { // a code indexed by a catalog written before moves to the short form
-		p.ZRem(ctx, c.idIndex(rec.Campaign), rec.ID)
-	}
-	p.ZAdd(ctx, c.idIndex(rec.Campaign), redis.Z{Member: short})
+	addMember(ctx, p, c.idIndex(rec.Campaign), 0, rec.ID)
 	p.SAdd(ctx, c.keys.apps(), rec.AppID)
 	if rec.Campaign != "" {
 		p.SAdd(ctx, c.keys.campaigns(), rec.Campaign)
@@ -250,10 +246,7 @@ func (c *Catalog) index(ctx context.Context, p redis.Pipeliner, rec *wxqr.Record
 		p.HDel(ctx, c.keys.failed(rec.Campaign), rec.ID)
 	}
 	if expires(rec) {
-		if short != rec.ID {
-			p.ZRem(ctx, c.keys.expiry(), rec.ID)
-		}
-		p.ZAdd(ctx, c.keys.expiry(), redis.Z{Score: float64(rec.ExpiresAt.Unix()), Member: short})
+		addMember(ctx, p, c.keys.expiry(), float64(rec.ExpiresAt.Unix()), rec.ID)
 	} else {
 		p.ZRem(ctx, c.keys.expiry(), memberForms(rec.ID)...)
 	}
