@@ -13,18 +13,24 @@ import (
 )
 
 // TestSharedRateLimit runs two worker processes under one cluster-wide limit
-// of 20 calls/s against a simulator that refuses more: WeChat never says
-// 45011, and the measured rate is at most 10% over 20/s. (How close to the
-// limit the fleet gets depends on the machine's load: that is a figure for a
-// benchmark, not a test.)
+// of 16 calls/s against a simulator that refuses more than 20 in a clock
+// second: WeChat never says 45011, and the measured rate is at most 10% over
+// 16/s. The limiter spaces calls by Redis's clock while WeChat counts them as
+// they arrive, so a call delayed across a second's boundary lands in the next
+// one; the 4 spare calls a second are the headroom the README asks of a
+// configured limit. (How close to the limit the fleet gets depends on the
+// machine's load: that is a figure for a benchmark, not a test.)
 func TestSharedRateLimit(t *testing.T) {
-	const rate = 20
+	const (
+		wechatRate = 20
+		rate       = 16
+	)
 	sim, err := wechatsim.New(wechatsim.Config{
 		Apps: map[string]wechatsim.App{
 			oaApp: {Secret: "oa-secret-0001", Type: wechatsim.OfficialAccount},
 			mpApp: {Secret: "mp-secret-0001", Type: wechatsim.MiniProgram},
 		},
-		Limits: wechatsim.Limits{PerSecond: map[string]int{wechatsim.APICreateQRCode: rate}},
+		Limits: wechatsim.Limits{PerSecond: map[string]int{wechatsim.APICreateQRCode: wechatRate}},
 	})
 	if err != nil {
 		t.Fatal(err)
