@@ -59,6 +59,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -172,19 +173,30 @@ func NewWithConfig(rdb redis.UniversalClient, cfg Config) (*Catalog, error) {
 // maxTxAttempts bounds the optimistic transactions (WATCH/MULTI/EXEC) that
 // Put and Retire retry when another writer touched the same keys between
 // their read and their write. One code is written by one task at a time, so
-// conflicts are rare and short.
+// conflicts are rare and short; codes moving between campaigns all watch the
+// campaign they leave, though, so busy writers can collide again and again.
 const maxTxAttempts = 16
 
 // transact runs fn in an optimistic transaction watching keys, retrying
-// while another client changes a watched key first.
+// while another client changes a watched key first. Before each retry it
+// waits a random while of up to a millisecond per failed attempt, so that
+// writers that collided do not retry in step and collide again (on a loaded
+// machine their reads take long enough for that to repeat 16 times).
 func (c *Catalog) transact(ctx context.Context, fn func(*redis.Tx) error, keys ...string) error {
-	for range maxTxAttempts {
+	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
 		err := c.rdb.Watch(ctx, fn, keys...)
 		if !errors.Is(err, redis.TxFailedErr) {
 			return err
 		}
-		if err := ctx.Err(); err != nil {
-			return err
+		if attempt == maxTxAttempts {
+			break
+		}
+		backoff := time.NewTimer(rand.N(time.Duration(attempt) * time.Millisecond))
+		select {
+		case <-ctx.Done():
+			backoff.Stop()
+			return ctx.Err()
+		case <-backoff.C:
 		}
 	}
 	return fmt.Errorf("still conflicting after %d attempts: %w", maxTxAttempts, redis.TxFailedErr)
