@@ -98,8 +98,14 @@ func (j *generation) run(ctx context.Context) (*wxqr.Record, error) {
 
 	prev := claim.Record
 	target, staged, err := j.plan(ctx, prev, now)
-	if err != nil || target == 0 {
+	if err != nil {
 		return nil, err
+	}
+	if target == 0 {
+		// A task queued again after its code was made (a scan that read the
+		// catalog just before the code's task finished) ends here, for free.
+		j.log.Debug().Int("generation", prev.Generation).Msg("code exists as asked")
+		return nil, nil
 	}
 	if staged == nil {
 		if rec, err := j.adopt(ctx, target); err != nil || rec != nil {
