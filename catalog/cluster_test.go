@@ -48,7 +48,7 @@ func TestScriptsOnCluster(t *testing.T) {
 			t.Fatalf("Lock = %v, %v", lease, err)
 		}
 		defer lease.Release()
-		if err := c.MarkCalled(ctx, temp.ID, 2); err != nil {
+		if err := c.MarkCalled(ctx, temp.ID, 2, lease); err != nil {
 			t.Fatalf("MarkCalled: %v", err)
 		}
 		staged := &catalog.Staged{Generation: 2, Ticket: "t", URL: "u", ExpireSeconds: 60, ContentType: "image/jpeg", CreatedAt: base}

@@ -284,20 +284,45 @@ func (c *Catalog) NoteRefused(ctx context.Context, id string, gen int, at time.T
 	return t, nil
 }
 
-// MarkCalled notes, before a worker asks WeChat for generation gen of code
-// id, that it did: a later attempt that finds neither a record nor a staged
-// result then knows that the code may exist already (its image and sidecar
-// stored, the record lost with a Redis outage or failover) and looks in the
-// bucket before it pays again. The mark lives as long as a staged result
-// and goes with it (DropStaged). Like the staged result, it waits for the
-// replicas (Config.MinReplicas), so that a failover cannot discard it.
-func (c *Catalog) MarkCalled(ctx context.Context, id string, gen int) error {
+// markCalledScript sets the call mark (KEYS[1]) to the generation ARGV[2]
+// for ARGV[3] ms, only while the code's lock (KEYS[2]) holds the caller's
+// token (ARGV[1]): it returns 0, and writes nothing, when it does not.
+var markCalledScript = redis.NewScript(`
+if redis.call("GET", KEYS[2]) ~= ARGV[1] then
+	return 0
+end
+redis.call("SET", KEYS[1], ARGV[2], "PX", ARGV[3])
+return 1`)
+
+// MarkCalled notes, for the holder of lease, before it asks WeChat for
+// generation gen of code id, that it did: a later attempt that finds neither
+// a record nor a staged result then knows that the code may exist already
+// (its image and sidecar stored, the record lost with a Redis outage or
+// failover) and looks in the bucket before it pays again. The mark lives as
+// long as a staged result and goes with it (DropStaged). Like the staged
+// result, it waits for the replicas (Config.MinReplicas), so that a failover
+// cannot discard it.
+//
+// It is the last step before the call, so it checks the lease in the same
+// round trip: while another worker holds the code (this one's lock lapsed
+// while it waited its turn), it writes nothing and fails with an error
+// wrapping ErrLockLost, and the caller must not call.
+func (c *Catalog) MarkCalled(ctx context.Context, id string, gen int, lease *Lease) error {
+	if lease == nil {
+		return errors.New("catalog: mark called: a lease is required")
+	}
 	key := c.keys.called(id)
+	held := 0
 	err := c.replicated(ctx, key, func(r redis.Cmdable) error {
-		return r.Set(ctx, key, gen, c.stagedTTL).Err()
+		var err error
+		held, err = markCalledScript.Run(ctx, r, []string{key, lease.key}, lease.token, gen, c.stagedTTL.Milliseconds()).Int()
+		return err
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return fmt.Errorf("catalog: mark %s called: %w", id, err)
+	case held == 0:
+		return fmt.Errorf("catalog: mark %s called: %w", id, lease.notHeld())
 	}
 	return nil
 }

@@ -125,7 +125,7 @@ func TestDropStagedIsFenced(t *testing.T) {
 		if err := c.Stage(ctx, id, &catalog.Staged{Generation: 2, Ticket: "theirs", Image: []byte("12345")}); err != nil {
 			t.Fatal(err)
 		}
-		if err := c.MarkCalled(ctx, id, 2); err != nil {
+		if err := rdb.Set(ctx, "wxqr:called:"+id, 2, time.Hour).Err(); err != nil {
 			t.Fatal(err)
 		}
 		if err := c.DropStaged(ctx, id, lease); !errors.Is(err, catalog.ErrLockLost) {
@@ -287,8 +287,13 @@ func TestMarkCalled(t *testing.T) {
 	if gen, err := c.Called(ctx, id); err != nil || gen != 0 {
 		t.Fatalf("Called before MarkCalled = %d, %v; want 0, nil", gen, err)
 	}
+	lease, err := c.Lock(ctx, id, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lease.Release()
 	for _, gen := range []int{1, 3} {
-		if err := c.MarkCalled(ctx, id, gen); err != nil {
+		if err := c.MarkCalled(ctx, id, gen, lease); err != nil {
 			t.Fatalf("MarkCalled(%d): %v", gen, err)
 		}
 		if got, err := c.Called(ctx, id); err != nil || got != gen {
@@ -302,6 +307,20 @@ func TestMarkCalled(t *testing.T) {
 	// Another code's mark is its own.
 	if gen, err := c.Called(ctx, "other"); err != nil || gen != 0 {
 		t.Errorf("Called(other) = %d, %v; want 0", gen, err)
+	}
+	// A lease whose lock another worker took marks nothing.
+	if err := rdb.Set(ctx, "wxqr:lock:"+id, "another worker", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.MarkCalled(ctx, id, 5, lease); !errors.Is(err, catalog.ErrLockLost) {
+		t.Errorf("MarkCalled with a lost lock = %v, want ErrLockLost", err)
+	}
+	if got, err := c.Called(ctx, id); err != nil || got != 3 {
+		t.Errorf("Called after a MarkCalled with a lost lock = %d, %v; want 3 kept", got, err)
+	}
+	lease.Release()
+	if err := rdb.Del(ctx, "wxqr:lock:"+id).Err(); err != nil {
+		t.Fatal(err)
 	}
 
 	// The mark goes with the staged result: the code is recorded.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/wxqr/wxqr/catalog"
 	"github.com/wxqr/wxqr/ratelimit"
 )
 
@@ -49,15 +50,14 @@ func (j *generation) admit(ctx context.Context, api string, gen int) (string, er
 		}
 		return "", fmt.Errorf("rate limiter: %w", err)
 	}
-	// A run that lost its lock while it waited must not call: the code's
-	// new holder may be calling already. The mark goes first, so that a
-	// result stored but lost from Redis is found in the bucket next time.
-	if err := j.lease.Check(ctx); err != nil {
+	// The mark goes first, so that a result stored but lost from Redis is
+	// found in the bucket next time. A run that lost its lock while it
+	// waited must not call: the code's new holder may be calling already.
+	if err := j.g.Catalog.MarkCalled(ctx, j.p.ID, gen, j.lease); err != nil {
 		j.refund(ctx, key)
-		return "", wait(j.g.PausedRetry, WaitLocked, "%v", err)
-	}
-	if err := j.g.Catalog.MarkCalled(ctx, j.p.ID, gen); err != nil {
-		j.refund(ctx, key)
+		if errors.Is(err, catalog.ErrLockLost) {
+			return "", wait(j.g.PausedRetry, WaitLocked, "%v", err)
+		}
 		return "", err
 	}
 	return key, nil

@@ -87,12 +87,14 @@ func TestCatalogContract(t *testing.T) {
 		}},
 		{"call mark goes with the staged result", func(t *testing.T, c tasks.Catalog, _ *redis.Client) {
 			ctx := t.Context()
-			if err := c.MarkCalled(ctx, id, 2); err != nil {
+			marker := claim(t, c, id).Lease
+			if err := c.MarkCalled(ctx, id, 2, marker); err != nil {
 				t.Fatal(err)
 			}
 			if err := c.Stage(ctx, id, &catalog.Staged{Generation: 2, Ticket: "t"}); err != nil {
 				t.Fatal(err)
 			}
+			marker.Release()
 			cl := claim(t, c, id)
 			if cl.Called != 2 {
 				t.Fatalf("Called = %d, want 2", cl.Called)
@@ -150,15 +152,18 @@ func TestCatalogContract(t *testing.T) {
 		}},
 		{"finish", func(t *testing.T, c tasks.Catalog, rdb *redis.Client) {
 			ctx := t.Context()
-			if err := c.MarkCalled(ctx, rec.ID, 1); err != nil {
+			lost := claim(t, c, rec.ID).Lease
+			if err := c.MarkCalled(ctx, rec.ID, 1, lost); err != nil {
 				t.Fatal(err)
 			}
 			if err := c.Stage(ctx, rec.ID, &catalog.Staged{Generation: 1, Ticket: "t"}); err != nil {
 				t.Fatal(err)
 			}
-			lost := claim(t, c, rec.ID).Lease
 			if err := rdb.Set(ctx, lockKey(rec.ID), otherWorker, time.Minute).Err(); err != nil {
 				t.Fatal(err)
+			}
+			if err := c.MarkCalled(ctx, rec.ID, 2, lost); !errors.Is(err, catalog.ErrLockLost) {
+				t.Errorf("MarkCalled with a lost lock = %v, want ErrLockLost", err)
 			}
 			if err := c.Finish(ctx, rec, lost); !errors.Is(err, catalog.ErrLockLost) {
 				t.Errorf("Finish with a lost lock = %v, want ErrLockLost", err)

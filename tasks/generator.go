@@ -28,10 +28,11 @@ type Catalog interface {
 	// run decides on.
 	Claim(ctx context.Context, id string, ttl time.Duration, campaign string) (*catalog.Claim, error)
 	Stage(ctx context.Context, id string, s *catalog.Staged) error
-	// DropStaged and NoteRefused write only while lease holds the lock.
+	// DropStaged, NoteRefused and MarkCalled write only while lease holds
+	// the lock.
 	DropStaged(ctx context.Context, id string, lease *catalog.Lease) error
 	NoteRefused(ctx context.Context, id string, gen int, at time.Time, lease *catalog.Lease) (time.Time, error)
-	MarkCalled(ctx context.Context, id string, gen int) error
+	MarkCalled(ctx context.Context, id string, gen int, lease *catalog.Lease) error
 	// Finish records the code, drops its staged result and releases the
 	// lock, in one transaction.
 	Finish(ctx context.Context, rec *wxqr.Record, lease *catalog.Lease) error

@@ -53,7 +53,7 @@ func TestGenerateRoundTrips(t *testing.T) {
 		name string
 		spec func(n int) wxqr.Spec
 		// max is the round trips per code: Claim 1, pause 1, budget 1,
-		// limiter 1, lock check 1, call mark 1, stage 1, then for an
+		// limiter 1, call mark with its lock check 1, stage 1, then for an
 		// Official Account code showqrcode (no lock check: it spends no
 		// quota; the breaker holds its success as it does create's); lock
 		// check 1, Finish 3 (WATCH, reads, MULTI/EXEC). The storage watch
@@ -62,13 +62,13 @@ func TestGenerateRoundTrips(t *testing.T) {
 	}{
 		{"oa_temp", func(n int) wxqr.Spec {
 			return wxqr.Spec{Kind: wxqr.KindOATemp, AppID: oaApp, SceneID: int64(n + 1)}
-		}, 11},
+		}, 10},
 		{"oa_perm", func(n int) wxqr.Spec {
 			return wxqr.Spec{Kind: wxqr.KindOAPerm, AppID: oaApp, SceneID: int64(n + 1)}
-		}, 11},
+		}, 10},
 		{"wxa_qrcode", func(n int) wxqr.Spec {
 			return wxqr.Spec{Kind: wxqr.KindWxaQRCode, AppID: mpApp, Path: fmt.Sprintf("pages/index?n=%d", n)}
-		}, 11},
+		}, 10},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
