@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/wxqr/wxqr"
 	"github.com/wxqr/wxqr/catalog"
+	"github.com/wxqr/wxqr/internal/redisinfo"
 	"github.com/wxqr/wxqr/internal/testenv"
 )
 
@@ -120,17 +120,11 @@ func usedMemory(b *testing.B, rdb *redis.Client) int64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for line := range strings.SplitSeq(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				b.Fatal(err)
-			}
-			return n
-		}
+	n, err := redisinfo.Parse(info).Int("used_memory")
+	if err != nil {
+		b.Fatal(err)
 	}
-	b.Fatal("INFO memory has no used_memory")
-	return 0
+	return n
 }
 
 var (

@@ -5,9 +5,10 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/wxqr/wxqr/internal/redisinfo"
 )
 
 // keySample is how many keys of a kind MEMORY USAGE weighs.
@@ -31,12 +32,7 @@ func (e *env) usedMemory(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	for line := range strings.Lines(info) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
-			return strconv.ParseInt(v, 10, 64)
-		}
-	}
-	return 0, fmt.Errorf("INFO memory has no used_memory")
+	return redisinfo.Parse(info).Int("used_memory")
 }
 
 // redisStats are Redis's counters of traffic (INFO stats).
@@ -56,16 +52,17 @@ func (e *env) redisStats(ctx context.Context) (redisStats, error) {
 	if err != nil {
 		return redisStats{}, err
 	}
+	f := redisinfo.Parse(info)
 	var s redisStats
-	for line := range strings.Lines(info) {
-		name, value, _ := strings.Cut(strings.TrimSpace(line), ":")
-		n, _ := strconv.ParseInt(value, 10, 64)
-		switch name {
-		case "total_commands_processed":
-			s.commands = n
-		case "total_net_input_bytes", "total_net_output_bytes":
-			s.bytes += n
+	if s.commands, err = f.Int("total_commands_processed"); err != nil {
+		return redisStats{}, err
+	}
+	for _, name := range []string{"total_net_input_bytes", "total_net_output_bytes"} {
+		n, err := f.Int(name)
+		if err != nil {
+			return redisStats{}, err
 		}
+		s.bytes += n
 	}
 	return s, nil
 }

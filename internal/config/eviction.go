@@ -3,10 +3,10 @@ package config
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
+	"github.com/wxqr/wxqr/internal/redisinfo"
 )
 
 // noEviction is the only maxmemory-policy wxqr runs on.
@@ -63,10 +63,8 @@ func infoPolicy(ctx context.Context, rdb redis.UniversalClient) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	for line := range strings.Lines(info) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "maxmemory_policy:"); ok {
-			return v, nil
-		}
+	if v, ok := redisinfo.Parse(info)["maxmemory_policy"]; ok {
+		return v, nil
 	}
 	return "", fmt.Errorf("INFO memory: no maxmemory_policy")
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/wxqr/wxqr/internal/redisinfo"
 )
 
 // Environment variables naming the Redis Sentinel set of the failover tests.
@@ -148,14 +149,10 @@ func waitReplicated(ctx context.Context, rdb *redis.Client) error {
 // inSync reports whether INFO replication shows a master with a replica
 // online and a lag of at most a second.
 func inSync(info string) bool {
-	role := ""
+	fields := redisinfo.Parse(info)
 	online := false
-	for line := range strings.Lines(info) {
-		k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
-		switch {
-		case k == "role":
-			role = v
-		case strings.HasPrefix(k, "slave") && strings.HasPrefix(v, "ip="):
+	for k, v := range fields {
+		if strings.HasPrefix(k, "slave") && strings.HasPrefix(v, "ip=") {
 			// slave0:ip=127.0.0.1,port=6380,state=online,offset=123,lag=0
 			attrs := map[string]string{}
 			for _, a := range strings.Split(v, ",") {
@@ -165,7 +162,7 @@ func inSync(info string) bool {
 			online = online || attrs["state"] == "online" && (attrs["lag"] == "0" || attrs["lag"] == "1")
 		}
 	}
-	return role == "master" && online
+	return fields["role"] == "master" && online
 }
 
 // failoverWithDB returns a copy of o on database db.
