@@ -77,6 +77,21 @@ func hashTicket(ticket string) [8]byte {
 type stored struct {
 	rec     *wxqr.Record
 	earlier []earlierTicket
+	// legacy: written as JSON by an earlier catalog, which also indexed
+	// the record's ticket under keys.legacyTicket.
+	legacy bool
+}
+
+// legacyTicketKey returns the key under which an earlier catalog indexed
+// the ticket of old, the record that next replaces, when next makes that
+// key useless: old was written by that catalog, and next knows its ticket
+// (ByScan then finds the code without the key). A permanent code's key
+// never expires, so the write that replaces its record deletes it.
+func (c *Catalog) legacyTicketKey(old, next stored) (string, bool) {
+	if !old.legacy || old.rec.Ticket == "" || !next.knows(old.rec.Ticket, next.rec.CreatedAt) {
+		return "", false
+	}
+	return c.keys.legacyTicket(old.rec.Ticket), true
 }
 
 // knows reports whether ticket is the code's, in this generation or an
@@ -247,7 +262,7 @@ func decodeStored(id string, data []byte) (stored, error) {
 		if err := json.Unmarshal(data, &rec); err != nil {
 			return stored{}, fmt.Errorf("catalog: decode record %s: %w", id, err)
 		}
-		return stored{rec: &rec}, nil
+		return stored{rec: &rec, legacy: true}, nil
 	}
 	s, err := decodeCompact(data)
 	if err != nil {

@@ -3,6 +3,7 @@ package catalog_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -165,4 +166,91 @@ func TestByEntry(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A record an earlier catalog wrote (JSON) came with a key in its ticket
+// index. Once a write replaces the record with one that knows the ticket,
+// the key is deleted: a permanent code's would otherwise stay for ever.
+func TestLegacyTicketKeyGoesWithItsRecord(t *testing.T) {
+	c, rdb := newCatalog(t, catalog.Config{})
+	ctx := t.Context()
+	// asWritten turns rec's stored record into the earlier catalog's form,
+	// with its ticket key, and returns that key.
+	asWritten := func(t *testing.T, rec *wxqr.Record, ttl time.Duration) string {
+		t.Helper()
+		data, err := json.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256([]byte(rec.Ticket))
+		ticketKey := catalog.DefaultPrefix + "ticket:" + hex.EncodeToString(sum[:16])
+		if err := rdb.Set(ctx, catalog.DefaultPrefix+"code:"+rec.ID, data, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := rdb.Set(ctx, ticketKey, rec.ID, ttl).Err(); err != nil {
+			t.Fatal(err)
+		}
+		return ticketKey
+	}
+	exists := func(t *testing.T, key string) bool {
+		t.Helper()
+		n, err := rdb.Exists(ctx, key).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+	scanFinds := func(t *testing.T, rec *wxqr.Record, at time.Time) {
+		t.Helper()
+		got, err := c.ByScan(ctx, catalog.Scan{AppID: rec.AppID, Scene: rec.Spec.Scene(), Ticket: rec.Ticket, At: at})
+		if err != nil || got.ID != rec.ID {
+			t.Errorf("ByScan(its ticket) = %v, %v; want %s", got, err, rec.ID)
+		}
+	}
+
+	t.Run("put again", func(t *testing.T) {
+		perm := permRecord("wxoa", wxqr.KindOAPerm, 11, "posters")
+		mustPut(t, c, perm)
+		key := asWritten(t, perm, 0)
+		mustPut(t, c, perm)
+		if exists(t, key) {
+			t.Errorf("%s kept after the record was put again", key)
+		}
+		scanFinds(t, perm, time.Now())
+	})
+	t.Run("retired", func(t *testing.T) {
+		perm := permRecord("wxoa", wxqr.KindOAPerm, 12, "posters")
+		mustPut(t, c, perm)
+		key := asWritten(t, perm, 0)
+		mustRetire(t, c, perm.ID)
+		if exists(t, key) {
+			t.Errorf("%s kept after the record was retired", key)
+		}
+		scanFinds(t, perm, time.Now())
+	})
+	t.Run("regenerated, the old ticket still scannable", func(t *testing.T) {
+		first := tempRecord("winter", "", base.Add(time.Hour))
+		mustPut(t, c, first)
+		key := asWritten(t, first, time.Hour)
+		second := *first
+		second.Generation, second.Ticket = 2, "gQWinterSecond"
+		second.CreatedAt, second.ExpiresAt = base.Add(50*time.Minute), base.Add(50*time.Minute+wxqr.MaxTempExpire)
+		mustPut(t, c, &second)
+		if exists(t, key) {
+			t.Errorf("%s kept, though the new record knows its ticket", key)
+		}
+		scanFinds(t, first, base.Add(2*time.Hour))
+	})
+	t.Run("regenerated after the old ticket's grace", func(t *testing.T) {
+		first := tempRecord("spring", "", base.Add(time.Hour))
+		mustPut(t, c, first)
+		key := asWritten(t, first, time.Hour)
+		second := *first
+		second.Generation, second.Ticket = 2, "gQSpringSecond"
+		second.CreatedAt, second.ExpiresAt = base.Add(48*time.Hour), base.Add(48*time.Hour+wxqr.MaxTempExpire)
+		mustPut(t, c, &second)
+		if !exists(t, key) {
+			t.Errorf("%s deleted, though only it knows the old ticket (it expires by itself)", key)
+		}
+	})
 }

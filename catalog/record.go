@@ -210,6 +210,11 @@ func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool, lea
 		deltas.add(c.keys, &next, 1)
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.Set(ctx, codeKey, value.encode(), 0)
+			if old != nil {
+				if key, ok := c.legacyTicketKey(oldStored, value); ok {
+					p.Del(ctx, key)
+				}
+			}
 			c.index(ctx, p, &next)
 			deltas.queue(ctx, p)
 			if leaving != nil {

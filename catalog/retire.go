@@ -84,8 +84,9 @@ func (c *Catalog) retire(ctx context.Context, ids []string) (int, error) {
 			return err
 		}
 		type update struct {
-			id   string
-			data []byte
+			id           string
+			data         []byte
+			legacyTicket string // the key to delete, if any
 		}
 		var updates []update
 		deltas := counterDeltas{}
@@ -105,7 +106,8 @@ func (c *Catalog) retire(ctx context.Context, ids []string) (int, error) {
 			deltas.add(c.keys, rec, -1)
 			rec.Retired = true
 			deltas.add(c.keys, rec, 1)
-			updates = append(updates, update{ids[i], value.encode()})
+			legacyTicket, _ := c.legacyTicketKey(value, value)
+			updates = append(updates, update{ids[i], value.encode(), legacyTicket})
 		}
 		if len(updates) == 0 {
 			return nil
@@ -113,6 +115,9 @@ func (c *Catalog) retire(ctx context.Context, ids []string) (int, error) {
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			for _, u := range updates {
 				p.Set(ctx, c.keys.code(u.id), u.data, 0)
+				if u.legacyTicket != "" {
+					p.Del(ctx, u.legacyTicket)
+				}
 				p.ZRem(ctx, c.keys.expiry(), memberForms(u.id)...)
 			}
 			deltas.queue(ctx, p)
