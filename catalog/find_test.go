@@ -228,27 +228,30 @@ func TestLegacyTicketKeyGoesWithItsRecord(t *testing.T) {
 		}
 		scanFinds(t, perm, time.Now())
 	})
-	t.Run("regenerated, the old ticket still scannable", func(t *testing.T) {
-		first := tempRecord("winter", "", base.Add(time.Hour))
+	// regenerated puts the first generation of scene's code as the earlier
+	// catalog wrote it, expiring at base + 1h, then a second one made at
+	// base + after; it returns the first and its ticket key.
+	regenerated := func(t *testing.T, scene string, after time.Duration) (*wxqr.Record, string) {
+		t.Helper()
+		first := tempRecord(scene, "", base.Add(time.Hour))
+		first.Ticket = "gQ" + scene + "First"
 		mustPut(t, c, first)
 		key := asWritten(t, first, time.Hour)
 		second := *first
-		second.Generation, second.Ticket = 2, "gQWinterSecond"
-		second.CreatedAt, second.ExpiresAt = base.Add(50*time.Minute), base.Add(50*time.Minute+wxqr.MaxTempExpire)
+		second.Generation, second.Ticket = 2, first.Ticket+"Second"
+		second.CreatedAt, second.ExpiresAt = base.Add(after), base.Add(after+wxqr.MaxTempExpire)
 		mustPut(t, c, &second)
+		return first, key
+	}
+	t.Run("regenerated, the old ticket still scannable", func(t *testing.T) {
+		first, key := regenerated(t, "winter", 50*time.Minute)
 		if exists(t, key) {
 			t.Errorf("%s kept, though the new record knows its ticket", key)
 		}
 		scanFinds(t, first, base.Add(2*time.Hour))
 	})
 	t.Run("regenerated after the old ticket's grace", func(t *testing.T) {
-		first := tempRecord("spring", "", base.Add(time.Hour))
-		mustPut(t, c, first)
-		key := asWritten(t, first, time.Hour)
-		second := *first
-		second.Generation, second.Ticket = 2, "gQSpringSecond"
-		second.CreatedAt, second.ExpiresAt = base.Add(48*time.Hour), base.Add(48*time.Hour+wxqr.MaxTempExpire)
-		mustPut(t, c, &second)
+		_, key := regenerated(t, "spring", 48*time.Hour)
 		if !exists(t, key) {
 			t.Errorf("%s deleted, though only it knows the old ticket (it expires by itself)", key)
 		}
