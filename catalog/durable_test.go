@@ -122,6 +122,9 @@ func TestReplicatedWrites(t *testing.T) {
 			t.Fatalf("Lock() = %v; want a lease", err)
 		}
 		defer lease.Release()
+		if err := c.MarkCalled(ctx, rec.ID, 1, lease); err != nil {
+			t.Fatalf("MarkCalled: %v", err)
+		}
 		if err := c.Stage(ctx, rec.ID, staged); err != nil {
 			t.Fatalf("Stage: %v", err)
 		}
@@ -129,13 +132,13 @@ func TestReplicatedWrites(t *testing.T) {
 			t.Fatalf("Put: %v", err)
 		}
 		// Acknowledged means the replica has it now, not eventually.
-		for _, key := range []string{"wxqr:lock:" + rec.ID, "wxqr:staged:" + rec.ID, "wxqr:code:" + rec.ID} {
+		for _, key := range []string{"wxqr:lock:" + rec.ID, "wxqr:called:" + rec.ID, "wxqr:staged:" + rec.ID, "wxqr:code:" + rec.ID} {
 			if n, err := s.replica.Exists(ctx, key).Result(); err != nil || n != 1 {
 				t.Errorf("EXISTS %s on the replica = %d, %v; want 1", key, n, err)
 			}
 		}
-		if n := s.sent.count("wait"); n != 3 {
-			t.Errorf("%d WAITs sent, want 3 (lock, stage, put)", n)
+		if n := s.sent.count("wait"); n != 4 {
+			t.Errorf("%d WAITs sent, want 4 (lock, call mark, stage, put)", n)
 		}
 	})
 
@@ -162,6 +165,29 @@ func TestReplicatedWrites(t *testing.T) {
 		// attempt (once the replica answers) gets it.
 		if n, err := s.master.Exists(ctx, "wxqr:lock:"+rec.ID).Result(); err != nil || n != 0 {
 			t.Errorf("EXISTS of the refused lock = %d, %v; want 0", n, err)
+		}
+	})
+
+	// A call mark refused for a lost lock wrote nothing and waits for
+	// nothing: the replica's silence must not hide why it was refused.
+	t.Run("lost lock, replica paused", func(t *testing.T) {
+		s := sentinelCatalog(t, cfg)
+		c, ctx := s.c, t.Context()
+		lease, err := c.Lock(ctx, rec.ID, time.Minute)
+		if err != nil {
+			t.Fatalf("Lock() = %v; want a lease", err)
+		}
+		defer lease.Release()
+		if err := s.master.Set(ctx, "wxqr:lock:"+rec.ID, "another worker", time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+		pause(t, s.replica)
+		waits := s.sent.count("wait")
+		if err := c.MarkCalled(ctx, rec.ID, 1, lease); !errors.Is(err, catalog.ErrLockLost) {
+			t.Errorf("MarkCalled() = %v, want ErrLockLost", err)
+		}
+		if n := s.sent.count("wait") - waits; n != 0 {
+			t.Errorf("%d WAITs sent for the refused mark, want none", n)
 		}
 	})
 
