@@ -20,7 +20,7 @@
 //	wxqr:retired-campaigns       set: campaigns retired as a whole (RetireCampaign)
 //	wxqr:apps                    set: app ids that have at least one code
 //	wxqr:expiry                  sorted set: temporary, not retired codes, score = expires_at (Unix seconds)
-//	wxqr:ticket:{h}              string: the id of the OA code whose ticket hashes to h, left by catalogs before the compact records: read by ByScan, never written
+//	wxqr:ticket:{h}              string: the id of the OA code whose ticket hashes to h, left by catalogs before the compact records: read by ByScan, never written; deleted when a write replaces its record with one that knows the ticket
 //	wxqr:entries:{app_id}        hash: entry key → the id of the Mini Program code it opens (ByEntry)
 //	wxqr:quota:{app_id}:{class}  set: ids that spent a lifetime quota (classes with Lifetime())
 //	wxqr:unmade:{campaign}       set: the ids a campaign asked for that are not made yet (Plan; Put removes the id)

@@ -86,12 +86,13 @@ type stored struct {
 // the ticket of old, the record that next replaces, when next makes that
 // key useless: old was written by that catalog, and next knows its ticket
 // (ByScan then finds the code without the key). A permanent code's key
-// never expires, so the write that replaces its record deletes it.
-func (c *Catalog) legacyTicketKey(old, next stored) (string, bool) {
+// never expires, so the write that replaces its record deletes it. It
+// returns "" when there is no such key.
+func (c *Catalog) legacyTicketKey(old, next stored) string {
 	if !old.legacy || old.rec.Ticket == "" || !next.knows(old.rec.Ticket, next.rec.CreatedAt) {
-		return "", false
+		return ""
 	}
-	return c.keys.legacyTicket(old.rec.Ticket), true
+	return c.keys.legacyTicket(old.rec.Ticket)
 }
 
 // knows reports whether ticket is the code's, in this generation or an

@@ -78,8 +78,10 @@ func (c *Catalog) ByScan(ctx context.Context, s Scan) (*wxqr.Record, error) {
 
 // byLegacyTicket finds the code of a ticket that only the ticket index of
 // a catalog written before the records kept their earlier tickets knows:
-// its keys expire a day after their code, so it serves scans of codes
-// regenerated before the upgrade, for as long as those can be scanned.
+// the keys of temporary codes expire a day after their code, so it serves
+// scans of codes regenerated before the upgrade, for as long as those can be
+// scanned. (A permanent code's key never expires; its record knows its
+// ticket, and the next write of the record deletes the key.)
 func (c *Catalog) byLegacyTicket(ctx context.Context, s Scan, codeKeys []string) (*wxqr.Record, error) {
 	id, err := c.rdb.Get(ctx, c.keys.legacyTicket(s.Ticket)).Result()
 	switch {

@@ -27,8 +27,9 @@ func (k keys) quota(app string, class wxqr.QuotaClass) string {
 func (k keys) entries(app string) string { return k.prefix + "entries:" + app }
 
 // The ticket index of a catalog written before records kept their earlier
-// tickets: read, never written (see ByScan). Its key holds a short hash of
-// the ticket, long enough that two tickets never share one.
+// tickets: read (see ByScan) and deleted (see legacyTicketKey), never
+// written. Its key holds a short hash of the ticket, long enough that two
+// tickets never share one.
 func (k keys) legacyTicket(ticket string) string {
 	sum := sha256.Sum256([]byte(ticket))
 	return k.prefix + "ticket:" + hex.EncodeToString(sum[:16])

@@ -15,9 +15,10 @@ import (
 // ErrLocked is returned by Lock when another worker holds the code.
 var ErrLocked = errors.New("catalog: the code is being made by another worker")
 
-// ErrLockLost is returned (wrapped) by Lease.Check, and by Put with a lease,
-// once the lease's lock lapsed or was taken by another worker: its holder
-// must stop before it calls WeChat or writes anything.
+// ErrLockLost is returned (wrapped) by Lease.Check, and by the writes fenced
+// by a lease (PutHeld, Finish, MarkCalled, DropStaged, NoteRefused), once the
+// lease's lock lapsed or was taken by another worker: its holder must stop
+// before it calls WeChat or writes anything.
 var ErrLockLost = errors.New("catalog: the per-code lock was lost")
 
 // unlockScript deletes a lock only if it still holds the token of the one

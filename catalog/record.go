@@ -210,10 +210,8 @@ func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool, lea
 		deltas.add(c.keys, &next, 1)
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.Set(ctx, codeKey, value.encode(), 0)
-			if old != nil {
-				if key, ok := c.legacyTicketKey(oldStored, value); ok {
-					p.Del(ctx, key)
-				}
+			if key := c.legacyTicketKey(oldStored, value); key != "" {
+				p.Del(ctx, key)
 			}
 			c.index(ctx, p, &next)
 			deltas.queue(ctx, p)

@@ -106,8 +106,8 @@ func (c *Catalog) retire(ctx context.Context, ids []string) (int, error) {
 			deltas.add(c.keys, rec, -1)
 			rec.Retired = true
 			deltas.add(c.keys, rec, 1)
-			legacyTicket, _ := c.legacyTicketKey(value, value)
-			updates = append(updates, update{ids[i], value.encode(), legacyTicket})
+			// The record is its own successor: it knows its ticket.
+			updates = append(updates, update{ids[i], value.encode(), c.legacyTicketKey(value, value)})
 		}
 		if len(updates) == 0 {
 			return nil
