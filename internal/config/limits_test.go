@@ -18,7 +18,7 @@ func TestLoadRateLimits(t *testing.T) {
 		wantErr string
 	}{
 		{"", "wx1:qrcode/create", ratelimit.PerSecond(50), true, ""},
-		{"", "wx1:wxa/getwxacodeunlimit", ratelimit.PerMinute(5000), true, ""},
+		{"", "wx1:wxa/getwxacodeunlimit", ratelimit.PerMinute(4500), true, ""},
 		{"qrcode/create=20/s", "wx1:qrcode/create", ratelimit.PerSecond(20), true, ""},
 		{"wx2:qrcode/create=5/m,qrcode/create=20/s", "wx2:qrcode/create", ratelimit.PerMinute(5), true, ""},
 		{"wx2:qrcode/create=5/m", "wx1:qrcode/create", ratelimit.PerSecond(50), true, ""},
