@@ -102,9 +102,13 @@ func (j *generation) run(ctx context.Context) (*wxqr.Record, error) {
 		return nil, err
 	}
 	if target == 0 {
-		// A task queued again after its code was made (a scan that read the
-		// catalog just before the code's task finished) ends here, for free.
-		j.log.Debug().Int("generation", prev.Generation).Msg("code exists as asked")
+		// Nothing to do, for free: the code was made or retired since the
+		// task was queued (a scan that read the catalog just before the
+		// code's task finished queues it again), or a repair found it whole
+		// (planRepair said so).
+		if !j.p.Repair {
+			j.log.Debug().Int("generation", prev.Generation).Msg("code exists as asked")
+		}
 		return nil, nil
 	}
 	if staged == nil {
