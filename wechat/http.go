@@ -75,7 +75,7 @@ func (r *requester) do(ctx context.Context, op string, req *http.Request) (*resp
 		return nil, r.transportError(ctx, op, "request failed", err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, r.maxBody+1))
+	body, err := readBody(resp, r.maxBody)
 	if err != nil {
 		return nil, r.transportError(ctx, op, fmt.Sprintf("reading body (HTTP %d, %d bytes read)", resp.StatusCode, len(body)), err)
 	}
@@ -84,6 +84,21 @@ func (r *requester) do(ctx context.Context, op string, req *http.Request) (*resp
 	}
 	rsp := &response{status: resp.StatusCode, header: resp.Header, body: body}
 	return rsp, checkResponse(op, rsp)
+}
+
+// readBody reads the body of resp, at most max+1 bytes (the one more says
+// it is too long). A body whose length the response announces is read into a
+// buffer of that length: an image is tens of KB, which io.ReadAll reaches
+// through a dozen grown copies. A body cut short fails as io.ReadAll's does,
+// with the transport's error and what was read.
+func readBody(resp *http.Response, max int64) ([]byte, error) {
+	n := resp.ContentLength
+	if n < 0 || n > max {
+		return io.ReadAll(io.LimitReader(resp.Body, max+1))
+	}
+	body := make([]byte, n)
+	read, err := io.ReadFull(resp.Body, body)
+	return body[:read], err
 }
 
 // checkResponse returns nil for a 2xx status, ErrTransient for 5xx and an
