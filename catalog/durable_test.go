@@ -114,14 +114,22 @@ func TestReplicatedWrites(t *testing.T) {
 	rec := permRecord("wxa1b2c3", wxqr.KindOAPerm, 1, "spring")
 	staged := &catalog.Staged{Generation: 1, Ticket: "t1", URL: "http://weixin.qq.com/q/1", CreatedAt: base}
 
-	t.Run("acknowledged", func(t *testing.T) {
+	// locked returns a catalog on the sentinel set and its lease of rec's
+	// lock, released at the end of the test.
+	locked := func(t *testing.T) (onSentinel, *catalog.Lease) {
+		t.Helper()
 		s := sentinelCatalog(t, cfg)
-		c, ctx := s.c, t.Context()
-		lease, err := c.Lock(ctx, rec.ID, time.Minute)
+		lease, err := s.c.Lock(t.Context(), rec.ID, time.Minute)
 		if err != nil {
 			t.Fatalf("Lock() = %v; want a lease", err)
 		}
-		defer lease.Release()
+		t.Cleanup(lease.Release)
+		return s, lease
+	}
+
+	t.Run("acknowledged", func(t *testing.T) {
+		s, lease := locked(t)
+		c, ctx := s.c, t.Context()
 		if err := c.MarkCalled(ctx, rec.ID, 1, lease); err != nil {
 			t.Fatalf("MarkCalled: %v", err)
 		}
@@ -171,13 +179,8 @@ func TestReplicatedWrites(t *testing.T) {
 	// A call mark refused for a lost lock wrote nothing and waits for
 	// nothing: the replica's silence must not hide why it was refused.
 	t.Run("lost lock, replica paused", func(t *testing.T) {
-		s := sentinelCatalog(t, cfg)
+		s, lease := locked(t)
 		c, ctx := s.c, t.Context()
-		lease, err := c.Lock(ctx, rec.ID, time.Minute)
-		if err != nil {
-			t.Fatalf("Lock() = %v; want a lease", err)
-		}
-		defer lease.Release()
 		if err := s.master.Set(ctx, "wxqr:lock:"+rec.ID, "another worker", time.Minute).Err(); err != nil {
 			t.Fatal(err)
 		}
