@@ -153,7 +153,8 @@ func (s stored) encode() []byte {
 	set(flagURLInTicket, urlAt >= 0)
 	keyPrefix, keyIsSpecs := strings.CutSuffix(rec.ObjectKey, rec.Spec.Key())
 	set(flagKeyIsSpecs, keyIsSpecs)
-	set(flagTypeIsSpecs, rec.ContentType == rec.Spec.ImageContentType())
+	typeIsSpecs := rec.ContentType == rec.Spec.ImageContentType()
+	set(flagTypeIsSpecs, typeIsSpecs)
 	sha, shaErr := hex.DecodeString(rec.SHA256)
 	shaIsBytes := shaErr == nil && len(sha) == sha256.Size && hex.EncodeToString(sha) == rec.SHA256
 	set(flagSHA256Bytes, shaIsBytes)
@@ -210,7 +211,7 @@ func (s stored) encode() []byte {
 	} else {
 		w.string(rec.ObjectKey)
 	}
-	if rec.ContentType != rec.Spec.ImageContentType() {
+	if !typeIsSpecs {
 		w.string(rec.ContentType)
 	}
 	w.varint(rec.Size)
@@ -399,18 +400,12 @@ type recordReader struct {
 
 var errTruncated = errors.New("record truncated")
 
-func (r *recordReader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.buf)
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.buf = r.buf[n:]
-	return v
-}
+func (r *recordReader) uvarint() uint64 { return readVarint(r, binary.Uvarint) }
+func (r *recordReader) varint() int64   { return readVarint(r, binary.Varint) }
 
-func (r *recordReader) varint() int64 {
-	v, n := binary.Varint(r.buf)
+// readVarint reads one value with decode, binary.Uvarint or binary.Varint.
+func readVarint[T uint64 | int64](r *recordReader, decode func([]byte) (T, int)) T {
+	v, n := decode(r.buf)
 	if n <= 0 {
 		r.fail()
 		return 0

@@ -193,10 +193,12 @@ func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool, lea
 		if old != nil {
 			value.earlier = oldStored.succeed(&next)
 		}
-		var leaving *string // the campaign the code moves out of, if any ("" = none)
-		emptied := false    // whether leaving is a campaign that has no other code
-		if old != nil && old.Campaign != next.Campaign {
-			leaving = &old.Campaign
+		// A code that moves leaves old.Campaign's index ("" = that of the
+		// codes without a campaign), and the campaign itself when it was
+		// its last code.
+		moves := old != nil && old.Campaign != next.Campaign
+		emptied := false
+		if moves {
 			if old.Campaign != "" {
 				if emptied, err = c.onlyMember(ctx, tx, c.keys.campaign(old.Campaign), next.ID); err != nil {
 					return err
@@ -215,10 +217,10 @@ func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool, lea
 			}
 			c.index(ctx, p, &next)
 			deltas.queue(ctx, p)
-			if leaving != nil {
-				p.ZRem(ctx, c.idIndex(*leaving), memberForms(next.ID)...)
+			if moves {
+				p.ZRem(ctx, c.idIndex(old.Campaign), memberForms(next.ID)...)
 				if emptied {
-					p.SRem(ctx, c.keys.campaigns(), *leaving)
+					p.SRem(ctx, c.keys.campaigns(), old.Campaign)
 				}
 			}
 			if also != nil {
