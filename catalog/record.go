@@ -198,11 +198,9 @@ func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool, lea
 		// its last code.
 		moves := old != nil && old.Campaign != next.Campaign
 		emptied := false
-		if moves {
-			if old.Campaign != "" {
-				if emptied, err = c.onlyMember(ctx, tx, c.keys.campaign(old.Campaign), next.ID); err != nil {
-					return err
-				}
+		if moves && old.Campaign != "" {
+			if emptied, err = c.onlyMember(ctx, tx, c.keys.campaign(old.Campaign), next.ID); err != nil {
+				return err
 			}
 		}
 		deltas := counterDeltas{}
