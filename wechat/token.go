@@ -259,9 +259,6 @@ func (s *sharedTokenSource) Token(ctx context.Context) (string, error) {
 	s.mu.Unlock()
 	select {
 	case <-f.done:
-		if f.err == nil {
-			s.hold(f.token)
-		}
 		return f.token, f.err
 	case <-ctx.Done():
 		return "", fmt.Errorf("wechat: %s for %s: waiting for refresh: %w", s.op, s.appID, context.Cause(ctx))
@@ -282,8 +279,13 @@ func (s *sharedTokenSource) hold(token string) {
 	s.held, s.heldUntil = token, time.Now().Add(s.holdFor)
 }
 
+// runFlight refreshes the token for every caller waiting on f, and holds
+// the one it got, once for them all.
 func (s *sharedTokenSource) runFlight(ctx context.Context, f *tokenFlight) {
 	f.token, f.err = s.refresh(ctx)
+	if f.err == nil {
+		s.hold(f.token)
+	}
 	s.mu.Lock()
 	s.flight = nil
 	s.mu.Unlock()
