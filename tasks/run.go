@@ -102,13 +102,6 @@ func (j *generation) run(ctx context.Context) (*wxqr.Record, error) {
 		return nil, err
 	}
 	if target == 0 {
-		// Nothing to do, for free: the code was made or retired since the
-		// task was queued (a scan that read the catalog just before the
-		// code's task finished queues it again), or a repair found it whole
-		// (planRepair said so).
-		if !j.p.Repair {
-			j.log.Debug().Int("generation", prev.Generation).Msg("code exists as asked")
-		}
 		return nil, nil
 	}
 	if staged == nil {
@@ -149,6 +142,10 @@ func (j *generation) plan(ctx context.Context, prev *wxqr.Record, now time.Time)
 	}
 	target, ok := j.target(prev, now)
 	if !ok {
+		// Made or retired since the task was queued: a scan that read the
+		// catalog just before the code's task finished queues it again,
+		// and this run ends for free.
+		j.log.Debug().Int("generation", prev.Generation).Msg("code exists as asked")
 		return 0, nil, nil
 	}
 	return target, j.staged(target, now), nil
