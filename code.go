@@ -230,10 +230,12 @@ func (s Spec) Scene() string {
 // pushes a numeric scene_id in decimal, a scene_str or (for a number) a
 // scene_id.
 func SceneSpecs(app, scene string) []Spec {
+	n, err := strconv.ParseInt(scene, 10, 64)
+	isID := err == nil && n > 0 && strconv.FormatInt(n, 10) == scene
 	var specs []Spec
 	for _, kind := range []Kind{KindOATemp, KindOAPerm} {
 		specs = append(specs, Spec{Kind: kind, AppID: app, SceneStr: scene})
-		if n, err := strconv.ParseInt(scene, 10, 64); err == nil && n > 0 && strconv.FormatInt(n, 10) == scene {
+		if isID {
 			specs = append(specs, Spec{Kind: kind, AppID: app, SceneID: n})
 		}
 	}
