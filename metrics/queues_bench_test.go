@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wxqr/wxqr/internal/redisinfo"
 	"github.com/wxqr/wxqr/internal/testenv"
 )
 
@@ -151,15 +152,15 @@ func serverCalls(b *testing.B, rdb *redis.Client) int64 {
 		b.Fatal(err)
 	}
 	var total int64
-	for line := range strings.Lines(info) {
-		_, stats, ok := strings.Cut(line, ":calls=")
-		if !ok {
+	for name, stats := range redisinfo.Parse(info) {
+		calls, ok := strings.CutPrefix(stats, "calls=")
+		if !strings.HasPrefix(name, "cmdstat_") || !ok {
 			continue
 		}
-		calls, _, _ := strings.Cut(stats, ",")
+		calls, _, _ = strings.Cut(calls, ",")
 		n, err := strconv.ParseInt(calls, 10, 64)
 		if err != nil {
-			b.Fatalf("INFO commandstats: %q: %v", line, err)
+			b.Fatalf("INFO commandstats %s: %q: %v", name, stats, err)
 		}
 		total += n
 	}

@@ -54,11 +54,11 @@ func (h *replyBytes) add(cmd redis.Cmder) {
 	h.bytes += int64(len(cmd.String()))
 }
 
-// fillCatalog writes n temporary codes in 10 campaigns the way Put indexes
-// them, pipelined a thousand at a time, then has Recount count them: the
+// fillCatalog writes n temporary codes in 10 campaigns into the indexes Put
+// keeps, pipelined a thousand at a time, then has Recount count them: the
 // catalog's own counting, without Put's transaction per code. The records
-// are JSON, as a catalog written before the compact form holds them: they
-// read the same, a little larger.
+// are JSON and the index members hex ids, as a catalog written before the
+// compact form holds them: they read the same, a little larger.
 func fillCatalog(b *testing.B, rdb *redis.Client, cat *catalog.Catalog, n int) {
 	b.Helper()
 	ctx := b.Context()
