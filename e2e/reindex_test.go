@@ -88,4 +88,12 @@ func TestReindexUpgradesAnEarlierCatalog(t *testing.T) {
 	if after := h.export(); !reflect.DeepEqual(before, after) {
 		t.Errorf("the upgraded catalog exports %d codes, want the %d from before, identical", len(after), len(before))
 	}
+	// Each stored image still decodes to its record's url, and the upgrade
+	// asked WeChat for nothing.
+	if got := len(h.checkStored()); got != 10 {
+		t.Errorf("%d codes stored, want 10", got)
+	}
+	if got := h.sim.Calls(wechatsim.APICreateQRCode); got != 10 {
+		t.Errorf("qrcode/create called %d times, want 10, one per code", got)
+	}
 }
