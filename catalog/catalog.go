@@ -170,18 +170,15 @@ func NewWithConfig(rdb redis.UniversalClient, cfg Config) (*Catalog, error) {
 	}, nil
 }
 
-// maxTxAttempts bounds the optimistic transactions (WATCH/MULTI/EXEC) that
-// Put and Retire retry when another writer touched the same keys between
+// maxTxAttempts bounds the optimistic transactions (WATCH/MULTI/EXEC, or a
+// commit: see commit.go) that Put and Retire retry when another writer touched the same keys between
 // their read and their write. One code is written by one task at a time, so
 // conflicts are rare and short; codes moving between campaigns all watch the
 // campaign they leave, though, so busy writers can collide again and again.
 const maxTxAttempts = 16
 
 // transact runs fn in an optimistic transaction watching keys, retrying
-// while another client changes a watched key first. Before each retry it
-// waits a random while of up to a millisecond per failed attempt, so that
-// writers that collided do not retry in step and collide again (on a loaded
-// machine their reads take long enough for that to repeat 16 times).
+// while another client changes a watched key first (see conflictPause).
 func (c *Catalog) transact(ctx context.Context, fn func(*redis.Tx) error, keys ...string) error {
 	for attempt := 1; attempt <= maxTxAttempts; attempt++ {
 		err := c.rdb.Watch(ctx, fn, keys...)
@@ -191,13 +188,24 @@ func (c *Catalog) transact(ctx context.Context, fn func(*redis.Tx) error, keys .
 		if attempt == maxTxAttempts {
 			break
 		}
-		backoff := time.NewTimer(rand.N(time.Duration(attempt) * time.Millisecond))
-		select {
-		case <-ctx.Done():
-			backoff.Stop()
-			return ctx.Err()
-		case <-backoff.C:
+		if err := conflictPause(ctx, attempt); err != nil {
+			return err
 		}
 	}
 	return fmt.Errorf("still conflicting after %d attempts: %w", maxTxAttempts, redis.TxFailedErr)
+}
+
+// conflictPause waits before an optimistic transaction's next attempt a
+// random while of up to a millisecond per failed attempt, so that writers
+// that collided do not retry in step and collide again (on a loaded machine
+// their reads take long enough for that to repeat 16 times).
+func conflictPause(ctx context.Context, attempt int) error {
+	backoff := time.NewTimer(rand.N(time.Duration(attempt) * time.Millisecond))
+	defer backoff.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-backoff.C:
+		return nil
+	}
 }

@@ -506,7 +506,8 @@ func (o observer) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Proc
 }
 
 // Put and Retire read, then write: a write by someone else in between must
-// make them retry (they WATCH what they read), never be lost.
+// make them retry (Retire WATCHes what it read, Put's commit checks it),
+// never be lost.
 func TestTransactionsRetryOnConflict(t *testing.T) {
 	gen2 := tempRecord("conflict", "a", base.Add(24*time.Hour))
 	gen2.Generation = 2
@@ -539,10 +540,10 @@ func TestTransactionsRetryOnConflict(t *testing.T) {
 			check:  retiredGeneration2,
 		},
 		{
-			// Put sees campaign a hold only the leaving code, and would drop
-			// the name a from the campaigns.
+			// Put read the leaving code as campaign a's only one; whether
+			// the move empties a is decided when it writes.
 			name:   "a code joins the campaign another one empties",
-			after:  "zcard",
+			after:  "get",
 			meddle: func(t *testing.T, other *catalog.Catalog) { mustPut(t, other, joining) },
 			act: func(t *testing.T, c *catalog.Catalog) {
 				moved := *gen2

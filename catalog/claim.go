@@ -81,7 +81,7 @@ func (c *Catalog) Claim(ctx context.Context, id string, ttl time.Duration, campa
 	if !lock.Val() {
 		return nil, ErrLocked
 	}
-	claim, err := c.decodeClaim(id, record, staged, called, retired)
+	claim, seen, err := c.decodeClaim(id, record, staged, called, retired)
 	if err != nil {
 		l.unlock()
 		return nil, fmt.Errorf("catalog: claim %s: %w", id, err)
@@ -90,32 +90,48 @@ func (c *Catalog) Claim(ctx context.Context, id string, ttl time.Duration, campa
 		return nil, fmt.Errorf("catalog: claim %s: %w", id, err)
 	}
 	go l.renew(ttl)
+	// What put decides on, read under the lock: Finish needs no reads.
+	seen.conds = append([]cond{{args: []any{"get", l.key}, reply: stringReply(l.token)}}, seen.conds...)
+	l.seen, l.seenCampaign = seen, campaign
 	claim.Lease = l
 	return claim, nil
 }
 
-// decodeClaim reads the answers of Claim's pipeline.
-func (c *Catalog) decodeClaim(id string, record *redis.StringCmd, staged *redis.MapStringStringCmd, called *redis.StringCmd, retired *redis.BoolCmd) (*Claim, error) {
+// decodeClaim reads the answers of Claim's pipeline, and returns with the
+// claim what put would read of them (but for the lock).
+func (c *Catalog) decodeClaim(id string, record *redis.StringCmd, staged *redis.MapStringStringCmd, called *redis.StringCmd, retired *redis.BoolCmd) (*Claim, *putState, error) {
 	claim := &Claim{}
-	if data, err := record.Bytes(); err == nil {
-		if claim.Record, err = decodeRecord(id, data); err != nil {
-			return nil, err
+	seen := &putState{}
+	data, err := record.Result()
+	if err == nil {
+		if seen.old, err = decodeStored(id, []byte(data)); err != nil {
+			return nil, nil, err
 		}
+		claim.Record = seen.old.rec
 	}
+	reply, err := replyOf(data, err)
+	if err != nil {
+		return nil, nil, err
+	}
+	seen.conds = append(seen.conds, cond{args: []any{"get", c.keys.code(id)}, reply: reply})
 	if fields := staged.Val(); len(fields) > 0 {
 		s, err := decodeStaged(fields)
 		if err != nil {
-			return nil, fmt.Errorf("staged result: %w", err)
+			return nil, nil, fmt.Errorf("staged result: %w", err)
 		}
 		claim.Staged = s
 	}
 	if called.Err() == nil {
 		gen, err := called.Int()
 		if err != nil {
-			return nil, fmt.Errorf("call mark: %w", err)
+			return nil, nil, fmt.Errorf("call mark: %w", err)
 		}
 		claim.Called = gen
 	}
-	claim.CampaignRetired = retired != nil && retired.Val()
-	return claim, nil
+	if retired != nil {
+		claim.CampaignRetired = retired.Val()
+		seen.campaignRetired = claim.CampaignRetired
+		seen.conds = append(seen.conds, cond{args: retired.Args(), reply: boolReply(claim.CampaignRetired)})
+	}
+	return claim, seen, nil
 }

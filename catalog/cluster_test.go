@@ -65,6 +65,27 @@ func TestScriptsOnCluster(t *testing.T) {
 			t.Fatalf("DropStaged: %v", err)
 		}
 	})
+	t.Run("claim, finish, move", func(t *testing.T) {
+		claim, err := c.Claim(ctx, temp.ID, time.Minute, "spring")
+		if err != nil {
+			t.Fatalf("Claim: %v", err)
+		}
+		defer claim.Lease.Release()
+		if err := c.Stage(ctx, temp.ID, &catalog.Staged{Generation: 2, Ticket: "t", CreatedAt: base}); err != nil {
+			t.Fatalf("Stage: %v", err)
+		}
+		next := *temp
+		next.Generation = 2
+		if err := c.Finish(ctx, &next, claim.Lease); err != nil {
+			t.Fatalf("Finish: %v", err)
+		}
+		// The move empties no campaign: perm stays in spring.
+		next.Campaign = "autumn"
+		mustPut(t, c, &next)
+		if got := mustGet(t, c, temp.ID); got.Generation != 2 || got.Campaign != "autumn" {
+			t.Errorf("Get = generation %d of %q, want generation 2 of autumn", got.Generation, got.Campaign)
+		}
+	})
 	t.Run("retire", func(t *testing.T) {
 		if n, err := c.Retire(ctx, temp.ID); err != nil || n != 1 {
 			t.Errorf("Retire = %d, %v; want 1", n, err)

@@ -212,8 +212,8 @@ func TestReplicatedWrites(t *testing.T) {
 		if n := s.sent.count("wait"); n != 0 {
 			t.Errorf("%d WAITs sent, want none", n)
 		}
-		if n := s.sent.count("watch"); n != 1 {
-			t.Errorf("%d WATCHes sent, want 1 (Put's own)", n)
+		if n := s.sent.count("watch"); n != 0 {
+			t.Errorf("%d WATCHes sent, want none (Put commits in one script)", n)
 		}
 	})
 }

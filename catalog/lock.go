@@ -48,6 +48,10 @@ type Lease struct {
 	renewed chan struct{}
 	bg      context.Context
 	release sync.Once
+	// seen is what Claim read that a put of a record of seenCampaign
+	// decides on, for the first put under the lease (claimed).
+	seen         *putState
+	seenCampaign string
 }
 
 // Lock takes the code id for one worker, so that two runs of one task (a
@@ -128,6 +132,17 @@ func (l *Lease) check(got string, err error) error {
 // refused: the lock no longer holds the lease's token.
 func (l *Lease) notHeld() error {
 	return fmt.Errorf("%w: %s is not held", ErrLockLost, l.key)
+}
+
+// claimed returns, once, what Claim read for a put of a record of
+// campaign under l; nil when it read something else, l has none or is nil.
+func (l *Lease) claimed(campaign string) *putState {
+	if l == nil || l.seen == nil || l.seenCampaign != campaign {
+		return nil
+	}
+	s := l.seen
+	l.seen = nil
+	return s
 }
 
 // Release stops the renewal and releases the lock if it is still held. It is

@@ -111,9 +111,7 @@ func (c *Catalog) Finish(ctx context.Context, rec *wxqr.Record, lease *Lease) er
 	}
 	drop := append(c.stagedKeys(rec.ID), c.keys.called(rec.ID))
 	_, err := c.put(ctx, rec, false, lease, func(p redis.Pipeliner) {
-		// EVAL and not EVALSHA: inside MULTI a script that Redis forgot
-		// (a restart, a failover) would fail after the record was written.
-		p.Eval(ctx, dropHeldScript, drop, rec.ID)
+		p.Eval(ctx, dropHeldScript, drop, rec.ID) // a function of the commit (commitFns)
 		p.Del(ctx, lease.key)
 	})
 	if err != nil {
@@ -123,121 +121,163 @@ func (c *Catalog) Finish(ctx context.Context, rec *wxqr.Record, lease *Lease) er
 	return nil
 }
 
-// putReads reads, on tx's connection in one round trip, what put decides
-// on: whether lease (if any) still holds its lock, the stored value of id
-// (its rec nil if there is none), and whether campaign is retired.
-func (c *Catalog) putReads(ctx context.Context, tx *redis.Tx, id, campaign string, lease *Lease) (old stored, campaignRetired bool, err error) {
-	var lock, record *redis.StringCmd
-	var retired *redis.BoolCmd
-	_, err = tx.Pipelined(ctx, func(p redis.Pipeliner) error {
-		if lease != nil {
-			lock = p.Get(ctx, lease.key)
-		}
-		record = p.Get(ctx, c.keys.code(id))
-		if campaign != "" {
-			retired = p.SIsMember(ctx, c.keys.retiredCampaigns(), campaign)
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return stored{}, false, err
+// putState is what put decides on: the stored value of the code (its rec
+// nil if there is none) and whether the record's campaign is retired, with
+// the reads that gave them, the conditions of put's commit.
+type putState struct {
+	old             stored
+	campaignRetired bool
+	conds           []cond
+}
+
+// readPut reads, in one round trip, what put decides on: whether lease (if
+// any) still holds its lock, the stored value of id, and whether campaign
+// is retired.
+func (c *Catalog) readPut(ctx context.Context, id, campaign string, lease *Lease) (*putState, error) {
+	var reads [][]any
+	if lease != nil {
+		reads = append(reads, []any{"get", lease.key})
+	}
+	reads = append(reads, []any{"get", c.keys.code(id)})
+	if campaign != "" {
+		reads = append(reads, []any{"sismember", c.keys.retiredCampaigns(), campaign})
+	}
+	pipe := c.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(reads))
+	for i, args := range reads {
+		cmds[i] = pipe.Do(ctx, args...)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
 	}
 	if lease != nil {
-		if err := lease.check(lock.Result()); err != nil {
-			return stored{}, false, err
+		if err := lease.check(cmds[0].Text()); err != nil {
+			return nil, err
 		}
 	}
-	switch data, err := record.Bytes(); {
+	s := &putState{conds: make([]cond, len(reads))}
+	for i, cmd := range cmds {
+		reply, err := replyOf(cmd.Result())
+		if err != nil {
+			return nil, err
+		}
+		s.conds[i] = cond{args: reads[i], reply: reply}
+	}
+	record := cmds[len(cmds)-1]
+	if campaign != "" {
+		record = cmds[len(cmds)-2]
+		s.campaignRetired = cmds[len(cmds)-1].Val() == int64(1)
+	}
+	switch data, err := record.Text(); {
 	case errors.Is(err, redis.Nil):
 	case err != nil:
-		return stored{}, false, err
+		return nil, err
 	default:
-		if old, err = decodeStored(id, data); err != nil {
-			return stored{}, false, err
+		if s.old, err = decodeStored(id, []byte(data)); err != nil {
+			return nil, err
 		}
 	}
-	if retired != nil {
-		if campaignRetired, err = retired.Result(); err != nil {
-			return stored{}, false, err
-		}
-	}
-	return old, campaignRetired, nil
+	return s, nil
 }
 
 // put is Put; with keepNewer it leaves a stored record of a higher
 // generation alone and reports written == false; with a lease it writes only
 // while the lease holds its lock; also, if not nil, queues more writes in
-// the same transaction.
+// the same transaction. It reads what it decides on, then writes in one
+// commit that applies only while those reads still stand (see commit.go),
+// reading again when another writer came between. A lease that took its
+// lock with Claim gives the first attempt what Claim read.
 func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool, lease *Lease, also func(redis.Pipeliner)) (written bool, err error) {
 	if err := checkRecord(rec); err != nil {
 		return false, fmt.Errorf("catalog: put: %w", err)
 	}
 	next := canonical(rec)
-	codeKey := c.keys.code(next.ID)
-	watched := []string{codeKey, c.keys.retiredCampaigns()}
-	if lease != nil {
-		watched = append(watched, lease.key)
+	seen := lease.claimed(next.Campaign)
+	for attempt := 1; ; attempt++ {
+		if seen == nil {
+			if seen, err = c.readPut(ctx, next.ID, next.Campaign, lease); err != nil {
+				break
+			}
+		}
+		written, err = c.putOnce(ctx, seen, &next, rec.Retired, keepNewer, lease, also)
+		if !errors.Is(err, errConflict) {
+			break
+		}
+		if attempt == maxTxAttempts {
+			err = fmt.Errorf("still conflicting after %d attempts: %w", maxTxAttempts, redis.TxFailedErr)
+			break
+		}
+		if err = conflictPause(ctx, attempt); err != nil {
+			break
+		}
+		seen = nil
 	}
-	err = c.transact(ctx, func(tx *redis.Tx) error {
-		written = false
-		oldStored, campaignRetired, err := c.putReads(ctx, tx, next.ID, next.Campaign, lease)
-		if err != nil {
-			return err
-		}
-		old := oldStored.rec
-		if keepNewer && old != nil && old.Generation > next.Generation {
-			return nil
-		}
-		next.Retired = rec.Retired || old != nil && old.Retired || campaignRetired
-		value := stored{rec: &next}
-		if old != nil {
-			value.earlier = oldStored.succeed(&next)
-		}
-		// A code that moves leaves old.Campaign's index ("" = that of the
-		// codes without a campaign), and the campaign itself when it was
-		// its last code.
-		moves := old != nil && old.Campaign != next.Campaign
-		emptied := false
-		if moves && old.Campaign != "" {
-			if emptied, err = c.onlyMember(ctx, tx, c.keys.campaign(old.Campaign), next.ID); err != nil {
-				return err
-			}
-		}
-		deltas := counterDeltas{}
-		if old != nil {
-			deltas.add(c.keys, old, -1)
-		}
-		deltas.add(c.keys, &next, 1)
-		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.Set(ctx, codeKey, value.encode(), 0)
-			if key := c.legacyTicketKey(oldStored, value); key != "" {
-				p.Del(ctx, key)
-			}
-			c.index(ctx, p, &next)
-			deltas.queue(ctx, p)
-			if moves {
-				p.ZRem(ctx, c.idIndex(old.Campaign), memberForms(next.ID)...)
-				if emptied {
-					p.SRem(ctx, c.keys.campaigns(), old.Campaign)
-				}
-			}
-			if also != nil {
-				also(p)
-			}
-			return nil
-		})
-		written = err == nil
-		if written {
-			// The record is what says "done": it must outlive a failover.
-			err = c.awaitReplicas(ctx, tx)
-		}
-		return err
-	}, watched...)
 	if err != nil {
-		return false, fmt.Errorf("catalog: put %s: %w", next.ID, err)
+		return written, fmt.Errorf("catalog: put %s: %w", next.ID, err)
 	}
 	return written, nil
 }
+
+// putOnce decides put's writes on seen and commits them, or fails with
+// errConflict when what it saw changed meanwhile.
+func (c *Catalog) putOnce(ctx context.Context, seen *putState, next *wxqr.Record, retired, keepNewer bool, lease *Lease, also func(redis.Pipeliner)) (bool, error) {
+	old := seen.old.rec
+	if keepNewer && old != nil && old.Generation > next.Generation {
+		return false, nil
+	}
+	next.Retired = retired || old != nil && old.Retired || seen.campaignRetired
+	value := stored{rec: next}
+	if old != nil {
+		value.earlier = seen.old.succeed(next)
+	}
+	deltas := counterDeltas{}
+	if old != nil {
+		deltas.add(c.keys, old, -1)
+	}
+	deltas.add(c.keys, next, 1)
+	p := c.rdb.Pipeline()
+	p.Set(ctx, c.keys.code(next.ID), value.encode(), 0)
+	if key := c.legacyTicketKey(seen.old, value); key != "" {
+		p.Del(ctx, key)
+	}
+	c.index(ctx, p, next)
+	deltas.queue(ctx, p)
+	if old != nil && old.Campaign != next.Campaign {
+		c.leave(ctx, p, old.Campaign, next.ID)
+	}
+	if also != nil {
+		also(p)
+	}
+	// The record is what says "done": with Config.MinReplicas, it must
+	// outlive a failover (commit waits for the replicas).
+	written, failed, err := c.commit(ctx, seen.conds, p)
+	if errors.Is(err, errConflict) && lease != nil && failed == 1 {
+		return false, lease.notHeld()
+	}
+	return written, err
+}
+
+// leave queues the removal of code id from the index of campaign ("" =
+// that of the codes without a campaign), and of the campaign itself when
+// it was its last code.
+func (c *Catalog) leave(ctx context.Context, p redis.Pipeliner, campaign, id string) {
+	if campaign == "" {
+		p.ZRem(ctx, c.idIndex(""), memberForms(id)...)
+		return
+	}
+	p.Eval(ctx, leaveIndexScript, []string{c.idIndex(campaign), c.keys.campaigns()},
+		append([]any{campaign}, memberForms(id)...)...)
+}
+
+// leaveIndexScript removes a code from a campaign's index (KEYS[1]) and the
+// campaign from the campaigns (KEYS[2]) when that emptied it. ARGV: the
+// campaign, then the forms of the code's id (memberForms).
+const leaveIndexScript = `
+redis.call("ZREM", KEYS[1], unpack(ARGV, 2))
+if redis.call("ZCARD", KEYS[1]) == 0 then
+	redis.call("SREM", KEYS[2], ARGV[1])
+end
+return 0`
 
 // index queues the index updates for the stored record rec.
 func (c *Catalog) index(ctx context.Context, p redis.Pipeliner, rec *wxqr.Record) {
@@ -281,29 +321,6 @@ func ticketExpiry(rec *wxqr.Record) time.Time {
 // that will need regenerating.
 func expires(rec *wxqr.Record) bool {
 	return rec.Kind.Temporary() && !rec.Retired && !rec.ExpiresAt.IsZero()
-}
-
-// onlyMember watches the id index key and reports whether id is its only
-// member, so that the transaction can drop the emptied campaign by name, and
-// fails if someone adds to it meanwhile.
-func (c *Catalog) onlyMember(ctx context.Context, tx *redis.Tx, key, id string) (bool, error) {
-	if err := tx.Watch(ctx, key).Err(); err != nil {
-		return false, err
-	}
-	n, err := tx.ZCard(ctx, key).Result()
-	if err != nil || n != 1 {
-		return n == 0, err
-	}
-	for _, m := range memberForms(id) {
-		err := tx.ZScore(ctx, key, m.(string)).Err()
-		if err == nil {
-			return true, nil
-		}
-		if !errors.Is(err, redis.Nil) {
-			return false, err
-		}
-	}
-	return false, nil
 }
 
 // checkRecord refuses records that would be indexed under one identity and

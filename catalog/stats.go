@@ -102,6 +102,7 @@ return 0`
 // queue queues the changes on p, in one script call; nothing if every
 // change is zero. The script's source goes with the call (EVAL, not
 // EVALSHA): inside MULTI a missing script could not be loaded and retried.
+// In a commit (put's) it runs as one of commitFns.
 func (d counterDeltas) queue(ctx context.Context, p redis.Pipeliner) {
 	var keys []string
 	var args []any

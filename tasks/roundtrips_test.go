@@ -56,19 +56,19 @@ func TestGenerateRoundTrips(t *testing.T) {
 		// limiter 1, call mark with its lock check 1, stage 1, then for an
 		// Official Account code showqrcode (no lock check: it spends no
 		// quota; the breaker holds its success as it does create's); lock
-		// check 1, Finish 3 (WATCH, reads, MULTI/EXEC). The storage watch
-		// sends nothing for a successful put while no put has failed.
+		// check 1, Finish 1 (on what Claim read). The storage watch sends
+		// nothing for a successful put while no put has failed.
 		max int64
 	}{
 		{"oa_temp", func(n int) wxqr.Spec {
 			return wxqr.Spec{Kind: wxqr.KindOATemp, AppID: oaApp, SceneID: int64(n + 1)}
-		}, 10},
+		}, 8},
 		{"oa_perm", func(n int) wxqr.Spec {
 			return wxqr.Spec{Kind: wxqr.KindOAPerm, AppID: oaApp, SceneID: int64(n + 1)}
-		}, 10},
+		}, 8},
 		{"wxa_qrcode", func(n int) wxqr.Spec {
 			return wxqr.Spec{Kind: wxqr.KindWxaQRCode, AppID: mpApp, Path: fmt.Sprintf("pages/index?n=%d", n)}
-		}, 10},
+		}, 8},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,0 +1,96 @@
+package catalog_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wxqr/wxqr"
+	"github.com/wxqr/wxqr/catalog"
+)
+
+// Finish decides on what Claim read and writes in one round trip: whatever
+// another writer changed since the claim must still be seen, by reading
+// again, and a lock lost since must still stop it.
+func TestFinishAfterWritesSinceClaim(t *testing.T) {
+	tests := []struct {
+		name string
+		// meddle writes, as another worker or an operator, after the claim.
+		meddle func(t *testing.T, c *catalog.Catalog, rdb *redis.Client, rec *wxqr.Record)
+		// check looks at what Finish wrote; err is what it returned.
+		check func(t *testing.T, c *catalog.Catalog, rec *wxqr.Record, err error)
+	}{
+		{
+			name: "nothing",
+			check: func(t *testing.T, c *catalog.Catalog, rec *wxqr.Record, err error) {
+				if got := mustGet(t, c, rec.ID); err != nil || got.Generation != 2 || got.Retired {
+					t.Errorf("Finish = %v; record generation %d retired %v, want generation 2 not retired", err, got.Generation, got.Retired)
+				}
+			},
+		},
+		{
+			name: "the campaign was retired",
+			meddle: func(t *testing.T, c *catalog.Catalog, _ *redis.Client, rec *wxqr.Record) {
+				if _, err := c.RetireCampaign(t.Context(), rec.Campaign); err != nil {
+					t.Fatal(err)
+				}
+			},
+			check: func(t *testing.T, c *catalog.Catalog, rec *wxqr.Record, err error) {
+				if got := mustGet(t, c, rec.ID); err != nil || got.Generation != 2 || !got.Retired {
+					t.Errorf("Finish = %v; record generation %d retired %v, want generation 2 retired", err, got.Generation, got.Retired)
+				}
+			},
+		},
+		{
+			name: "the code was retired",
+			meddle: func(t *testing.T, c *catalog.Catalog, _ *redis.Client, rec *wxqr.Record) {
+				mustRetire(t, c, rec.ID)
+			},
+			check: func(t *testing.T, c *catalog.Catalog, rec *wxqr.Record, err error) {
+				if got := mustGet(t, c, rec.ID); err != nil || got.Generation != 2 || !got.Retired {
+					t.Errorf("Finish = %v; record generation %d retired %v, want generation 2 retired", err, got.Generation, got.Retired)
+				}
+				if expiring, err := c.Expiring(t.Context(), base.Add(1000*time.Hour), 10); err != nil || len(expiring) != 0 {
+					t.Errorf("Expiring = %v, %v; want no retired code", expiring, err)
+				}
+			},
+		},
+		{
+			name: "another worker took the lock",
+			meddle: func(t *testing.T, _ *catalog.Catalog, rdb *redis.Client, rec *wxqr.Record) {
+				if err := rdb.Set(t.Context(), "wxqr:lock:"+rec.ID, "another worker's token", time.Minute).Err(); err != nil {
+					t.Fatal(err)
+				}
+			},
+			check: func(t *testing.T, c *catalog.Catalog, rec *wxqr.Record, err error) {
+				if !errors.Is(err, catalog.ErrLockLost) {
+					t.Errorf("Finish = %v, want ErrLockLost", err)
+				}
+				if got := mustGet(t, c, rec.ID); got.Generation != 1 {
+					t.Errorf("record generation %d, want 1 untouched", got.Generation)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			c, rdb := newCatalog(t, catalog.Config{})
+			old := tempRecord("finish", "spring", base.Add(time.Hour))
+			mustPut(t, c, old)
+			claim, err := c.Claim(ctx, old.ID, time.Minute, old.Campaign)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer claim.Lease.Release()
+			if tt.meddle != nil {
+				tt.meddle(t, c, rdb, old)
+			}
+			next := tempRecord("finish", "spring", base.Add(25*time.Hour))
+			next.Generation = 2
+			tt.check(t, c, next, c.Finish(ctx, next, claim.Lease))
+		})
+	}
+}
