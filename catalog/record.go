@@ -134,49 +134,38 @@ type putState struct {
 // any) still holds its lock, the stored value of id, and whether campaign
 // is retired.
 func (c *Catalog) readPut(ctx context.Context, id, campaign string, lease *Lease) (*putState, error) {
-	var reads [][]any
-	if lease != nil {
-		reads = append(reads, []any{"get", lease.key})
-	}
-	reads = append(reads, []any{"get", c.keys.code(id)})
-	if campaign != "" {
-		reads = append(reads, []any{"sismember", c.keys.retiredCampaigns(), campaign})
-	}
 	pipe := c.rdb.Pipeline()
-	cmds := make([]*redis.Cmd, len(reads))
-	for i, args := range reads {
-		cmds[i] = pipe.Do(ctx, args...)
+	var lock, retired *redis.Cmd
+	if lease != nil {
+		lock = pipe.Do(ctx, "get", lease.key)
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	record := pipe.Do(ctx, "get", c.keys.code(id))
+	if campaign != "" {
+		retired = pipe.Do(ctx, "sismember", c.keys.retiredCampaigns(), campaign)
+	}
+	cmds, err := pipe.Exec(ctx)
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, err
 	}
-	if lease != nil {
-		if err := lease.check(cmds[0].Text()); err != nil {
+	if lock != nil {
+		if err := lease.check(lock.Text()); err != nil {
 			return nil, err
 		}
 	}
-	s := &putState{conds: make([]cond, len(reads))}
-	for i, cmd := range cmds {
-		reply, err := replyOf(cmd.Result())
+	s := &putState{}
+	for _, cmd := range cmds {
+		reply, err := replyOf(cmd.(*redis.Cmd).Result())
 		if err != nil {
 			return nil, err
 		}
-		s.conds[i] = cond{args: reads[i], reply: reply}
+		s.conds = append(s.conds, cond{args: cmd.Args(), reply: reply})
 	}
-	record := cmds[len(cmds)-1]
-	if campaign != "" {
-		record = cmds[len(cmds)-2]
-		s.campaignRetired = cmds[len(cmds)-1].Val() == int64(1)
-	}
-	switch data, err := record.Text(); {
-	case errors.Is(err, redis.Nil):
-	case err != nil:
-		return nil, err
-	default:
+	if data, err := record.Text(); err == nil {
 		if s.old, err = decodeStored(id, []byte(data)); err != nil {
 			return nil, err
 		}
 	}
+	s.campaignRetired = retired != nil && retired.Val() == int64(1)
 	return s, nil
 }
 
