@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -30,45 +31,59 @@ func report(w io.Writer, o *options, rounds []round) {
 		}
 		return fmt.Sprintf("%.2f", a/b)
 	}
+	// Each row is measured for some of the ways of making the codes: wxqr,
+	// the naive loop, the naive loop on asynq.
 	type row struct {
-		name        string
-		wxqr, naive func(round) float64
-		format      string
+		name   string
+		of     func(measured) float64
+		in     [3]bool
+		format string
+	}
+	all, queues := [3]bool{true, true, true}, [3]bool{true, false, true}
+	perCode := func(f func(measured) float64) func(measured) float64 {
+		return func(m measured) float64 { return f(m) / float64(max(m.codes, 1)) }
+	}
+	msOf := func(d func(measured) time.Duration) func(measured) float64 {
+		return perCode(func(m measured) float64 { return d(m).Seconds() * 1000 })
 	}
 	rows := []row{
-		{"codes/s", func(r round) float64 { return perSecond(r.wxqr.codes, r.wxqr.elapsed) },
-			func(r round) float64 { return perSecond(r.naive.codes, r.naive.elapsed) }, "%.0f"},
-		{"CPU per code, the process making codes", func(r round) float64 { return ms(r.wxqr.cpu, r.wxqr.codes) },
-			func(r round) float64 { return ms(r.naive.cpu, r.naive.codes) }, "%.2f ms"},
-		{"MinIO CPU per code", func(r round) float64 { return ms(r.wxqr.minioCPU, r.wxqr.codes) },
-			func(r round) float64 { return ms(r.naive.minioCPU, r.naive.codes) }, "%.2f ms"},
-		{"Redis CPU per code", func(r round) float64 { return ms(r.wxqr.redisCPU, r.wxqr.codes) },
-			nil, "%.2f ms"},
-		{"Redis commands per code (the worker's and bench's polling)", func(r round) float64 { return float64(r.wxqr.redis.commands) / float64(max(r.wxqr.codes, 1)) },
-			nil, "%.1f"},
-		{"Redis traffic per code, in and out", func(r round) float64 { return float64(r.wxqr.redis.bytes) / 1024 / float64(max(r.wxqr.codes, 1)) },
-			nil, "%.1f KB"},
-		{"Redis bytes per finished code", func(r round) float64 { return float64(r.redisBytes) / float64(max(r.wxqr.codes, 1)) },
-			nil, "%.0f B"},
-		{"new connections to the simulator", func(r round) float64 { return float64(r.wxqr.conns) },
-			func(r round) float64 { return float64(r.naive.conns) }, "%.0f"},
+		{"codes/s", func(m measured) float64 { return perSecond(m.codes, m.elapsed) }, all, "%.0f"},
+		{"CPU per code, the process making codes", msOf(func(m measured) time.Duration { return m.cpu }), all, "%.2f ms"},
+		{"MinIO CPU per code", msOf(func(m measured) time.Duration { return m.minioCPU }), all, "%.2f ms"},
+		{"Redis CPU per code", msOf(func(m measured) time.Duration { return m.redisCPU }), queues, "%.2f ms"},
+		{"Redis commands per code (the process's and bench's polling)",
+			perCode(func(m measured) float64 { return float64(m.redis.commands) }), queues, "%.1f"},
+		{"Redis traffic per code, in and out", perCode(func(m measured) float64 { return float64(m.redis.bytes) / 1024 }), queues, "%.1f KB"},
+		{"Redis bytes per finished code", perCode(func(m measured) float64 { return float64(m.redisBytes) }), [3]bool{true}, "%.0f B"},
+		{"new connections to the simulator", func(m measured) float64 { return float64(m.conns) }, all, "%.0f"},
 	}
-	fmt.Fprintf(w, "%d codes at concurrency %d, simulator latency %v, median of %d rounds (raw PUTs, naive, wxqr, ...)\n\n",
+	ways := func(r round) [3]measured { return [3]measured{r.wxqr, r.naive, r.queued} }
+	fmt.Fprintf(w, "%d codes at concurrency %d, simulator latency %v, median of %d rounds (raw PUTs, naive, naive on asynq, wxqr, ...)\n\n",
 		n, o.concurrency, o.latency, len(rounds))
-	fmt.Fprintln(w, "| measure | wxqr | naive loop | wxqr / naive |")
-	fmt.Fprintln(w, "|---|---|---|---|")
+	fmt.Fprintln(w, "| measure | wxqr | naive loop | naive loop on asynq | wxqr / naive | wxqr / naive on asynq |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|")
 	for _, r := range rows {
-		naive, rat := "—", "—"
-		if r.naive != nil {
-			naive = fmt.Sprintf(r.format, med(r.naive))
-			rat = fmt.Sprintf("%.2f", med(func(x round) float64 {
-				if v := r.naive(x); v != 0 {
-					return r.wxqr(x) / v
-				}
-				return 0
-			}))
+		cells := []string{r.name}
+		for i := range 3 {
+			cell := "—"
+			if r.in[i] {
+				cell = fmt.Sprintf(r.format, med(func(x round) float64 { return r.of(ways(x)[i]) }))
+			}
+			cells = append(cells, cell)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", r.name, fmt.Sprintf(r.format, med(r.wxqr)), naive, rat)
+		for i := 1; i < 3; i++ {
+			cell := "—"
+			if r.in[i] {
+				cell = fmt.Sprintf("%.2f", med(func(x round) float64 {
+					if v := r.of(ways(x)[i]); v != 0 {
+						return r.of(x.wxqr) / v
+					}
+					return 0
+				}))
+			}
+			cells = append(cells, cell)
+		}
+		fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
 	}
 	puts := med(func(r round) float64 { return perSecond(r.puts.n, r.puts.elapsed) })
 	fmt.Fprintf(w, "\nraw S3 PUTs: %.0f/s, MinIO CPU %.2f ms per PUT; naive loop at %s of it, wxqr at %s\n",

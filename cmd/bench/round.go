@@ -29,10 +29,10 @@ const idlePoll = 100 * time.Millisecond
 type round struct {
 	puts  rawPuts
 	naive measured
-	wxqr  measured
-	// redisBytes is Redis's used_memory after the wxqr run less before
-	// its codes were queued.
-	redisBytes int64
+	// queued is the naive loop's work run by asynq (naiveloop --asynq):
+	// what the queue alone costs.
+	queued measured
+	wxqr   measured
 	// keys is what each kind of key costs, after the wxqr run.
 	keys []keyKind
 }
@@ -53,12 +53,15 @@ type measured struct {
 	redisCPU time.Duration
 	redis    redisStats // Redis's traffic during the run
 	conns    int64      // new connections to the simulator
+	// redisBytes is Redis's used_memory after the run less before its
+	// codes were queued (wxqr's run only).
+	redisBytes int64
 }
 
 func (r round) String() string {
 	return fmt.Sprintf("raw PUT %.0f/s; naive %.0f codes/s, %v CPU/code; wxqr %.0f codes/s, %v CPU/code, %d B Redis/code",
 		perSecond(r.puts.n, r.puts.elapsed), perSecond(r.naive.codes, r.naive.elapsed), perCode(r.naive.cpu, r.naive.codes),
-		perSecond(r.wxqr.codes, r.wxqr.elapsed), perCode(r.wxqr.cpu, r.wxqr.codes), r.redisBytes/int64(max(r.wxqr.codes, 1)))
+		perSecond(r.wxqr.codes, r.wxqr.elapsed), perCode(r.wxqr.cpu, r.wxqr.codes), r.wxqr.redisBytes/int64(max(r.wxqr.codes, 1)))
 }
 
 // round measures raw PUTs, the naive loop and wxqr, in this order. Each
@@ -70,8 +73,11 @@ func (e *env) round(ctx context.Context, i int) (round, error) {
 	if r.puts, err = e.rawPuts(ctx, fmt.Sprintf("raw-%d", i)); err != nil {
 		return r, fmt.Errorf("raw PUTs: %w", err)
 	}
-	if r.naive, err = e.naive(ctx, fmt.Sprintf("naive-%d", i)); err != nil {
+	if r.naive, err = e.naive(ctx, fmt.Sprintf("naive-%d", i), nil); err != nil {
 		return r, fmt.Errorf("naive loop: %w", err)
+	}
+	if r.queued, err = e.queued(ctx, fmt.Sprintf("queued-%d", i)); err != nil {
+		return r, fmt.Errorf("naive loop on asynq: %w", err)
 	}
 	if r, err = e.wxqr(ctx, r, fmt.Sprintf("wxqr-%d", i)); err != nil {
 		return r, fmt.Errorf("wxqr: %w", err)
@@ -116,11 +122,11 @@ func (e *env) rawPuts(ctx context.Context, prefix string) (rawPuts, error) {
 	return rawPuts{n: e.o.codes, elapsed: time.Since(start), minioCPU: processCPU(e.minio.Process.Pid) - minio0}, nil
 }
 
-// naive runs the naive loop over --codes codes.
-func (e *env) naive(ctx context.Context, prefix string) (measured, error) {
+// naive runs the naive loop over --codes codes, with more flags if any.
+func (e *env) naive(ctx context.Context, prefix string, flags []string) (measured, error) {
 	cmd := e.command(ctx, "naiveloop", []string{"WECHAT_APP_SECRET=" + e.secret, "AWS_ACCESS_KEY_ID=" + e.s3Access, "AWS_SECRET_ACCESS_KEY=" + e.s3Secret},
-		"--wechat", e.simHTTP.URL, "--app-id", benchApp, "--s3-endpoint", e.s3URL, "--bucket", benchBucket,
-		"--prefix", prefix, "--codes", strconv.Itoa(e.o.codes), "--concurrency", strconv.Itoa(e.o.concurrency))
+		append([]string{"--wechat", e.simHTTP.URL, "--app-id", benchApp, "--s3-endpoint", e.s3URL, "--bucket", benchBucket,
+			"--prefix", prefix, "--codes", strconv.Itoa(e.o.codes), "--concurrency", strconv.Itoa(e.o.concurrency)}, flags...)...)
 	return e.measure(ctx, func() (int, error) {
 		if err := cmd.Start(); err != nil {
 			return 0, err
@@ -131,6 +137,28 @@ func (e *env) naive(ctx context.Context, prefix string) (measured, error) {
 		return e.o.codes, nil
 	}, cmd)
 }
+
+// queued queues --codes tasks in asynq, one per code, then runs the naive
+// loop on them (naiveloop --asynq) until it has made every code.
+func (e *env) queued(ctx context.Context, prefix string) (measured, error) {
+	if err := e.rdb.FlushAll(ctx).Err(); err != nil {
+		return measured{}, err
+	}
+	client := asynq.NewClientFromRedisClient(e.rdb)
+	for i := range e.o.codes {
+		task := asynq.NewTask(naiveTaskType, []byte(strconv.Itoa(i+1)))
+		if _, err := client.EnqueueContext(ctx, task, asynq.Queue(naiveQueue), asynq.MaxRetry(0)); err != nil {
+			return measured{}, err
+		}
+	}
+	return e.naive(ctx, prefix, []string{"--asynq", e.redisAddr, "--queue", naiveQueue})
+}
+
+// The queue and the type of the tasks that naiveloop --asynq runs.
+const (
+	naiveQueue    = "naive"
+	naiveTaskType = "naive:code"
+)
 
 // wxqr queues --codes codes with enqueue, then runs the worker until its
 // queues are empty, and measures Redis's memory around it.
@@ -184,7 +212,7 @@ func (e *env) wxqr(ctx context.Context, r round, prefix string) (round, error) {
 	if err != nil {
 		return r, err
 	}
-	r.redisBytes = mem1 - mem0
+	r.wxqr.redisBytes = mem1 - mem0
 	r.keys, err = e.keyKinds(ctx)
 	return r, err
 }

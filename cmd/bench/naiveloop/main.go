@@ -4,6 +4,12 @@
 // code is qrcode/create, then showqrcode, then one S3 PUT of the image.
 // It takes one access token (cgi-bin/token) at the start.
 //
+// With --asynq, the same work comes from asynq instead: an asynq server of
+// concurrency C runs the tasks that bench queued in --queue (each task's
+// payload is its code's scene id), and the loop exits once it has made
+// --codes codes. That is the floor of what a queue costs: asynq's own
+// dequeue, completion and bookkeeping, and none of wxqr's.
+//
 // Its HTTP clients keep C idle connections per host, as a competent script
 // would: the baseline should not lose on connection churn.
 //
@@ -34,6 +40,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/hibiken/asynq"
 )
 
 func main() {
@@ -52,6 +59,7 @@ type options struct {
 	endpoint, bucket, prefix    string
 	accessKey, secretKey        string
 	codes, concurrency, firstID int
+	asynqAddr, queue            string
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string) error {
@@ -66,6 +74,8 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	fs.IntVar(&o.codes, "codes", 1000, "codes to make")
 	fs.IntVar(&o.concurrency, "concurrency", 32, "codes made at once")
 	fs.IntVar(&o.firstID, "first-scene-id", 1, "scene id of the first code; the others follow")
+	fs.StringVar(&o.asynqAddr, "asynq", "", "Redis address: make the codes of the tasks queued in asynq there instead")
+	fs.StringVar(&o.queue, "queue", "naive", "with --asynq, the queue")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -90,6 +100,12 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if err != nil {
 		return err
 	}
+	makeOne := func(ctx context.Context, sceneID int) error {
+		return makeCode(ctx, hc, store, o, token, sceneID)
+	}
+	if o.asynqAddr != "" {
+		return serveQueue(ctx, o, makeOne)
+	}
 	var next atomic.Int64
 	errs := make(chan error, o.concurrency)
 	var wg sync.WaitGroup
@@ -100,7 +116,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 				if i >= o.codes || ctx.Err() != nil {
 					return
 				}
-				if err := makeCode(ctx, hc, store, o, token, o.firstID+i); err != nil {
+				if err := makeOne(ctx, o.firstID+i); err != nil {
 					errs <- err
 					return
 				}
@@ -110,6 +126,49 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	wg.Wait()
 	close(errs)
 	return errors.Join(<-errs, ctx.Err())
+}
+
+// serveQueue makes the codes of the tasks in o.queue with makeOne, C at
+// once, until it has made o.codes of them. A code that fails fails the
+// loop: it has no retries.
+func serveQueue(ctx context.Context, o options, makeOne func(context.Context, int) error) error {
+	srv := asynq.NewServer(asynq.RedisClientOpt{Addr: o.asynqAddr}, asynq.Config{
+		Concurrency: o.concurrency,
+		Queues:      map[string]int{o.queue: 1},
+		LogLevel:    asynq.WarnLevel,
+	})
+	var made atomic.Int64
+	done := make(chan error, 1)
+	finish := func(err error) {
+		select {
+		case done <- err:
+		default:
+		}
+	}
+	err := srv.Start(asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		sceneID, err := strconv.Atoi(string(t.Payload()))
+		if err == nil {
+			err = makeOne(ctx, sceneID)
+		}
+		if err != nil {
+			finish(err)
+			return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+		}
+		if made.Add(1) == int64(o.codes) {
+			finish(nil)
+		}
+		return nil
+	}))
+	if err != nil {
+		return err
+	}
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	srv.Shutdown()
+	return err
 }
 
 // fetchToken asks cgi-bin/token for an access token.
