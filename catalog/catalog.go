@@ -31,8 +31,8 @@
 //	wxqr:called:{id}             string: the generation an attempt asked WeChat for, with a TTL (MarkCalled)
 //	wxqr:staged:{id}             hash: a staged result, with a TTL (Stage)
 //	wxqr:staged_bytes            string: the bytes of image all staged results hold (StagedBytes)
-//	wxqr:staged_sizes            hash: id → the bytes counted for its staged result
-//	wxqr:staged_expiry           sorted set: staged ids, score = when the result expires (Unix ms)
+//	wxqr:staged_sizes            hash: id → the bytes counted for its staged image
+//	wxqr:staged_expiry           sorted set: ids staged with an image, score = when the result expires (Unix ms)
 //
 // Every key is named by one method of the keys type (keys.go).
 //

@@ -78,8 +78,8 @@ func formatTime(t time.Time) string {
 
 // The staged results' images are counted, so that a worker can stop making
 // codes while too many wait for storage (see StagedBytes). The count is
-// kept exact with two more keys: the size counted for each code, and when
-// each staged result expires. A result that expires unstored (its TTL ends
+// kept exact with two more keys: the size counted for each code whose
+// staged result has an image, and when that result expires. A result that expires unstored (its TTL ends
 // before anyone drops it) is subtracted by the next Stage, which sweeps the
 // expired ones: a plain counter that only Stage and DropStaged adjust would
 // keep them for ever, and once grown past the cap would stop every worker.
@@ -103,15 +103,24 @@ local old = tonumber(redis.call("HGET", KEYS[3], ARGV[1]) or "0")
 `
 
 // stageScript writes a staged result and counts its image. ARGV: the id,
-// the TTL in ms, the image's size, then the hash's fields and values.
+// the TTL in ms, the image's size, then the hash's fields and values. A
+// result without an image (an Official Account code's ticket) has no size
+// to count, and none is kept for it.
 var stageScript = redis.NewScript(stagedSweep + `
 local fields = {}
 for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call("HSET", KEYS[1], unpack(fields))
 redis.call("PEXPIRE", KEYS[1], ARGV[2])
-redis.call("INCRBY", KEYS[2], tonumber(ARGV[3]) - old)
-redis.call("HSET", KEYS[3], ARGV[1], ARGV[3])
-redis.call("ZADD", KEYS[4], now_ms + tonumber(ARGV[2]), ARGV[1])
+local size = tonumber(ARGV[3])
+if size > 0 then
+	redis.call("INCRBY", KEYS[2], size - old)
+	redis.call("HSET", KEYS[3], ARGV[1], size)
+	redis.call("ZADD", KEYS[4], now_ms + tonumber(ARGV[2]), ARGV[1])
+elseif old > 0 then
+	redis.call("DECRBY", KEYS[2], old)
+	redis.call("HDEL", KEYS[3], ARGV[1])
+	redis.call("ZREM", KEYS[4], ARGV[1])
+end
 return 1`)
 
 // dropScript deletes a staged result and its count, and the code's call
@@ -124,9 +133,11 @@ if redis.call("GET", KEYS[6]) ~= ARGV[2] then
 end
 ` + stagedSweep + `
 redis.call("DEL", KEYS[1], KEYS[5])
-redis.call("DECRBY", KEYS[2], old)
-redis.call("HDEL", KEYS[3], ARGV[1])
-redis.call("ZREM", KEYS[4], ARGV[1])
+if old > 0 then
+	redis.call("DECRBY", KEYS[2], old)
+	redis.call("HDEL", KEYS[3], ARGV[1])
+	redis.call("ZREM", KEYS[4], ARGV[1])
+end
 return 1`)
 
 // dropHeldScript is dropScript without the sweep, for Finish's
@@ -135,9 +146,11 @@ return 1`)
 const dropHeldScript = `
 local old = tonumber(redis.call("HGET", KEYS[3], ARGV[1]) or "0")
 redis.call("DEL", KEYS[1], KEYS[5])
-redis.call("DECRBY", KEYS[2], old)
-redis.call("HDEL", KEYS[3], ARGV[1])
-redis.call("ZREM", KEYS[4], ARGV[1])
+if old > 0 then
+	redis.call("DECRBY", KEYS[2], old)
+	redis.call("HDEL", KEYS[3], ARGV[1])
+	redis.call("ZREM", KEYS[4], ARGV[1])
+end
 return 1`
 
 // StagedBytes returns the bytes of image that staged results hold: what

@@ -347,7 +347,7 @@ func TestMarkCalled(t *testing.T) {
 
 func TestStagedBytes(t *testing.T) {
 	ctx := t.Context()
-	c, _ := newCatalog(t, catalog.Config{})
+	c, rdb := newCatalog(t, catalog.Config{})
 	mustBytes := func(want int64) {
 		t.Helper()
 		got, err := c.StagedBytes(ctx)
@@ -371,8 +371,16 @@ func TestStagedBytes(t *testing.T) {
 	// Staging again replaces the count of the earlier image.
 	mustStage("a", "12")
 	mustBytes(5)
-	// A ticket staged without its image counts nothing.
+	// A ticket staged without its image counts nothing, and keeps no size.
 	mustStage("c", "")
+	mustBytes(5)
+	if n, err := rdb.HLen(ctx, "wxqr:staged_sizes").Result(); err != nil || n != 2 {
+		t.Errorf("sizes kept = %d, %v; want 2 (a and b)", n, err)
+	}
+	// An image staged again as a ticket alone stops counting.
+	mustStage("b", "")
+	mustBytes(2)
+	mustStage("b", "123")
 	mustBytes(5)
 	if err := drop(t, c, "a"); err != nil {
 		t.Fatal(err)
