@@ -170,11 +170,11 @@ func NewWithConfig(rdb redis.UniversalClient, cfg Config) (*Catalog, error) {
 	}, nil
 }
 
-// maxTxAttempts bounds the optimistic transactions (WATCH/MULTI/EXEC, or a
-// commit: see commit.go) that Put and Retire retry when another writer touched the same keys between
-// their read and their write. One code is written by one task at a time, so
-// conflicts are rare and short; codes moving between campaigns all watch the
-// campaign they leave, though, so busy writers can collide again and again.
+// maxTxAttempts bounds the optimistic transactions (a commit: see
+// commit.go; WATCH/MULTI/EXEC) that Put and Retire retry when another
+// writer touched what they read between their read and their write. One
+// code is written by one task at a time, so conflicts are rare and short;
+// a Retire of many codes, though, collides with every Put of one of them.
 const maxTxAttempts = 16
 
 // transact runs fn in an optimistic transaction watching keys, retrying

@@ -92,7 +92,8 @@ func (c *Catalog) Claim(ctx context.Context, id string, ttl time.Duration, campa
 	go l.renew(ttl)
 	// What put decides on, read under the lock: Finish needs no reads.
 	seen.conds = append([]cond{{args: []any{"get", l.key}, reply: stringReply(l.token)}}, seen.conds...)
-	l.seen, l.seenCampaign = seen, campaign
+	seen.campaign = campaign
+	l.seen.Store(seen)
 	claim.Lease = l
 	return claim, nil
 }
@@ -107,7 +108,10 @@ func (c *Catalog) decodeClaim(id string, record *redis.StringCmd, staged *redis.
 		if seen.old, err = decodeStored(id, []byte(data)); err != nil {
 			return nil, nil, err
 		}
-		claim.Record = seen.old.rec
+		// The claim's own copy: what its holder does with it must not
+		// change what Finish decides on.
+		rec := *seen.old.rec
+		claim.Record = &rec
 	}
 	reply, err := replyOf(data, err)
 	if err != nil {

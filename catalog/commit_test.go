@@ -94,3 +94,27 @@ func TestFinishAfterWritesSinceClaim(t *testing.T) {
 		})
 	}
 }
+
+// What Claim read for one code never decides the record of another put
+// under its lease.
+func TestPutHeldDecidesOnItsOwnCode(t *testing.T) {
+	ctx := t.Context()
+	c, _ := newCatalog(t, catalog.Config{})
+	a := tempRecord("a", "spring", base.Add(time.Hour))
+	b := tempRecord("b", "spring", base.Add(time.Hour))
+	mustPut(t, c, a, b)
+	mustRetire(t, c, a.ID)
+	claim, err := c.Claim(ctx, a.ID, time.Minute, "spring")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer claim.Lease.Release()
+	next := *b
+	next.Generation = 2
+	if err := c.PutHeld(ctx, &next, claim.Lease); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustGet(t, c, b.ID); got.Generation != 2 || got.Retired {
+		t.Errorf("b: generation %d retired %v, want generation 2 not retired (a is retired, b is not)", got.Generation, got.Retired)
+	}
+}

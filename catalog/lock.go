@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -48,10 +49,9 @@ type Lease struct {
 	renewed chan struct{}
 	bg      context.Context
 	release sync.Once
-	// seen is what Claim read that a put of a record of seenCampaign
-	// decides on, for the first put under the lease (claimed).
-	seen         *putState
-	seenCampaign string
+	// seen is what Claim read that a put under the lease decides on, for
+	// the first one (claimed).
+	seen atomic.Pointer[putState]
 }
 
 // Lock takes the code id for one worker, so that two runs of one task (a
@@ -134,15 +134,17 @@ func (l *Lease) notHeld() error {
 	return fmt.Errorf("%w: %s is not held", ErrLockLost, l.key)
 }
 
-// claimed returns, once, what Claim read for a put of a record of
-// campaign under l; nil when it read something else, l has none or is nil.
-func (l *Lease) claimed(campaign string) *putState {
-	if l == nil || l.seen == nil || l.seenCampaign != campaign {
+// claimed returns, once, what Claim read for a put by c of code id's record
+// of campaign under l; nil when l is nil, holds another code or has nothing
+// read for that campaign.
+func (l *Lease) claimed(c *Catalog, id, campaign string) *putState {
+	if l == nil || l.c != c || l.key != c.keys.lock(id) {
 		return nil
 	}
-	s := l.seen
-	l.seen = nil
-	return s
+	if s := l.seen.Load(); s == nil || s.campaign != campaign {
+		return nil
+	}
+	return l.seen.Swap(nil)
 }
 
 // Release stops the renewal and releases the lock if it is still held. It is

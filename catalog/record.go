@@ -99,9 +99,12 @@ func (c *Catalog) PutHeld(ctx context.Context, rec *wxqr.Record, lease *Lease) e
 // Finish is PutHeld for the run that made the code, and its last word: the
 // same transaction also drops the code's staged result and call mark (as
 // DropStaged does) and deletes the lease's lock, which it has just checked,
-// so recording a code is one transaction and not three calls. After it
-// succeeds the lease is released (Release does nothing more); after it
-// fails, nothing was written and the lease is still held.
+// so recording a code is one transaction and not three calls; under a lease
+// that Claim took it decides on what Claim read, and takes one round trip.
+// After it succeeds the lease is released (Release does nothing more); after
+// it fails, the lease is still held and nothing was written, but with
+// ErrNotReplicated: then all was written, and the replicas did not
+// acknowledge it in time.
 func (c *Catalog) Finish(ctx context.Context, rec *wxqr.Record, lease *Lease) error {
 	if lease == nil {
 		return errors.New("catalog: finish: a lease is required")
@@ -126,6 +129,7 @@ func (c *Catalog) Finish(ctx context.Context, rec *wxqr.Record, lease *Lease) er
 // the reads that gave them, the conditions of put's commit.
 type putState struct {
 	old             stored
+	campaign        string // whose retired flag campaignRetired is
 	campaignRetired bool
 	conds           []cond
 }
@@ -152,7 +156,7 @@ func (c *Catalog) readPut(ctx context.Context, id, campaign string, lease *Lease
 			return nil, err
 		}
 	}
-	s := &putState{}
+	s := &putState{campaign: campaign}
 	for _, cmd := range cmds {
 		reply, err := replyOf(cmd.(*redis.Cmd).Result())
 		if err != nil {
@@ -181,7 +185,7 @@ func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool, lea
 		return false, fmt.Errorf("catalog: put: %w", err)
 	}
 	next := canonical(rec)
-	seen := lease.claimed(next.Campaign)
+	seen := lease.claimed(c, next.ID, next.Campaign)
 	for attempt := 1; ; attempt++ {
 		if seen == nil {
 			if seen, err = c.readPut(ctx, next.ID, next.Campaign, lease); err != nil {

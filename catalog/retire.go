@@ -39,8 +39,9 @@ func (c *Catalog) Retire(ctx context.Context, ids ...string) (int, error) {
 // it retired (those already retired are not counted).
 //
 // The campaign is marked first and its records walked after: a Put either
-// committed before the mark, and the walk finds its record, or it watched
-// the mark and stores the record retired.
+// committed before the mark, and the walk finds its record, or its commit
+// finds the mark it did not read, reads again and stores the record
+// retired.
 func (c *Catalog) RetireCampaign(ctx context.Context, campaign string) (int, error) {
 	if campaign == "" {
 		return 0, errors.New("catalog: retire campaign: a campaign name is required")

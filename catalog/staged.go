@@ -140,9 +140,9 @@ if old > 0 then
 end
 return 1`)
 
-// dropHeldScript is dropScript without the sweep, for Finish's
-// transaction, where it is sent whole (EVAL): the next Stage sweeps. KEYS
-// and ARGV as dropScript's.
+// dropHeldScript is dropScript without the sweep, for Finish's commit,
+// where it runs as one of commitFns: the next Stage sweeps. KEYS and ARGV
+// as dropScript's.
 const dropHeldScript = `
 local old = tonumber(redis.call("HGET", KEYS[3], ARGV[1]) or "0")
 redis.call("DEL", KEYS[1], KEYS[5])
