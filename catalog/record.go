@@ -102,9 +102,9 @@ func (c *Catalog) PutHeld(ctx context.Context, rec *wxqr.Record, lease *Lease) e
 // so recording a code is one transaction and not three calls; under a lease
 // that Claim took it decides on what Claim read, and takes one round trip.
 // After it succeeds the lease is released (Release does nothing more); after
-// it fails, the lease is still held and nothing was written, but with
-// ErrNotReplicated: then all was written, and the replicas did not
-// acknowledge it in time.
+// it fails, nothing was written and the lease is still held, except with
+// ErrNotReplicated: then all was written, the lock deleted too, and the
+// replicas did not acknowledge it in time.
 func (c *Catalog) Finish(ctx context.Context, rec *wxqr.Record, lease *Lease) error {
 	if lease == nil {
 		return errors.New("catalog: finish: a lease is required")
