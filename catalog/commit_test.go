@@ -2,6 +2,8 @@ package catalog_test
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -116,5 +118,45 @@ func TestPutHeldDecidesOnItsOwnCode(t *testing.T) {
 	}
 	if got := mustGet(t, c, b.ID); got.Generation != 2 || got.Retired {
 		t.Errorf("b: generation %d retired %v, want generation 2 not retired (a is retired, b is not)", got.Generation, got.Retired)
+	}
+}
+
+// A regeneration claims its code without a campaign, and records it in the
+// campaign the record has: Finish takes that campaign for not retired, in
+// one round trip, and still stores the code retired when it was.
+func TestFinishOfARegeneration(t *testing.T) {
+	for _, retired := range []bool{false, true} {
+		t.Run(fmt.Sprintf("campaign retired %v", retired), func(t *testing.T) {
+			ctx := t.Context()
+			c, rdb := newCatalog(t, catalog.Config{})
+			old := tempRecord("regenerated", "spring", base.Add(time.Hour))
+			mustPut(t, c, old)
+			if retired {
+				if _, err := c.RetireCampaign(ctx, "spring"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			claim, err := c.Claim(ctx, old.ID, time.Minute, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer claim.Lease.Release()
+			var sent []string
+			rdb.AddHook(observer(func(cmd redis.Cmder) { sent = append(sent, cmd.Name()) }))
+			next := tempRecord("regenerated", "spring", base.Add(25*time.Hour))
+			next.Generation = 2
+			if err := c.Finish(ctx, next, claim.Lease); err != nil {
+				t.Fatal(err)
+			}
+			finish := slices.Clone(sent)
+			got := mustGet(t, c, old.ID)
+			if got.Generation != 2 || got.Retired != retired {
+				t.Errorf("record generation %d retired %v, want generation 2 retired %v", got.Generation, got.Retired, retired)
+			}
+			// A retired campaign costs a read and a second commit.
+			if want := []string{"evalsha"}; !retired && !slices.Equal(finish, want) {
+				t.Errorf("Finish sent %q, want only the commit %q", finish, want)
+			}
+		})
 	}
 }

@@ -135,13 +135,9 @@ func (l *Lease) notHeld() error {
 }
 
 // claimed returns, once, what Claim read for a put by c of code id's record
-// of campaign under l; nil when l is nil, holds another code or has nothing
-// read for that campaign.
-func (l *Lease) claimed(c *Catalog, id, campaign string) *putState {
+// under l; nil when l is nil or holds another code.
+func (l *Lease) claimed(c *Catalog, id string) *putState {
 	if l == nil || l.c != c || l.key != c.keys.lock(id) {
-		return nil
-	}
-	if s := l.seen.Load(); s == nil || s.campaign != campaign {
 		return nil
 	}
 	return l.seen.Swap(nil)

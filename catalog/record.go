@@ -134,6 +134,27 @@ type putState struct {
 	conds           []cond
 }
 
+// of returns s for a put of a record of campaign. When s holds the retired
+// flag of another campaign (Claim read the campaign the task named, and a
+// regeneration names none), campaign is taken for not retired, as nearly
+// every campaign is: the commit checks that too, and a retired one sends
+// put back to read it. Nil stays nil.
+func (s *putState) of(c *Catalog, campaign string) *putState {
+	if s == nil || s.campaign == campaign {
+		return s
+	}
+	mine := &putState{old: s.old, campaign: campaign}
+	for _, cd := range s.conds {
+		if cd.args[0] != "sismember" {
+			mine.conds = append(mine.conds, cd)
+		}
+	}
+	if campaign != "" {
+		mine.conds = append(mine.conds, cond{args: []any{"sismember", c.keys.retiredCampaigns(), campaign}, reply: boolReply(false)})
+	}
+	return mine
+}
+
 // readPut reads, in one round trip, what put decides on: whether lease (if
 // any) still holds its lock, the stored value of id, and whether campaign
 // is retired.
@@ -185,7 +206,7 @@ func (c *Catalog) put(ctx context.Context, rec *wxqr.Record, keepNewer bool, lea
 		return false, fmt.Errorf("catalog: put: %w", err)
 	}
 	next := canonical(rec)
-	seen := lease.claimed(c, next.ID, next.Campaign)
+	seen := lease.claimed(c, next.ID).of(c, next.Campaign)
 	for attempt := 1; ; attempt++ {
 		if seen == nil {
 			if seen, err = c.readPut(ctx, next.ID, next.Campaign, lease); err != nil {

@@ -74,20 +74,27 @@ func TestGenerateRoundTrips(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := t.Context()
 			gen, count := newCountedGenerator(t)
-			run := func(n int) int64 {
+			run := func(p tasks.GeneratePayload) int64 {
 				t.Helper()
-				task := generateTask(t, tasks.GeneratePayload{Spec: tt.spec(n)})
+				task := generateTask(t, p)
 				before := count.n.Load()
 				if err := gen.ProcessTask(ctx, task); err != nil {
-					t.Fatalf("code %d: %v", n, err)
+					t.Fatalf("code %s: %v", p.Spec.Scene(), err)
 				}
 				return count.n.Load() - before
 			}
 			// The first code loads the scripts (EVALSHA, then EVAL).
-			run(0)
+			run(tasks.GeneratePayload{Spec: tt.spec(0)})
 			for n := 1; n <= 5; n++ {
-				if got := run(n); got > tt.max {
+				if got := run(tasks.GeneratePayload{Spec: tt.spec(n)}); got > tt.max {
 					t.Errorf("code %d: %d Redis round trips, want at most %d", n, got, tt.max)
+				}
+			}
+			// A regeneration names no campaign, and the code keeps its own.
+			if spec := tt.spec(100); spec.Kind.Temporary() {
+				run(tasks.GeneratePayload{Spec: spec, Campaign: "spring"})
+				if got := run(tasks.GeneratePayload{Spec: spec, Generation: 2}); got > tt.max {
+					t.Errorf("regeneration: %d Redis round trips, want at most %d", got, tt.max)
 				}
 			}
 		})
