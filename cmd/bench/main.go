@@ -7,13 +7,16 @@
 //   - raw S3 PUTs of a 30 KB object at the concurrency: the storage ceiling;
 //   - the naive loop (cmd/bench/naiveloop): qrcode/create, showqrcode and an
 //     S3 PUT per code, the codes shared by C goroutines, no queue;
+//   - the naive loop on asynq (naiveloop --asynq): the same work, one asynq
+//     task per code, run by an asynq server of concurrency C: what the queue
+//     alone costs;
 //   - wxqr: the codes queued with the enqueue command, then the worker
 //     (--until-idle, WXQR_CONCURRENCY=C) until every task has run;
 //
 // and prints the medians over the rounds: codes/s, CPU per code of the
 // process making the codes, of MinIO and of Redis, Redis bytes per finished
 // code (and what each kind of key costs), new connections to the simulator,
-// and the ratios of wxqr to the naive loop.
+// and the ratios of wxqr to the naive loop and to the loop on asynq.
 //
 // The worker, enqueue and the naive loop run as processes built from this
 // module (go build, so run bench from inside it): each one's CPU time is

@@ -9,7 +9,7 @@ import (
 )
 
 // report prints the medians over the rounds as a Markdown table, the
-// ratios being medians of each round's ratio (a round's two runs share the
+// ratios being medians of each round's ratio (a round's runs share the
 // machine's mood), then what each kind of Redis key cost in the last round.
 func report(w io.Writer, o *options, rounds []round) {
 	n := o.codes

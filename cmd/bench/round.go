@@ -59,14 +59,15 @@ type measured struct {
 }
 
 func (r round) String() string {
-	return fmt.Sprintf("raw PUT %.0f/s; naive %.0f codes/s, %v CPU/code; wxqr %.0f codes/s, %v CPU/code, %d B Redis/code",
+	return fmt.Sprintf("raw PUT %.0f/s; naive %.0f codes/s, %v CPU/code; on asynq %.0f codes/s, %v CPU/code; wxqr %.0f codes/s, %v CPU/code, %d B Redis/code",
 		perSecond(r.puts.n, r.puts.elapsed), perSecond(r.naive.codes, r.naive.elapsed), perCode(r.naive.cpu, r.naive.codes),
+		perSecond(r.queued.codes, r.queued.elapsed), perCode(r.queued.cpu, r.queued.codes),
 		perSecond(r.wxqr.codes, r.wxqr.elapsed), perCode(r.wxqr.cpu, r.wxqr.codes), r.wxqr.redisBytes/int64(max(r.wxqr.codes, 1)))
 }
 
-// round measures raw PUTs, the naive loop and wxqr, in this order. Each
-// writes under prefixes of its own round, so that nothing finds the
-// objects of another.
+// round measures raw PUTs, the naive loop, the loop on asynq and wxqr, in
+// this order. Each writes under prefixes of its own round, so that nothing
+// finds the objects of another.
 func (e *env) round(ctx context.Context, i int) (round, error) {
 	var r round
 	var err error
