@@ -87,9 +87,10 @@ func (c *Catalog) stagedKeys(id string) []string {
 	return []string{c.keys.staged(id), c.keys.stagedBytes(), c.keys.stagedSizes(), c.keys.stagedExpiry()}
 }
 
-// stagedSweep is the start of both scripts: it subtracts, at most 100 at a
-// time, the results that expired since the last sweep. KEYS: the result,
-// the byte counter, the sizes, the expiries; ARGV[1]: the code's id.
+// stagedSweep is the start of stageScript and dropScript: it subtracts, at
+// most 100 at a time, the results that expired since the last sweep, then
+// reads the code's own size (stagedOld). KEYS: the result, the byte
+// counter, the sizes, the expiries; ARGV[1]: the code's id.
 const stagedSweep = `
 local now = redis.call("TIME")
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
@@ -99,7 +100,21 @@ for _, gone in ipairs(redis.call("ZRANGEBYSCORE", KEYS[4], "-inf", now_ms, "LIMI
 	redis.call("HDEL", KEYS[3], gone)
 	redis.call("ZREM", KEYS[4], gone)
 end
+` + stagedOld
+
+// stagedOld reads old, the size that the code ARGV[1] counts now.
+const stagedOld = `
 local old = tonumber(redis.call("HGET", KEYS[3], ARGV[1]) or "0")
+`
+
+// stagedForget stops counting the size old that the code ARGV[1] had
+// counted (KEYS as stagedSweep's).
+const stagedForget = `
+if old > 0 then
+	redis.call("DECRBY", KEYS[2], old)
+	redis.call("HDEL", KEYS[3], ARGV[1])
+	redis.call("ZREM", KEYS[4], ARGV[1])
+end
 `
 
 // stageScript writes a staged result and counts its image. ARGV: the id,
@@ -116,11 +131,7 @@ if size > 0 then
 	redis.call("INCRBY", KEYS[2], size - old)
 	redis.call("HSET", KEYS[3], ARGV[1], size)
 	redis.call("ZADD", KEYS[4], now_ms + tonumber(ARGV[2]), ARGV[1])
-elseif old > 0 then
-	redis.call("DECRBY", KEYS[2], old)
-	redis.call("HDEL", KEYS[3], ARGV[1])
-	redis.call("ZREM", KEYS[4], ARGV[1])
-end
+else` + stagedForget + `end
 return 1`)
 
 // dropScript deletes a staged result and its count, and the code's call
@@ -131,26 +142,18 @@ var dropScript = redis.NewScript(`
 if redis.call("GET", KEYS[6]) ~= ARGV[2] then
 	return 0
 end
-` + stagedSweep + `
-redis.call("DEL", KEYS[1], KEYS[5])
-if old > 0 then
-	redis.call("DECRBY", KEYS[2], old)
-	redis.call("HDEL", KEYS[3], ARGV[1])
-	redis.call("ZREM", KEYS[4], ARGV[1])
-end
-return 1`)
+` + stagedSweep + stagedDrop)
 
 // dropHeldScript is dropScript without the sweep, for Finish's commit,
 // where it runs as one of commitFns: the next Stage sweeps. KEYS and ARGV
 // as dropScript's.
-const dropHeldScript = `
-local old = tonumber(redis.call("HGET", KEYS[3], ARGV[1]) or "0")
+const dropHeldScript = stagedOld + stagedDrop
+
+// stagedDrop is the end of both drop scripts: the result and the call mark
+// deleted, the size old no longer counted.
+const stagedDrop = `
 redis.call("DEL", KEYS[1], KEYS[5])
-if old > 0 then
-	redis.call("DECRBY", KEYS[2], old)
-	redis.call("HDEL", KEYS[3], ARGV[1])
-	redis.call("ZREM", KEYS[4], ARGV[1])
-end
+` + stagedForget + `
 return 1`
 
 // StagedBytes returns the bytes of image that staged results hold: what
