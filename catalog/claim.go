@@ -81,7 +81,7 @@ func (c *Catalog) Claim(ctx context.Context, id string, ttl time.Duration, campa
 	if !lock.Val() {
 		return nil, ErrLocked
 	}
-	claim, seen, err := c.decodeClaim(id, record, staged, called, retired)
+	claim, seen, err := c.decodeClaim(id, campaign, record, staged, called, retired)
 	if err != nil {
 		l.unlock()
 		return nil, fmt.Errorf("catalog: claim %s: %w", id, err)
@@ -91,8 +91,7 @@ func (c *Catalog) Claim(ctx context.Context, id string, ttl time.Duration, campa
 	}
 	go l.renew(ttl)
 	// What put decides on, read under the lock: Finish needs no reads.
-	seen.conds = append([]cond{{args: []any{"get", l.key}, reply: stringReply(l.token)}}, seen.conds...)
-	seen.campaign = campaign
+	seen.conds = append([]cond{{args: lockRead(l.key), reply: stringReply(l.token)}}, seen.conds...)
 	l.seen.Store(seen)
 	claim.Lease = l
 	return claim, nil
@@ -100,9 +99,9 @@ func (c *Catalog) Claim(ctx context.Context, id string, ttl time.Duration, campa
 
 // decodeClaim reads the answers of Claim's pipeline, and returns with the
 // claim what put would read of them (but for the lock).
-func (c *Catalog) decodeClaim(id string, record *redis.StringCmd, staged *redis.MapStringStringCmd, called *redis.StringCmd, retired *redis.BoolCmd) (*Claim, *putState, error) {
+func (c *Catalog) decodeClaim(id, campaign string, record *redis.StringCmd, staged *redis.MapStringStringCmd, called *redis.StringCmd, retired *redis.BoolCmd) (*Claim, *putState, error) {
 	claim := &Claim{}
-	seen := &putState{}
+	seen := &putState{campaign: campaign}
 	data, err := record.Result()
 	if err == nil {
 		if seen.old, err = decodeStored(id, []byte(data)); err != nil {
@@ -117,7 +116,7 @@ func (c *Catalog) decodeClaim(id string, record *redis.StringCmd, staged *redis.
 	if err != nil {
 		return nil, nil, err
 	}
-	seen.conds = append(seen.conds, cond{args: []any{"get", c.keys.code(id)}, reply: reply})
+	seen.conds = append(seen.conds, cond{args: c.recordRead(id), reply: reply})
 	if fields := staged.Val(); len(fields) > 0 {
 		s, err := decodeStaged(fields)
 		if err != nil {
@@ -135,7 +134,7 @@ func (c *Catalog) decodeClaim(id string, record *redis.StringCmd, staged *redis.
 	if retired != nil {
 		claim.CampaignRetired = retired.Val()
 		seen.campaignRetired = claim.CampaignRetired
-		seen.conds = append(seen.conds, cond{args: retired.Args(), reply: boolReply(claim.CampaignRetired)})
+		seen.conds = append(seen.conds, cond{args: c.retiredRead(campaign), reply: boolReply(claim.CampaignRetired)})
 	}
 	return claim, seen, nil
 }

@@ -59,9 +59,9 @@ func boolReply(b bool) string {
 	return "i0"
 }
 
-// commitFns are the scripts a transaction's writes may call (EVAL inside
-// MULTI): commitScript runs them as functions of their own KEYS and ARGV,
-// since a script cannot call EVAL.
+// commitFns are the scripts that a commit's writes may evaluate (p.Eval on
+// the queued writes): commitScript runs them as functions of their own KEYS
+// and ARGV, since a script cannot call EVAL.
 var commitFns = []struct{ name, src string }{
 	{"counters", incrCounters},
 	{"drop", dropHeldScript},
@@ -167,8 +167,8 @@ func commitFnOf(src any) string {
 var errConflict = errors.New("catalog: what the write was decided on changed")
 
 // commit sends conds and the writes queued on p (a pipeline that is never
-// run) in one round trip (with
-// Config.MinReplicas, followed by WAIT on the same connection). It returns
+// run) in one round trip (with Config.MinReplicas, followed by WAIT on the
+// same connection). It returns
 // whether the writes were applied; errConflict with the position of the
 // failed condition (1-based) when they were not; and, with written true,
 // ErrNotReplicated when the replicas did not acknowledge them in time.

@@ -131,7 +131,15 @@ type putState struct {
 	old             stored
 	campaign        string // whose retired flag campaignRetired is
 	campaignRetired bool
-	conds           []cond
+	conds           []cond // the retired flag's read, if any, last
+}
+
+// The reads that put decides on, each the command that its commit sends
+// again as a condition.
+func lockRead(key string) []any               { return []any{"get", key} }
+func (c *Catalog) recordRead(id string) []any { return []any{"get", c.keys.code(id)} }
+func (c *Catalog) retiredRead(camp string) []any {
+	return []any{"sismember", c.keys.retiredCampaigns(), camp}
 }
 
 // of returns s for a put of a record of campaign. When s holds the retired
@@ -143,16 +151,14 @@ func (s *putState) of(c *Catalog, campaign string) *putState {
 	if s == nil || s.campaign == campaign {
 		return s
 	}
-	mine := &putState{old: s.old, campaign: campaign}
-	for _, cd := range s.conds {
-		if cd.args[0] != "sismember" {
-			mine.conds = append(mine.conds, cd)
-		}
+	conds := s.conds
+	if s.campaign != "" {
+		conds = conds[:len(conds)-1] // the retired flag's read
 	}
 	if campaign != "" {
-		mine.conds = append(mine.conds, cond{args: []any{"sismember", c.keys.retiredCampaigns(), campaign}, reply: boolReply(false)})
+		conds = append(slices.Clip(conds), cond{args: c.retiredRead(campaign), reply: boolReply(false)})
 	}
-	return mine
+	return &putState{old: s.old, campaign: campaign, conds: conds}
 }
 
 // readPut reads, in one round trip, what put decides on: whether lease (if
@@ -162,11 +168,11 @@ func (c *Catalog) readPut(ctx context.Context, id, campaign string, lease *Lease
 	pipe := c.rdb.Pipeline()
 	var lock, retired *redis.Cmd
 	if lease != nil {
-		lock = pipe.Do(ctx, "get", lease.key)
+		lock = pipe.Do(ctx, lockRead(lease.key)...)
 	}
-	record := pipe.Do(ctx, "get", c.keys.code(id))
+	record := pipe.Do(ctx, c.recordRead(id)...)
 	if campaign != "" {
-		retired = pipe.Do(ctx, "sismember", c.keys.retiredCampaigns(), campaign)
+		retired = pipe.Do(ctx, c.retiredRead(campaign)...)
 	}
 	cmds, err := pipe.Exec(ctx)
 	if err != nil && !errors.Is(err, redis.Nil) {
