@@ -82,6 +82,9 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	if o.wechat == "" || o.appID == "" || o.secret == "" || o.endpoint == "" || o.bucket == "" || o.concurrency < 1 {
 		return errors.New("--wechat, --app-id, --s3-endpoint, --bucket, WECHAT_APP_SECRET and a positive --concurrency are required")
 	}
+	if o.asynqAddr != "" && o.queue == "" {
+		return errors.New("--asynq needs a --queue to serve")
+	}
 
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = o.concurrency
