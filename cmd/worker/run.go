@@ -13,6 +13,7 @@ import (
 
 	"github.com/wxqr/wxqr/catalog"
 	"github.com/wxqr/wxqr/internal/appclients"
+	"github.com/wxqr/wxqr/internal/asynqx"
 	"github.com/wxqr/wxqr/internal/config"
 	"github.com/wxqr/wxqr/internal/exitcode"
 	"github.com/wxqr/wxqr/metrics"
@@ -178,8 +179,10 @@ func (s *services) newServer(cfg *config.Config) {
 }
 
 // asynqServer makes an asynq server over queues, with wxqr's retry policy.
+// Its client skips the queues it found empty for a second (see
+// asynqx.SkipEmptyQueues): a worker serves every queue of every app.
 func (s *services) asynqServer(cfg *config.Config, concurrency int, queues map[string]int) *asynq.Server {
-	return asynq.NewServer(cfg.Redis.AsynqConnOpt(), asynq.Config{
+	return asynq.NewServer(asynqx.SkipEmptyQueues(cfg.Redis.AsynqConnOpt()), asynq.Config{
 		Concurrency:     concurrency,
 		Queues:          queues,
 		IsFailure:       tasks.IsFailure,
