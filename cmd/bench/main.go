@@ -11,7 +11,8 @@
 //     task per code, run by an asynq server of concurrency C: what the queue
 //     alone costs;
 //   - wxqr: the codes queued with the enqueue command, then the worker
-//     (--until-idle, WXQR_CONCURRENCY=C) until every task has run;
+//     (--until-idle, WXQR_CONCURRENCY=C) until every task has run; with
+//     --idle-apps N, the worker also serves N apps with nothing queued;
 //
 // and prints the medians over the rounds: codes/s, CPU per code of the
 // process making the codes, of MinIO and of Redis, Redis bytes per finished
@@ -27,7 +28,7 @@
 //
 // Usage:
 //
-//	go run ./cmd/bench [--codes 5000] [--concurrency 32] [--rounds 3] [--latency 0s] [--worker-profile file]
+//	go run ./cmd/bench [--codes 5000] [--concurrency 32] [--rounds 3] [--latency 0s] [--idle-apps 0] [--worker-profile file]
 package main
 
 import (
@@ -60,6 +61,9 @@ type options struct {
 	rounds      int
 	latency     time.Duration
 	minio       string
+	// idleApps are Official Accounts the worker serves besides the bench's
+	// own, with nothing queued for them: two empty queues each.
+	idleApps int
 	// workerProfile is where the worker writes a CPU profile of its run
 	// (the last round's); empty: none.
 	workerProfile string
@@ -73,6 +77,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.IntVar(&o.concurrency, "concurrency", 32, "codes made (PUTs sent) at once, by the naive loop and the worker alike")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds of raw PUTs, naive loop, wxqr; medians are reported")
 	fs.DurationVar(&o.latency, "latency", 0, "latency the simulator adds to qrcode/create and showqrcode")
+	fs.IntVar(&o.idleApps, "idle-apps", 0, "more apps the worker serves, whose queues stay empty (two each): a fleet of many apps with work in one")
 	fs.StringVar(&o.workerProfile, "worker-profile", "", "write a CPU profile of the worker's run (the last round's) to this file, for go tool pprof")
 	fs.StringVar(&o.minio, "minio", o.minio, "MinIO binary (default "+envMinIOBin+", .cache/bin/minio, $(go env GOPATH)/bin/minio)")
 	if err := fs.Parse(args); err != nil {
@@ -85,6 +90,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 		return nil, errors.New("--codes, --concurrency and --rounds must be positive")
 	case o.latency < 0:
 		return nil, errors.New("--latency must not be negative")
+	case o.idleApps < 0:
+		return nil, errors.New("--idle-apps must not be negative")
 	}
 	if o.workerProfile != "" {
 		// The worker runs elsewhere than bench's working directory.

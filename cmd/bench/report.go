@@ -58,8 +58,12 @@ func report(w io.Writer, o *options, rounds []round) {
 		{"new connections to the simulator", func(m measured) float64 { return float64(m.conns) }, all, "%.0f"},
 	}
 	ways := func(r round) [3]measured { return [3]measured{r.wxqr, r.naive, r.queued} }
-	fmt.Fprintf(w, "%d codes at concurrency %d, simulator latency %v, median of %d rounds (raw PUTs, naive, naive on asynq, wxqr, ...)\n\n",
+	fmt.Fprintf(w, "%d codes at concurrency %d, simulator latency %v, median of %d rounds (raw PUTs, naive, naive on asynq, wxqr, ...)",
 		n, o.concurrency, o.latency, len(rounds))
+	if o.idleApps > 0 {
+		fmt.Fprintf(w, "; the worker also serves %d apps with empty queues", o.idleApps)
+	}
+	fmt.Fprint(w, "\n\n")
 	fmt.Fprintln(w, "| measure | wxqr | naive loop | naive loop on asynq | wxqr / naive | wxqr / naive on asynq |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|")
 	for _, r := range rows {
