@@ -3,10 +3,12 @@
 // by which asynq archives a task whose handler failed, which wxqr's error
 // handler needs to know before asynq applies it; and the layout of a
 // queue's keys, which ReadQueues reads to count hundreds of queues in a few
-// round trips where asynq's Inspector takes three per queue. Each is read
-// from asynq's source (v0.26.0: internal/base/base.go, processor.go,
-// internal/rdb/inspect.go) and pinned by a test that runs asynq itself, so
-// that an upgrade that changes any fails here rather than in production.
+// round trips where asynq's Inspector takes three per queue, and which
+// SkipEmptyQueues recognises in asynq's look for a task, to skip a queue
+// found empty. Each is read from asynq's source (v0.26.0:
+// internal/base/base.go, processor.go, internal/rdb/inspect.go, rdb.go) and
+// pinned by a test that runs asynq itself, so that an upgrade that changes
+// any fails here rather than in production.
 package asynqx
 
 import (
