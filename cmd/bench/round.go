@@ -289,7 +289,7 @@ func waitDone(ctx context.Context, inspector *asynq.Inspector, exited chan error
 func (e *env) workerEnv(prefix string) []string {
 	return []string{
 		"REDIS_URL=redis://" + e.redisAddr + "/0",
-		"WXQR_APPS=" + benchApp + ":" + e.secret + ":oa" + idleApps(e.o.idleApps),
+		"WXQR_APPS=" + benchApp + ":" + e.secret + ":oa" + idleAppEntries(e.o.idleApps),
 		"WECHAT_API_BASE_URL=" + e.simHTTP.URL,
 		"WECHAT_MP_BASE_URL=" + e.simHTTP.URL,
 		"WXQR_STORAGE=s3://" + benchBucket + "/" + prefix,
@@ -306,9 +306,9 @@ func (e *env) workerEnv(prefix string) []string {
 	}
 }
 
-// idleApps lists n Official Accounts for WXQR_APPS, after the bench's own.
+// idleAppEntries lists n Official Accounts for WXQR_APPS, after the bench's own.
 // Nothing is queued for them; the simulator does not know them.
-func idleApps(n int) string {
+func idleAppEntries(n int) string {
 	var b strings.Builder
 	for i := range n {
 		fmt.Fprintf(&b, ",wxidle%06d:idle-secret:oa", i+1)

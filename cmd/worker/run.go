@@ -165,24 +165,24 @@ func (s *services) buildGenerator(ctx context.Context, wc *workerConfig) error {
 
 // newServer makes the asynq servers: one over every queue of the
 // configured apps, one over the scan queue (see scanConcurrency), and their
-// mux with the generate handler.
+// mux with the generate handler. The apps' server skips, for a moment, the
+// queues it found empty (see asynqx.SkipEmptyQueues): it serves hundreds of
+// them, with work in a few.
 func (s *services) newServer(cfg *config.Config) {
 	s.queueNames = appQueues(cfg)
 	queues := map[string]int{}
 	for _, q := range s.queueNames {
 		queues[q] = 1
 	}
-	s.srv = s.asynqServer(cfg, cfg.Concurrency, queues)
-	s.scanSrv = s.asynqServer(cfg, scanConcurrency, map[string]int{regen.QueueName: 1})
+	s.srv = s.asynqServer(asynqx.SkipEmptyQueues(cfg.Redis.AsynqConnOpt()), cfg.Concurrency, queues)
+	s.scanSrv = s.asynqServer(cfg.Redis.AsynqConnOpt(), scanConcurrency, map[string]int{regen.QueueName: 1})
 	s.mux = asynq.NewServeMux()
 	s.mux.Handle(tasks.TypeGenerate, s.gen)
 }
 
 // asynqServer makes an asynq server over queues, with wxqr's retry policy.
-// Its client skips the queues it found empty for a second (see
-// asynqx.SkipEmptyQueues): a worker serves every queue of every app.
-func (s *services) asynqServer(cfg *config.Config, concurrency int, queues map[string]int) *asynq.Server {
-	return asynq.NewServer(asynqx.SkipEmptyQueues(cfg.Redis.AsynqConnOpt()), asynq.Config{
+func (s *services) asynqServer(conn asynq.RedisConnOpt, concurrency int, queues map[string]int) *asynq.Server {
+	return asynq.NewServer(conn, asynq.Config{
 		Concurrency:     concurrency,
 		Queues:          queues,
 		IsFailure:       tasks.IsFailure,

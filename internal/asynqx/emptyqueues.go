@@ -11,15 +11,16 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// EmptyQueueWait is how long a server's client answers asynq's tries of a
-// queue where asynq found no task, before it asks Redis again. It is about
-// the wait asynq itself adds when every queue is empty (0.5-1.5 s, its
-// TaskCheckInterval), so a task queued in an empty queue waits at most that
-// much longer to start.
-const EmptyQueueWait = time.Second
+// emptyQueueWait is how long a server's client answers asynq's tries of a
+// queue where asynq found no task, before it asks Redis again: the shortest
+// wait asynq itself adds when every queue is empty (half its
+// TaskCheckInterval, whose default the worker keeps). An idle worker thus
+// finds a new task as soon as asynq alone would; a busy one, at most that
+// much later.
+const emptyQueueWait = 500 * time.Millisecond
 
 // SkipEmptyQueues returns opt with one change to the clients it makes: an
-// asynq server's look for a task skips, for EmptyQueueWait, each queue where
+// asynq server's look for a task skips, for half a second, each queue where
 // its last look found none.
 //
 // asynq's processor looks for a task by trying its queues one by one, in
@@ -30,19 +31,22 @@ const EmptyQueueWait = time.Second
 // trips, most of the worker's CPU and most of Redis's. The client remembers
 // where the dequeue script found nothing (an empty queue, or a paused one)
 // and gives asynq the script's empty reply for that queue itself, without a
-// round trip, until EmptyQueueWait has passed. Skipping a look never takes
+// round trip, until emptyQueueWait has passed. Skipping a look never takes
 // or loses a task: the task stays in Redis for the next look.
 func SkipEmptyQueues(opt asynq.RedisConnOpt) asynq.RedisConnOpt {
-	return skipEmpty{opt}
+	return skipEmpty{RedisConnOpt: opt, now: time.Now}
 }
 
-type skipEmpty struct{ asynq.RedisConnOpt }
+type skipEmpty struct {
+	asynq.RedisConnOpt
+	now func() time.Time
+}
 
 // MakeRedisClient implements asynq.RedisConnOpt.
 func (s skipEmpty) MakeRedisClient() any {
 	c := s.RedisConnOpt.MakeRedisClient()
 	if rdb, ok := c.(redis.UniversalClient); ok {
-		rdb.AddHook(newEmptyQueues(EmptyQueueWait, time.Now))
+		rdb.AddHook(newEmptyQueues(emptyQueueWait, s.now))
 	}
 	return c
 }

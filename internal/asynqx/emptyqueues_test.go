@@ -3,6 +3,7 @@ package asynqx
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -67,6 +68,15 @@ func TestSkipEmptyQueuesUnderAsynq(t *testing.T) {
 		queues[fmt.Sprintf("q%02d", i)] = 1
 	}
 	const busy, tasks = "q17", 20
+	// Queued before the server starts: a first look into an empty q17
+	// would skip it for as long as the clock stands still.
+	client := asynq.NewClient(asynq.RedisClientOpt{Addr: opts.Addr, DB: opts.DB, Password: opts.Password})
+	t.Cleanup(func() { _ = client.Close() })
+	for range tasks {
+		if _, err := client.EnqueueContext(ctx, asynq.NewTask("t", nil), asynq.Queue(busy)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ran := make(chan string, tasks+1)
 	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Concurrency: 1, // one look for a task at a time
@@ -85,14 +95,6 @@ func TestSkipEmptyQueuesUnderAsynq(t *testing.T) {
 		srv.Shutdown()
 		_ = rdb.Close()
 	})
-
-	client := asynq.NewClient(asynq.RedisClientOpt{Addr: opts.Addr, DB: opts.DB, Password: opts.Password})
-	t.Cleanup(func() { _ = client.Close() })
-	for range tasks {
-		if _, err := client.EnqueueContext(ctx, asynq.NewTask("t", nil), asynq.Queue(busy)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	awaitRuns(t, ran, busy, tasks)
 
 	var triedEmpty, reachedEmpty int
@@ -141,16 +143,38 @@ func awaitRuns(t *testing.T, ran <-chan string, queue string, n int) {
 	}
 }
 
-// TestSkipEmptyQueuesClient checks the clients SkipEmptyQueues makes: a
-// script with the keys of asynq's dequeue that finds nothing runs once,
-// and again only after EmptyQueueWait; one that finds something runs every
-// time, as does every other command.
+// TestSkipEmptyQueuesClient checks the clients SkipEmptyQueues makes, on
+// one Redis and on a Redis Cluster: a script with the keys and arguments of
+// asynq's dequeue that finds nothing runs once, and again only once
+// emptyQueueWait has passed; one that finds something runs every time, as
+// does a script with the same keys and other arguments.
 func TestSkipEmptyQueuesClient(t *testing.T) {
+	t.Run("redis", func(t *testing.T) {
+		opts := testenv.RedisOptions(t)
+		testSkipEmptyQueuesClient(t, asynq.RedisClientOpt{Addr: opts.Addr, DB: opts.DB, Password: opts.Password}, "")
+	})
+	t.Run("cluster", func(t *testing.T) {
+		env := testenv.Cluster(t)
+		// asynq's keys lie outside the test's prefix: the queues' names
+		// carry a mark of the test's own, and their keys go with it.
+		mark := strings.Trim(env.KeyPrefix, "{}:")
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := testenv.DeleteClusterKeys(ctx, env.Client, "asynq:{"+mark+"*"); err != nil {
+				t.Error(err)
+			}
+		})
+		testSkipEmptyQueuesClient(t, asynq.RedisClusterClientOpt{Addrs: env.Addrs}, mark)
+	})
+}
+
+func testSkipEmptyQueuesClient(t *testing.T, opt asynq.RedisConnOpt, mark string) {
 	ctx := t.Context()
-	opts := testenv.RedisOptions(t)
-	rdb := SkipEmptyQueues(asynq.RedisClientOpt{Addr: opts.Addr, DB: opts.DB, Password: opts.Password}).
-		MakeRedisClient().(*redis.Client)
+	clock := fakeclock.New(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
+	rdb := skipEmpty{RedisConnOpt: opt, now: clock.Now}.MakeRedisClient().(redis.UniversalClient)
 	t.Cleanup(func() { _ = rdb.Close() })
+	empty, full, other := mark+"empty", mark+"full", mark+"other"
 
 	// Counts its runs in the active key, and finds a task when the pending
 	// key holds one, as asynq's dequeue would.
@@ -160,6 +184,15 @@ return redis.call("GET", KEYS[1])`)
 	keys := func(queue string) []string {
 		return []string{queueKey(queue, "pending"), queueKey(queue, "paused"), queueKey(queue, "active"), queueKey(queue, "lease")}
 	}
+	lookInto := func(queue string, args ...any) {
+		t.Helper()
+		if len(args) == 0 {
+			args = []any{1764579600, queueKey(queue, "t:")} // asynq's
+		}
+		if err := look.Run(ctx, rdb, keys(queue), args...).Err(); err != nil && err != redis.Nil {
+			t.Fatal(err)
+		}
+	}
 	runs := func(queue string) int {
 		t.Helper()
 		n, err := rdb.Get(ctx, queueKey(queue, "active")).Int()
@@ -168,35 +201,33 @@ return redis.call("GET", KEYS[1])`)
 		}
 		return n
 	}
-	lookInto := func(queue string) {
-		t.Helper()
-		err := look.Run(ctx, rdb, keys(queue), 1764579600, queueKey(queue, "t:")).Err()
-		if err != nil && err != redis.Nil {
-			t.Fatal(err)
-		}
-	}
 
-	if err := rdb.Set(ctx, queueKey("full", "pending"), "task", 0).Err(); err != nil {
+	if err := rdb.Set(ctx, queueKey(full, "pending"), "task", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
-		lookInto("empty")
-		lookInto("full")
+		lookInto(empty)
+		lookInto(full)
+		lookInto(other, 1) // the keys of a dequeue, not its arguments
 	}
-	if got := runs("empty"); got != 1 {
+	if got := runs(empty); got != 1 {
 		t.Errorf("the look into the empty queue ran %d times in Redis, want 1", got)
 	}
-	if got := runs("full"); got != 3 {
+	if got := runs(full); got != 3 {
 		t.Errorf("the look into the queue with a task ran %d times in Redis, want 3", got)
 	}
-	// The same keys with other arguments are not asynq's dequeue.
-	for range 2 {
-		if err := look.Run(ctx, rdb, keys("other"), 1).Err(); err != nil && err != redis.Nil {
-			t.Fatal(err)
-		}
+	if got := runs(other); got != 3 {
+		t.Errorf("a script that is not asynq's dequeue ran %d times, want 3", got)
 	}
-	if got := runs("other"); got != 2 {
-		t.Errorf("a script that is not asynq's dequeue ran %d times, want 2", got)
+	clock.Advance(emptyQueueWait - time.Millisecond)
+	lookInto(empty)
+	if got := runs(empty); got != 1 {
+		t.Errorf("the look into the empty queue ran %d times in Redis before the wait was over, want 1", got)
+	}
+	clock.Advance(time.Millisecond)
+	lookInto(empty)
+	if got := runs(empty); got != 2 {
+		t.Errorf("the look into the empty queue ran %d times in Redis once the wait was over, want 2", got)
 	}
 }
 
