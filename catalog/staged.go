@@ -79,10 +79,11 @@ func formatTime(t time.Time) string {
 // The staged results' images are counted, so that a worker can stop making
 // codes while too many wait for storage (see StagedBytes). The count is
 // kept exact with two more keys: the size counted for each code whose
-// staged result has an image, and when that result expires. A result that expires unstored (its TTL ends
-// before anyone drops it) is subtracted by the next Stage, which sweeps the
-// expired ones: a plain counter that only Stage and DropStaged adjust would
-// keep them for ever, and once grown past the cap would stop every worker.
+// staged result has an image, and when that result expires. A result that
+// expires unstored (its TTL ends before anyone drops it) is subtracted by
+// the next Stage, which sweeps the expired ones: a plain counter that only
+// Stage and DropStaged adjust would keep them for ever, and once grown past
+// the cap would stop every worker.
 func (c *Catalog) stagedKeys(id string) []string {
 	return []string{c.keys.staged(id), c.keys.stagedBytes(), c.keys.stagedSizes(), c.keys.stagedExpiry()}
 }

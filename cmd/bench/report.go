@@ -40,11 +40,11 @@ func report(w io.Writer, o *options, rounds []round) {
 		format string
 	}
 	all, queues := [3]bool{true, true, true}, [3]bool{true, false, true}
-	perCode := func(f func(measured) float64) func(measured) float64 {
+	eachCode := func(f func(measured) float64) func(measured) float64 {
 		return func(m measured) float64 { return f(m) / float64(max(m.codes, 1)) }
 	}
 	msOf := func(d func(measured) time.Duration) func(measured) float64 {
-		return perCode(func(m measured) float64 { return d(m).Seconds() * 1000 })
+		return func(m measured) float64 { return ms(d(m), m.codes) }
 	}
 	rows := []row{
 		{"codes/s", func(m measured) float64 { return perSecond(m.codes, m.elapsed) }, all, "%.0f"},
@@ -52,9 +52,9 @@ func report(w io.Writer, o *options, rounds []round) {
 		{"MinIO CPU per code", msOf(func(m measured) time.Duration { return m.minioCPU }), all, "%.2f ms"},
 		{"Redis CPU per code", msOf(func(m measured) time.Duration { return m.redisCPU }), queues, "%.2f ms"},
 		{"Redis commands per code (the process's and bench's polling)",
-			perCode(func(m measured) float64 { return float64(m.redis.commands) }), queues, "%.1f"},
-		{"Redis traffic per code, in and out", perCode(func(m measured) float64 { return float64(m.redis.bytes) / 1024 }), queues, "%.1f KB"},
-		{"Redis bytes per finished code", perCode(func(m measured) float64 { return float64(m.redisBytes) }), [3]bool{true}, "%.0f B"},
+			eachCode(func(m measured) float64 { return float64(m.redis.commands) }), queues, "%.1f"},
+		{"Redis traffic per code, in and out", eachCode(func(m measured) float64 { return float64(m.redis.bytes) / 1024 }), queues, "%.1f KB"},
+		{"Redis bytes per finished code", eachCode(func(m measured) float64 { return float64(m.redisBytes) }), [3]bool{true}, "%.0f B"},
 		{"new connections to the simulator", func(m measured) float64 { return float64(m.conns) }, all, "%.0f"},
 	}
 	ways := func(r round) [3]measured { return [3]measured{r.wxqr, r.naive, r.queued} }
